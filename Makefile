@@ -1,0 +1,37 @@
+# One-line recipes shared by people and .ci/run. `make run` and `make test` need nothing but a
+# Python >= 3.12 somewhere on the machine (scripts/find-python finds it without a pyenv shim).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run test test-fast lint fmt bench seed worker
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9 2>&1 | grep -vi "warn" || true
+	@$(VENV)/bin/uv sync --frozen --quiet --python $(PY)
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	scripts/serve
+
+test: install
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not e2e"
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+fmt: install
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+bench: install
+	$(PY) manage.py bench_ingest

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class AuditConfig(AppConfig):
+    name = "audit"
+    verbose_name = "Audit Trail"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from audit import receivers  # noqa: F401
+        from audit.partitions import after_migrate
+
+        post_migrate.connect(after_migrate, sender=self, dispatch_uid="audit_after_migrate")

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.ids import uuid7
+from audit.lookups import HasItem
+
+APPEND_ONLY = "Audit events are append-only."
+
+
+class AppendOnlyQuerySet(models.QuerySet[Any]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise TypeError(APPEND_ONLY)
+
+    def delete(self) -> NoReturn:  # type: ignore[override]
+        raise TypeError(APPEND_ONLY)
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(APPEND_ONLY)
+
+
+class AppendOnlyModel(models.Model):
+    """Rows are written once. The database trigger (migration 0002) backs these Python guards."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError(APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(APPEND_ONLY)
+
+
+class PrincipalType(models.TextChoices):
+    USER = "user", "User"
+    APPLICATION = "application", "IAM application"
+    SYSTEM = "system", "Scaleway"
+    ANONYMOUS = "anonymous", "Anonymous"
+
+
+class Event(AppendOnlyModel):
+    """One audited API call, in the wire shape of Scaleway's Audit Trail (reference §3.1).
+
+    On PostgreSQL the table is range-partitioned by month on `recorded_at` (its key is
+    `(id, recorded_at)`), so nothing may hold a foreign key to it and resources live in JSON.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    recorded_at = models.DateTimeField(default=timezone.now)  # partition key
+    organization_id = models.UUIDField()
+    project_id = models.UUIDField(null=True, blank=True)
+    locality = models.CharField(max_length=16)
+    # Derived from locality (global -> fr-par) and stored, because every query filters on it.
+    region = models.CharField(max_length=16)
+    principal_id = models.UUIDField(null=True, blank=True)
+    principal_type = models.CharField(max_length=16, choices=PrincipalType.choices)
+    # The principal's name when the event happened; the console shows it only while the
+    # principal is still resolvable in the organization.
+    principal_name = models.CharField(max_length=200, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    product_name = models.CharField(max_length=64)
+    service_name = models.CharField(max_length=128)
+    method_name = models.CharField(max_length=128)
+    resources = models.JSONField(default=list, blank=True)  # [{"type", "id", "name", "<type>_info"}]
+    request_id = models.CharField(max_length=64, blank=True)
+    request_body = models.JSONField(default=dict, blank=True)
+    status_code = models.PositiveSmallIntegerField()
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        db_table = "audit_event"
+        ordering = ["-recorded_at", "-id"]
+        default_permissions = ("view",)
+        indexes = [
+            # The Events page and ListEvents: one organization and region, newest first, keyset.
+            models.Index(
+                fields=["organization_id", "region", "-recorded_at", "-id"], name="audit_event_org_time_idx"
+            ),
+            # Principal filter, and the IAM logs' "by this bearer" lookups.
+            models.Index(
+                fields=["organization_id", "principal_id", "-recorded_at"], name="audit_event_principal_idx"
+            ),
+            # Status 403 filter, the timeline's 403 series and HttpForbiddenErrorRateHigh.
+            models.Index(
+                fields=["organization_id", "region", "recorded_at"],
+                condition=~Q(status_code=200),
+                name="audit_event_refused_idx",
+            ),
+            # Method filter (and the alert rules on CreateAPIKey/DeleteAPIKey).
+            models.Index(
+                fields=["organization_id", "method_name", "-recorded_at"], name="audit_event_method_idx"
+            ),
+            # Resource type/id filters: resources @> '[{"id": ...}]'. SQLite gets a plain index.
+            GinIndex(fields=["resources"], opclasses=["jsonb_path_ops"], name="audit_event_resources_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method_name} {self.status_code} at {self.recorded_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def is_denied(self) -> bool:
+        return self.status_code == 403
+
+    @property
+    def status_label(self) -> str:
+        return {200: "Successful", 403: "Forbidden"}.get(self.status_code, "Error")
+
+
+Event._meta.get_field("resources").register_lookup(HasItem)
+
+
+class AuthenticationEvent(AppendOnlyModel):
+    """A console sign-in attempt (reference §3.4)."""
+
+    class Result(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+
+    class FailureReason(models.TextChoices):
+        NONE = "", "—"
+        INVALID_PASSWORD = "invalid_password", "Invalid password"
+        INVALID_MFA = "invalid_mfa", "Invalid MFA"
+        UNKNOWN_USER = "unknown_user", "Unknown user"
+        THROTTLED = "throttled", "Too many attempts"
+
+    class Method(models.TextChoices):
+        PASSWORD = "password", "Password"
+        AUTHENTICATION_CODE = "authentication_code", "Authentication code"
+        OAUTH2 = "oauth2", "OAuth2"
+        SAML = "saml", "SAML"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    # Null when the e-mail matched no user (nobody's organization to file it under).
+    organization_id = models.UUIDField(null=True, blank=True)
+    user_id = models.UUIDField(null=True, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    result = models.CharField(max_length=16, choices=Result.choices)
+    failure_reason = models.CharField(max_length=32, choices=FailureReason.choices, blank=True)
+    method = models.CharField(max_length=32, choices=Method.choices, default=Method.PASSWORD)
+    origin = models.CharField(max_length=16, default="public_api")
+    mfa_type = models.CharField(max_length=16, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        default_permissions = ("view",)
+        indexes = [
+            # ListAuthenticationEvents: one organization, newest first.
+            models.Index(fields=["organization_id", "-recorded_at", "-id"], name="audit_authevent_org_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} {self.result} at {self.recorded_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,102 @@
+"""Month partitions of `audit_event` on PostgreSQL (a plain table on SQLite).
+
+The table is created `PARTITION BY RANGE (recorded_at)` with `PRIMARY KEY (id, recorded_at)`
+while Django's model state keeps `id` as the primary key. Monthly partitions are kept ahead by
+`manage.py ensure_partitions` and after every migrate; rows past the last one land in the
+DEFAULT partition rather than failing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.models import Model
+from django.utils import timezone
+
+TABLE = "audit_event"
+
+SQLITE_APPEND_ONLY_TRIGGER = """
+    CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
+    BEGIN SELECT RAISE(ABORT, 'audit_event is append-only (UPDATE blocked)'); END"""
+
+
+def create_partitioned_table(schema_editor: BaseDatabaseSchemaEditor, model: type[Model], *, key: str) -> None:
+    """CREATE TABLE from the model's own field types, partitioned by `key` on PostgreSQL."""
+    if schema_editor.connection.vendor != "postgresql":
+        schema_editor.create_model(model)
+        return
+    qn, conn, opts = schema_editor.quote_name, schema_editor.connection, model._meta
+    columns = []
+    for field in opts.local_concrete_fields:
+        if field.column is None:
+            continue
+        params = field.db_parameters(connection=conn)
+        sql = f"{qn(field.column)} {params['type']}"
+        if params.get("check"):
+            sql += f" CHECK ({params['check']})"
+        columns.append(sql + ("" if field.null else " NOT NULL"))
+    pk_columns = [f.column for f in opts.pk_fields]
+    key_column = opts.get_field(key).column
+    if key_column not in pk_columns:  # a unique key of a partitioned table must include the partition key
+        pk_columns.append(key_column)
+    table = opts.db_table
+    schema_editor.execute(
+        f"CREATE TABLE {qn(table)} ({', '.join(columns)}, CONSTRAINT {qn(table + '_pkey')} "
+        f"PRIMARY KEY ({', '.join(map(qn, pk_columns))})) PARTITION BY RANGE ({qn(key_column)})"
+    )
+    schema_editor.execute(f"CREATE TABLE {qn(table + '_default')} PARTITION OF {qn(table)} DEFAULT")
+    for index in opts.indexes:  # on the parent: PostgreSQL clones them onto every partition
+        schema_editor.add_index(model, index)
+
+
+def _add_months(d: date, n: int) -> date:
+    y, m = divmod(d.month - 1 + n, 12)
+    return date(d.year + y, m + 1, 1)
+
+
+def partition_name(month: date) -> str:
+    return f"{TABLE}_p{month:%Y_%m}"
+
+
+def ensure_partitions(
+    months_ahead: int = 2, *, months_back: int = 0, today: date | None = None, using: str = DEFAULT_DB_ALIAS
+) -> list[str]:
+    """Create the monthly partitions from `months_back` before this month to `months_ahead` after.
+
+    Idempotent. Returns the names it created. A no-op on SQLite.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return []
+    first = _add_months((today or timezone.now().date()).replace(day=1), -months_back)
+    created = []
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        # CREATE ... PARTITION OF takes ACCESS EXCLUSIVE on the parent and default: never queue behind readers.
+        cursor.execute("SET LOCAL lock_timeout = '5s'")
+        for i in range(months_back + months_ahead + 1):
+            start = _add_months(first, i)
+            name = partition_name(start)
+            cursor.execute("SELECT to_regclass(%s)", [name])
+            if cursor.fetchone()[0] is None:
+                # An explicit +00 keeps the bounds independent of the session's TimeZone.
+                cursor.execute(
+                    f'CREATE TABLE "{name}" PARTITION OF "{TABLE}" FOR VALUES '
+                    f"FROM ('{start} 00:00:00+00') TO ('{_add_months(start, 1)} 00:00:00+00')"
+                )
+                created.append(name)
+    return created
+
+
+def after_migrate(using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
+    connection = connections[using]
+    if TABLE not in connection.introspection.table_names():  # e.g. after `migrate audit zero`
+        return
+    if connection.vendor == "postgresql":
+        ensure_partitions(using=using)
+    elif connection.vendor == "sqlite":
+        # SQLite rebuilds tables on some ALTERs and silently drops their triggers: put it back.
+        with connection.cursor() as cursor:
+            cursor.execute(SQLITE_APPEND_ONLY_TRIGGER)

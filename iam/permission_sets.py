@@ -1,0 +1,79 @@
+"""The permission-set catalogue (Scaleway's names) and what each one allows here.
+
+A permission set is what a policy rule grants; an *action* is what a view or API call needs.
+`ACTIONS` maps each action to the permission sets that grant it, so the console and the API ask
+one question: may this principal perform this action in this organization (and project)?
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PermissionSet:
+    name: str
+    description: str
+    scope_type: str  # "organization" or "projects"
+    category: str
+
+
+CATALOGUE: dict[str, PermissionSet] = {
+    p.name: p
+    for p in [
+        PermissionSet("AuditTrailReadOnly", "List and read access to Audit Trail events", "organization", "Audit Trail"),
+        PermissionSet("AuditTrailFullAccess", "Full access to Audit Trail", "organization", "Audit Trail"),
+        PermissionSet("AuditTrailExportRead", "Read access to Audit Trail exports", "organization", "Audit Trail"),
+        PermissionSet("AuditTrailExportDelete", "Delete access to Audit Trail exports", "organization", "Audit Trail"),
+        PermissionSet(
+            "AuditTrailEventsWriter",
+            "Send events to the Audit Trail ingestion API (Audit Trail extension)",
+            "organization",
+            "Audit Trail",
+        ),
+        PermissionSet(
+            "OrganizationManager",
+            "Full access to Organization management (Projects, IAM, billing, support tickets)",
+            "organization",
+            "Organization",
+        ),
+        PermissionSet("OrganizationReadOnly", "Read access to Organization settings", "organization", "Organization"),
+        PermissionSet(
+            "IAMManager",
+            "Full access to IAM (users, groups, applications, policies, API keys); includes ProjectManager",
+            "organization",
+            "IAM",
+        ),
+        PermissionSet("IAMReadOnly", "Read access to IAM", "organization", "IAM"),
+        PermissionSet("ProjectManager", "Full access to Projects", "organization", "Organization"),
+        PermissionSet("ProjectReadOnly", "Read access to Projects", "organization", "Organization"),
+        PermissionSet(
+            "NotificationManagerFullAccess", "Full access to notification contacts", "organization", "Organization"
+        ),
+        PermissionSet(
+            "NotificationManagerReadOnly", "Read access to notification contacts", "organization", "Organization"
+        ),
+        PermissionSet("SecretManagerFullAccess", "Full access to Secret Manager", "projects", "Security"),
+        PermissionSet("InstancesFullAccess", "Full access to Instances", "projects", "Compute"),
+        PermissionSet("AllProductsFullAccess", "Full access to all products in the scope", "projects", "General"),
+    ]
+}
+
+# action -> permission sets that grant it. Organization ownership grants everything.
+ACTIONS: dict[str, frozenset[str]] = {
+    "audit_trail:read": frozenset({"AuditTrailReadOnly", "AuditTrailFullAccess", "OrganizationManager"}),
+    "audit_trail:write": frozenset({"AuditTrailFullAccess", "OrganizationManager"}),
+    "audit_trail:ingest": frozenset({"AuditTrailEventsWriter"}),
+    "iam:read": frozenset({"IAMReadOnly", "IAMManager", "OrganizationManager"}),
+    "iam:write": frozenset({"IAMManager", "OrganizationManager"}),
+    "projects:read": frozenset({"ProjectReadOnly", "ProjectManager", "IAMManager", "OrganizationManager"}),
+    "projects:write": frozenset({"ProjectManager", "IAMManager", "OrganizationManager"}),
+    "contacts:read": frozenset(
+        {"NotificationManagerReadOnly", "NotificationManagerFullAccess", "OrganizationManager"}
+    ),
+    "contacts:write": frozenset({"NotificationManagerFullAccess", "OrganizationManager"}),
+}
+
+# Actions that only an organization-scoped rule can grant (Scaleway: "The scope of these
+# permission sets is at Organization level").
+ORGANIZATION_SCOPED_ACTIONS = frozenset(ACTIONS)
