@@ -160,7 +160,9 @@ class AuthenticationEvent(AppendOnlyModel):
         default_permissions = ("view",)
         indexes = [
             # ListAuthenticationEvents: one organization, newest first.
-            models.Index(fields=["organization_id", "-recorded_at", "-id"], name="audit_authevent_org_time_idx"),
+            models.Index(
+                fields=["organization_id", "-recorded_at", "-id"], name="audit_authevent_org_time_idx"
+            ),
         ]
 
     def __str__(self) -> str:

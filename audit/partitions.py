@@ -23,7 +23,9 @@ SQLITE_APPEND_ONLY_TRIGGER = """
     BEGIN SELECT RAISE(ABORT, 'audit_event is append-only (UPDATE blocked)'); END"""
 
 
-def create_partitioned_table(schema_editor: BaseDatabaseSchemaEditor, model: type[Model], *, key: str) -> None:
+def create_partitioned_table(
+    schema_editor: BaseDatabaseSchemaEditor, model: type[Model], *, key: str
+) -> None:
     """CREATE TABLE from the model's own field types, partitioned by `key` on PostgreSQL."""
     if schema_editor.connection.vendor != "postgresql":
         schema_editor.create_model(model)

@@ -37,6 +37,9 @@ def record_refusal(
         locality=locality or (region if region in ("fr-par", "nl-ams", "pl-waw") else DEFAULT_REGION),
         status_code=403,
         resources=resources,
-        request_body={k: v for k, v in (request.GET if request.method == "GET" else request.POST).items()
-                      if k != "csrfmiddlewaretoken"},
+        request_body={
+            k: v
+            for k, v in (request.GET if request.method == "GET" else request.POST).items()
+            if k != "csrfmiddlewaretoken"
+        },
     )

@@ -16,7 +16,10 @@ def redact(value: Any) -> Any:
     if isinstance(value, dict):
         return {
             key: REDACTED
-            if isinstance(key, str) and key not in NOT_SECRET and SECRET_KEY_RE.search(key) and val not in (None, "")
+            if isinstance(key, str)
+            and key not in NOT_SECRET
+            and SECRET_KEY_RE.search(key)
+            and val not in (None, "")
             else redact(val)
             for key, val in value.items()
         }

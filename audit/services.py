@@ -86,7 +86,9 @@ def build_event(
 ) -> Event:
     """An unsaved, normalized Event. Raises ValueError on a malformed locality."""
     if not LOCALITY_RE.match(locality):
-        raise ValueError(f"Invalid locality {locality!r}: expected global, a region (fr-par) or a zone (fr-par-1).")
+        raise ValueError(
+            f"Invalid locality {locality!r}: expected global, a region (fr-par) or a zone (fr-par-1)."
+        )
     recorded_at = recorded_at or timezone.now()
     return Event(
         id=id or uuid7(recorded_at),

@@ -227,7 +227,9 @@ class APIKeyQuerySet(models.QuerySet["APIKey"]):
 class APIKey(models.Model):
     """An access key (`SCW` + 17 chars) and the SHA-256 of its secret key (a UUID shown once)."""
 
-    access_key = models.CharField(primary_key=True, max_length=20, default=generate_access_key, editable=False)
+    access_key = models.CharField(
+        primary_key=True, max_length=20, default=generate_access_key, editable=False
+    )
     secret_key_hash = models.CharField(max_length=64, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys")
@@ -235,7 +237,9 @@ class APIKey(models.Model):
         Application, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
     )
     description = models.CharField(max_length=200, blank=True)
-    default_project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    default_project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     creation_ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

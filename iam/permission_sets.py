@@ -21,10 +21,16 @@ class PermissionSet:
 CATALOGUE: dict[str, PermissionSet] = {
     p.name: p
     for p in [
-        PermissionSet("AuditTrailReadOnly", "List and read access to Audit Trail events", "organization", "Audit Trail"),
+        PermissionSet(
+            "AuditTrailReadOnly", "List and read access to Audit Trail events", "organization", "Audit Trail"
+        ),
         PermissionSet("AuditTrailFullAccess", "Full access to Audit Trail", "organization", "Audit Trail"),
-        PermissionSet("AuditTrailExportRead", "Read access to Audit Trail exports", "organization", "Audit Trail"),
-        PermissionSet("AuditTrailExportDelete", "Delete access to Audit Trail exports", "organization", "Audit Trail"),
+        PermissionSet(
+            "AuditTrailExportRead", "Read access to Audit Trail exports", "organization", "Audit Trail"
+        ),
+        PermissionSet(
+            "AuditTrailExportDelete", "Delete access to Audit Trail exports", "organization", "Audit Trail"
+        ),
         PermissionSet(
             "AuditTrailEventsWriter",
             "Send events to the Audit Trail ingestion API (Audit Trail extension)",
@@ -37,7 +43,9 @@ CATALOGUE: dict[str, PermissionSet] = {
             "organization",
             "Organization",
         ),
-        PermissionSet("OrganizationReadOnly", "Read access to Organization settings", "organization", "Organization"),
+        PermissionSet(
+            "OrganizationReadOnly", "Read access to Organization settings", "organization", "Organization"
+        ),
         PermissionSet(
             "IAMManager",
             "Full access to IAM (users, groups, applications, policies, API keys); includes ProjectManager",
@@ -48,14 +56,22 @@ CATALOGUE: dict[str, PermissionSet] = {
         PermissionSet("ProjectManager", "Full access to Projects", "organization", "Organization"),
         PermissionSet("ProjectReadOnly", "Read access to Projects", "organization", "Organization"),
         PermissionSet(
-            "NotificationManagerFullAccess", "Full access to notification contacts", "organization", "Organization"
+            "NotificationManagerFullAccess",
+            "Full access to notification contacts",
+            "organization",
+            "Organization",
         ),
         PermissionSet(
-            "NotificationManagerReadOnly", "Read access to notification contacts", "organization", "Organization"
+            "NotificationManagerReadOnly",
+            "Read access to notification contacts",
+            "organization",
+            "Organization",
         ),
         PermissionSet("SecretManagerFullAccess", "Full access to Secret Manager", "projects", "Security"),
         PermissionSet("InstancesFullAccess", "Full access to Instances", "projects", "Compute"),
-        PermissionSet("AllProductsFullAccess", "Full access to all products in the scope", "projects", "General"),
+        PermissionSet(
+            "AllProductsFullAccess", "Full access to all products in the scope", "projects", "General"
+        ),
     ]
 }
 

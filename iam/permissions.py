@@ -65,9 +65,7 @@ def grants_for(principal: Principal, organization: Organization) -> Grants:
             return Grants(owner=True, member=True)
         if not Membership.objects.active().filter(organization=organization, user=principal).exists():
             return Grants()
-        rules = Rule.objects.filter(policy__organization=organization).filter(
-            models_q_for_user(principal)
-        )
+        rules = Rule.objects.filter(policy__organization=organization).filter(models_q_for_user(principal))
     else:
         if principal.organization_id != organization.pk:
             return Grants()
@@ -75,7 +73,9 @@ def grants_for(principal: Principal, organization: Organization) -> Grants:
             models_q_for_application(principal)
         )
     granted: list[tuple[str, frozenset[str] | None]] = []
-    for names, scope_type, project_ids in rules.values_list("permission_set_names", "scope_type", "project_ids"):
+    for names, scope_type, project_ids in rules.values_list(
+        "permission_set_names", "scope_type", "project_ids"
+    ):
         scope = None if scope_type == Rule.ScopeType.ORGANIZATION else frozenset(map(str, project_ids or []))
         granted.extend((name, scope) for name in names)
     return Grants(member=True, rules=tuple(dict.fromkeys(granted)))
@@ -133,7 +133,9 @@ PRODUCTS = {
 }
 
 
-def deny(request: HttpRequest, action: str, *, method: str, resources: list[dict[str, Any]] | None = None) -> None:
+def deny(
+    request: HttpRequest, action: str, *, method: str, resources: list[dict[str, Any]] | None = None
+) -> None:
     """Announce a refusal so that the trail records it as a 403 event."""
     product_name, service_name, locality = PRODUCTS[action.split(":")[0]]
     access_denied.send(
@@ -149,7 +151,9 @@ def deny(request: HttpRequest, action: str, *, method: str, resources: list[dict
     )
 
 
-def permission_required(action: str, *, method: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def permission_required(
+    action: str, *, method: str
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Console view decorator: a 403 page (and a 403 event) unless the user may perform `action`.
 
     `method` is the API method name under which a refusal is recorded (e.g. "ListEvents").

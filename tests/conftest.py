@@ -13,7 +13,14 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, ProjectFactory, UserFactory, grant
+from tests.factories import (
+    PASSWORD,
+    MembershipFactory,
+    OrganizationFactory,
+    ProjectFactory,
+    UserFactory,
+    grant,
+)
 
 # Playwright's sync API runs an event loop in the main thread; without this, pytest-django's
 # test-database set-up and flush raise SynchronousOnlyOperation.

@@ -70,7 +70,9 @@ def grant(principal, organization, *permission_sets: str, project_ids: list[str]
     kwargs = {
         {"User": "user", "Application": "application", "Group": "group"}[type(principal).__name__]: principal
     }
-    policy = Policy.objects.create(organization=organization, name=f"policy-{'-'.join(permission_sets)}", **kwargs)
+    policy = Policy.objects.create(
+        organization=organization, name=f"policy-{'-'.join(permission_sets)}", **kwargs
+    )
     Rule.objects.create(
         policy=policy,
         permission_set_names=list(permission_sets),

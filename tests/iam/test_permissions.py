@@ -45,7 +45,9 @@ def test_group_membership_grants_the_groups_policies(member_without_rights, acme
 
 
 @pytest.mark.django_db
-def test_project_scoped_rule_does_not_grant_organization_scoped_audit_trail(member_without_rights, acme, project):
+def test_project_scoped_rule_does_not_grant_organization_scoped_audit_trail(
+    member_without_rights, acme, project
+):
     grant(member_without_rights, acme, "AuditTrailReadOnly", project_ids=[str(project.pk)])
     assert not has_permission(member_without_rights, acme, "audit_trail:read", project_id=project.pk)
 
@@ -59,7 +61,9 @@ def test_application_is_granted_through_its_policy(acme):
 
 
 @pytest.mark.django_db
-def test_member_without_rights_gets_a_403_page_and_the_attempt_is_recorded(member_client, member_without_rights, acme):
+def test_member_without_rights_gets_a_403_page_and_the_attempt_is_recorded(
+    member_client, member_without_rights, acme
+):
     response = member_client.get("/audit-trail/events/?region=nl-ams")
     assert response.status_code == 403
     assert b"You do not have permission" in response.content
