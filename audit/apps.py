@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -11,6 +12,9 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from audit import receivers  # noqa: F401
+        from audit.lookups import register_sqlite_functions
         from audit.partitions import after_migrate
+
+        connection_created.connect(register_sqlite_functions, dispatch_uid="audit_sqlite_functions")
 
         post_migrate.connect(after_migrate, sender=self, dispatch_uid="audit_after_migrate")

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.ids import uuid7
-from audit.lookups import HasItem
+from audit.lookups import HasItem, InNetwork
 
 APPEND_ONLY = "Audit events are append-only."
 
@@ -117,6 +117,7 @@ class Event(AppendOnlyModel):
 
 
 Event._meta.get_field("resources").register_lookup(HasItem)
+Event._meta.get_field("source_ip").register_lookup(InNetwork)
 
 
 class AuthenticationEvent(AppendOnlyModel):
