@@ -7,4 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("iam.urls")),
     path("audit-trail/", include("audit.urls")),
+    # Alerting Management (/audit-trail/alerting/) and Notification contacts (/contacts/).
+    path("", include("alerts.urls")),
 ]

@@ -1,0 +1,397 @@
+"""Alert rules: the five preconfigured ones (defined here, in code) and the CEL layer of custom rules.
+
+A rule answers three questions about the events of one organization and region:
+which events match (`candidates` narrows by SQL, `matches` decides per event), how many of them
+must fall within `window` to fire (`occurrences`), and how long it then stays quiet (`cooldown`).
+`occurrences == 1` is a per-event rule: it fires once for each matching event.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import cel
+from django.db.models import Q
+
+
+class Severity:
+    """Scaleway's CustomAlertRuleSeverity, least to most severe."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+    CHOICES = [(INFO, "Info"), (WARNING, "Warning"), (ERROR, "Error"), (CRITICAL, "Critical")]
+    LABELS = dict(CHOICES)
+
+
+# Stable ids for the preconfigured rules (the API names them by id, reference §3.8).
+RULE_ID_NAMESPACE = uuid.UUID("5b0b7a52-7a3e-4f4c-9d3e-6a1d2c1f0a11")
+IAM_SERVICE = "scaleway.iam.v1alpha1.Api"
+
+
+@dataclass(frozen=True)
+class PreconfiguredRule:
+    name: str  # Scaleway's "technical identifier", also our rule key
+    description: str  # Scaleway's words, shown on the tab
+    behaviour: str  # what the e-mail says was detected
+    severity: str
+    recommended_actions: tuple[str, ...]
+    filter: Q  # which events match, as SQL (index-friendly)
+    link_params: dict[str, str] = field(default_factory=dict)  # Events page filters (same meaning)
+    occurrences: int = 1
+    window: timedelta = timedelta(0)
+    cooldown: timedelta = timedelta(0)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    @property
+    def id(self) -> uuid.UUID:
+        return uuid.uuid5(RULE_ID_NAMESPACE, self.name)
+
+    @property
+    def is_threshold(self) -> bool:
+        return self.occurrences > 1
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        return True  # `filter` already selected exactly the matching events
+
+
+PRECONFIGURED: tuple[PreconfiguredRule, ...] = (
+    PreconfiguredRule(
+        name="ApiKeyCreated",
+        description="Triggered when a new API key is created within the Project.",
+        behaviour="A new API key was created.",
+        severity=Severity.WARNING,
+        recommended_actions=(
+            "Check that the principal who created the key meant to, and that the key's bearer and "
+            "default Project are the expected ones.",
+            "If you do not recognise this key, delete it in IAM > API keys and review the creator's "
+            "other recent actions.",
+            "Prefer keys bound to IAM applications with the least privileges, and set an expiry date.",
+        ),
+        filter=Q(service_name=IAM_SERVICE, method_name="CreateAPIKey", status_code=200),
+        link_params={"product": "iam", "method": "CreateAPIKey", "status": "200"},
+    ),
+    PreconfiguredRule(
+        name="ApiKeyCreationUnauthorized",
+        description="Triggered when an unauthorized attempt to create an API key is detected.",
+        behaviour="An attempt to create an API key was refused for lack of permission.",
+        severity=Severity.ERROR,
+        recommended_actions=(
+            "Identify the principal and source IP of the attempt and check whether it was expected.",
+            "If not, revoke that principal's credentials (API keys, sessions) and review its policies.",
+            "Look for other refused requests from the same principal or IP around the same time.",
+        ),
+        filter=Q(service_name=IAM_SERVICE, method_name="CreateAPIKey", status_code=403),
+        link_params={"product": "iam", "method": "CreateAPIKey", "status": "403"},
+    ),
+    PreconfiguredRule(
+        name="ApiKeyDeleted",
+        description="Triggered when an existing API key is deleted.",
+        behaviour="An API key was deleted.",
+        severity=Severity.WARNING,
+        recommended_actions=(
+            "Check that the deletion was planned: applications using this key now fail to authenticate.",
+            "If it was not, review the principal who deleted it and its other recent actions.",
+        ),
+        filter=Q(service_name=IAM_SERVICE, method_name="DeleteAPIKey", status_code=200),
+        link_params={"product": "iam", "method": "DeleteAPIKey", "status": "200"},
+    ),
+    PreconfiguredRule(
+        name="ApiKeyDeletionUnauthorized",
+        description="Triggered when an unauthorized attempt to delete an API key is detected.",
+        behaviour="An attempt to delete an API key was refused for lack of permission.",
+        severity=Severity.ERROR,
+        recommended_actions=(
+            "Identify the principal and source IP of the attempt and check whether it was expected.",
+            "If not, revoke that principal's credentials and review its policies.",
+            "Check that the targeted key is still needed, and rotate it if it may be exposed.",
+        ),
+        filter=Q(service_name=IAM_SERVICE, method_name="DeleteAPIKey", status_code=403),
+        link_params={"product": "iam", "method": "DeleteAPIKey", "status": "403"},
+    ),
+    PreconfiguredRule(
+        name="HttpForbiddenErrorRateHigh",
+        description=(
+            "Triggered when a high volume (>20) of HTTP 403 Forbidden errors is detected within the "
+            "last 5 minutes, which may indicate a brute-force attempt or misconfiguration."
+        ),
+        behaviour="More than 20 requests were refused with HTTP 403 Forbidden within 5 minutes.",
+        severity=Severity.CRITICAL,
+        recommended_actions=(
+            "Open the linked events and group them by principal and source IP: one source points to a "
+            "misconfigured client or a brute-force attempt.",
+            "If a principal is probing resources it should not reach, revoke its API keys and sessions.",
+            "If a legitimate workload is refused, grant it the permission set it needs, no more.",
+        ),
+        filter=Q(status_code=403),
+        link_params={"status": "403"},
+        occurrences=21,
+        window=timedelta(minutes=5),
+        # One burst, one alert: the rule stays quiet this long after it fires.
+        cooldown=timedelta(minutes=15),
+    ),
+)
+PRECONFIGURED_BY_NAME = {rule.name: rule for rule in PRECONFIGURED}
+PRECONFIGURED_BY_ID = {str(rule.id): rule for rule in PRECONFIGURED}
+
+
+# --- CEL (custom rules) ----------------------------------------------------------------------------
+
+# The variables a custom rule's expression can use: the event's fields (reference §3.1).
+CEL_VARIABLES: dict[str, str] = {
+    "id": "string",
+    "recorded_at": "timestamp",
+    "organization_id": "string",
+    "project_id": "string or null",
+    "locality": "string",
+    "region": "string",
+    "principal": "map: id, type (user, application, system, anonymous), name",
+    "source_ip": "string",
+    "user_agent": "string",
+    "product_name": "string",
+    "service_name": "string",
+    "method_name": "string",
+    "resources": "list of maps: type, id, name, …",
+    "request_id": "string",
+    "request_body": "map",
+    "status_code": "int",
+}
+# The CEL standard library (spec "List of Standard Definitions") plus the string extensions.
+CEL_FUNCTIONS = frozenset(
+    [
+        "size",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "exists",
+        "all",
+        "exists_one",
+        "map",
+        "filter",
+        "has",
+        "in",
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "bool",
+        "timestamp",
+        "duration",
+        "dyn",
+        "type",
+        "getFullYear",
+        "getMonth",
+        "getDayOfYear",
+        "getDayOfMonth",
+        "getDate",
+        "getDayOfWeek",
+        "getHours",
+        "getMinutes",
+        "getSeconds",
+        "getMilliseconds",
+        "lowerAscii",
+        "upperAscii",
+        "trim",
+        "split",
+        "join",
+        "replace",
+        "substring",
+        "indexOf",
+        "lastIndexOf",
+        "charAt",
+        "max",
+        "min",
+    ]
+)
+EVENT_FIELDS = (
+    "id",
+    "recorded_at",
+    "organization_id",
+    "project_id",
+    "locality",
+    "region",
+    "principal_id",
+    "principal_type",
+    "principal_name",
+    "source_ip",
+    "user_agent",
+    "product_name",
+    "service_name",
+    "method_name",
+    "resources",
+    "request_id",
+    "request_body",
+    "status_code",
+)
+_COMPREHENSION_VAR = re.compile(r"\.\s*(?:exists_one|exists|all|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+
+
+class ExpressionError(ValueError):
+    """A CEL expression that cannot be a rule, with a message for the person who wrote it."""
+
+
+def event_context(event: dict[str, Any]) -> dict[str, Any]:
+    """An event (a `.values(*EVENT_FIELDS)` row) as CEL variables."""
+    recorded_at = event["recorded_at"]
+    return {
+        "id": str(event["id"]),
+        "recorded_at": recorded_at.astimezone(UTC) if recorded_at else None,
+        "organization_id": str(event["organization_id"]),
+        "project_id": str(event["project_id"]) if event["project_id"] else None,
+        "locality": event["locality"],
+        "region": event["region"],
+        "principal": {
+            "id": str(event["principal_id"]) if event["principal_id"] else "",
+            "type": event["principal_type"],
+            "name": event["principal_name"],
+        },
+        "source_ip": event["source_ip"] or "",
+        "user_agent": event["user_agent"],
+        "product_name": event["product_name"],
+        "service_name": event["service_name"],
+        "method_name": event["method_name"],
+        "resources": event["resources"] or [],
+        "request_id": event["request_id"],
+        "request_body": event["request_body"] or {},
+        "status_code": event["status_code"],
+    }
+
+
+def _sample_events() -> list[dict[str, Any]]:
+    """Two realistic events (a success and a refusal) to try an expression on before saving it."""
+    now = datetime.now(UTC)
+    base = {
+        "id": uuid.uuid4(),
+        "recorded_at": now,
+        "organization_id": uuid.uuid4(),
+        "project_id": uuid.uuid4(),
+        "locality": "global",
+        "region": "fr-par",
+        "principal_id": uuid.uuid4(),
+        "principal_type": "user",
+        "principal_name": "someone@example.com",
+        "source_ip": "192.0.2.10",
+        "user_agent": "scaleway-sdk-go/v1.0.0",
+        "product_name": "iam",
+        "service_name": IAM_SERVICE,
+        "method_name": "CreateAPIKey",
+        "resources": [{"type": "iam_api_key", "id": "SCWABCDEFGHIJ0123456", "name": "ci"}],
+        "request_id": str(uuid.uuid4()),
+        "request_body": {"description": "ci"},
+        "status_code": 200,
+    }
+    return [base, {**base, "project_id": None, "status_code": 403, "resources": [], "request_body": {}}]
+
+
+def compile_expression(expression: str) -> cel.Program:
+    """Compile and check a rule's expression. Raises ExpressionError with a readable message.
+
+    Checks, in order: syntax; that every variable is an event field; that every function is in
+    CEL's standard library; and that it yields true or false on sample events.
+    """
+    expression = (expression or "").strip()
+    if not expression:
+        raise ExpressionError("Enter a CEL expression, for example: status_code == 403")
+    try:
+        program = cel.compile(expression)
+    except ValueError as exc:
+        message = str(exc).replace("Failed to parse expression", "Syntax error in").split("\n", 1)
+        detail = message[1].strip() if len(message) > 1 else ""
+        detail = detail.removeprefix("ERROR: <input>:").strip()
+        raise ExpressionError(f"Syntax error: {detail or message[0]}") from exc
+    local = set(_COMPREHENSION_VAR.findall(expression))
+    unknown = sorted(set(program.variables()) - set(CEL_VARIABLES) - local)
+    if unknown:
+        raise ExpressionError(
+            f"Unknown field {', '.join(unknown)}. Available fields: {', '.join(CEL_VARIABLES)}."
+        )
+    unknown_functions = sorted(
+        name
+        for name in program.functions()
+        if not name.startswith(("_", "!", "-", "@")) and name not in CEL_FUNCTIONS
+    )
+    if unknown_functions:
+        raise ExpressionError(f"Unknown function {', '.join(f + '()' for f in unknown_functions)}.")
+    for sample in _sample_events():
+        try:
+            result = program.execute(event_context(sample))
+        except KeyError:
+            continue  # a map key that this sample lacks: real events may have it (use has())
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise ExpressionError(f"The expression fails on an event: {exc}") from exc
+        if not isinstance(result, bool):
+            raise ExpressionError(
+                f"The expression must be true or false for an event, but it gives a "
+                f'{type(result).__name__} ({result!r}). Compare it, for example: method_name == "CreateAPIKey".'
+            )
+    return program
+
+
+@dataclass(frozen=True)
+class CelRule:
+    """A custom rule, ready to evaluate: a compiled expression plus the firing parameters."""
+
+    key: str
+    name: str
+    description: str
+    severity: str
+    program: cel.Program
+    occurrences: int
+    window: timedelta
+    filter: Q = field(default_factory=Q)
+    link_params: dict[str, str] = field(default_factory=dict)
+    recommended_actions: tuple[str, ...] = (
+        "Open the linked events and check who did what, from where.",
+        "If the activity was not expected, revoke the principal's credentials and review its policies.",
+    )
+
+    @property
+    def is_threshold(self) -> bool:
+        return self.occurrences > 1
+
+    @property
+    def cooldown(self) -> timedelta:
+        # A custom threshold rule fires at most once per evaluation window.
+        return self.window
+
+    @property
+    def behaviour(self) -> str:
+        if self.is_threshold:
+            return (
+                f"{self.occurrences} or more events matched the custom rule {self.name} "
+                f"within {humanize_duration(self.window)}."
+            )
+        return f"An event matched the custom rule {self.name}."
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        try:
+            return self.program.execute(event_context(event)) is True
+        except (KeyError, RuntimeError, TypeError, ValueError):
+            return False  # CEL: an error is not a match (e.g. a request_body key this event lacks)
+
+
+Rule = PreconfiguredRule | CelRule
+
+
+def event_rows(qs: Any) -> Any:
+    """The columns `event_context` needs, without building model instances."""
+    return qs.values(*EVENT_FIELDS)
+
+
+def humanize_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"

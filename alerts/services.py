@@ -1,0 +1,484 @@
+"""Writes of alerting: rule settings, custom rules, firings (evaluation) and notification contacts.
+
+Every change a person makes records its audit event in the same transaction, under the method
+name the Scaleway API uses for it (product `audit-trail`, or `account` for contacts), so the
+console and a later API call the same services and leave the same trail.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from alerts.evaluation import Firing, Match, sweep
+from alerts.models import Alert, AlertRuleSetting, CustomAlertRule, NotificationContact
+from alerts.rules import (
+    PRECONFIGURED,
+    PRECONFIGURED_BY_ID,
+    CelRule,
+    PreconfiguredRule,
+    Rule,
+    Severity,
+    compile_expression,
+    event_rows,
+)
+from audit.models import Event
+from audit.services import Actor, record
+from iam.models import Organization
+
+logger = logging.getLogger(__name__)
+
+AUDIT_TRAIL_PRODUCT = "audit-trail"
+AUDIT_TRAIL_SERVICE = "scaleway.audit_trail.v1alpha1.Api"
+CONTACT_PRODUCT = "account"
+CONTACT_SERVICE = "scaleway.account.v3.ContactApi"
+# Bounds on one evaluation: a threshold rule looks at most this many matches around new events,
+# and a custom rule runs CEL on at most this many events.
+MAX_MATCHES = 100_000
+MAX_CEL_EVENTS = 50_000
+
+
+def _record_audit_trail(
+    *,
+    actor: Actor,
+    organization: Organization,
+    region: str,
+    method_name: str,
+    resources: list[dict[str, Any]],
+    request_body: dict[str, Any],
+) -> None:
+    record(
+        organization_id=organization.pk,
+        actor=actor,
+        product_name=AUDIT_TRAIL_PRODUCT,
+        service_name=AUDIT_TRAIL_SERVICE,
+        method_name=method_name,
+        locality=region,
+        resources=resources,
+        request_body={"organization_id": str(organization.pk), **request_body},
+    )
+
+
+def alert_rule_resource(rule: PreconfiguredRule) -> dict[str, Any]:
+    return {"id": str(rule.id), "type": "audit_trail_alert_rule", "name": rule.name}
+
+
+def custom_rule_resource(rule: CustomAlertRule) -> dict[str, Any]:
+    return {"id": str(rule.pk), "type": "audit_trail_custom_alert_rule", "name": rule.name}
+
+
+# --- preconfigured rules ---------------------------------------------------------------------------
+
+
+def _rules_from_ids(alert_rule_ids: Iterable[str | uuid.UUID]) -> list[PreconfiguredRule]:
+    rules = []
+    for rule_id in alert_rule_ids:
+        rule = PRECONFIGURED_BY_ID.get(str(rule_id))
+        if rule is None:
+            raise ValueError(f"Unknown alert rule id {rule_id}.")
+        rules.append(rule)
+    return rules
+
+
+def _apply_enabled(
+    *, organization: Organization, region: str, enabled: dict[str, bool]
+) -> list[PreconfiguredRule]:
+    """Store `enabled` (rule name -> active); return the rules whose state changed."""
+    current = dict(
+        AlertRuleSetting.objects.filter(organization=organization, region=region).values_list(
+            "rule_name", "enabled"
+        )
+    )
+    changed = [
+        rule
+        for rule in PRECONFIGURED
+        if rule.name in enabled and current.get(rule.name, False) != enabled[rule.name]
+    ]
+    now = timezone.now()
+    for rule in changed:
+        AlertRuleSetting.objects.update_or_create(
+            organization=organization,
+            region=region,
+            rule_name=rule.name,
+            defaults={"enabled": enabled[rule.name], "updated_at": now},
+        )
+    return changed
+
+
+@transaction.atomic
+def alert_rule_set_enabled(
+    *,
+    actor: Actor,
+    organization: Organization,
+    region: str,
+    enabled_alert_rule_ids: Iterable[str | uuid.UUID],
+) -> list[tuple[PreconfiguredRule, bool]]:
+    """Make exactly these preconfigured rules active in `region` (SetEnabledAlertRules).
+
+    Rules not listed become inactive. Raises ValueError on an unknown id. Records one event naming
+    the rules whose state changed. Returns every rule with its new state.
+    """
+    wanted = {rule.name for rule in _rules_from_ids(enabled_alert_rule_ids)}
+    enabled = {rule.name: rule.name in wanted for rule in PRECONFIGURED}
+    changed = _apply_enabled(organization=organization, region=region, enabled=enabled)
+    _record_audit_trail(
+        actor=actor,
+        organization=organization,
+        region=region,
+        method_name="SetEnabledAlertRules",
+        resources=[alert_rule_resource(rule) for rule in changed],
+        request_body={"enabled_alert_rule_ids": [str(r.id) for r in PRECONFIGURED if r.name in wanted]},
+    )
+    return [(rule, enabled[rule.name]) for rule in PRECONFIGURED]
+
+
+@transaction.atomic
+def alert_rule_enable(
+    *, actor: Actor, organization: Organization, region: str, alert_rule_ids: Iterable[str | uuid.UUID]
+) -> list[PreconfiguredRule]:
+    """Activate these preconfigured rules (EnableAlertRules). Returns them."""
+    rules = _rules_from_ids(alert_rule_ids)
+    _apply_enabled(organization=organization, region=region, enabled={r.name: True for r in rules})
+    _record_audit_trail(
+        actor=actor,
+        organization=organization,
+        region=region,
+        method_name="EnableAlertRules",
+        resources=[alert_rule_resource(rule) for rule in rules],
+        request_body={"alert_rule_ids": [str(r.id) for r in rules]},
+    )
+    return rules
+
+
+@transaction.atomic
+def alert_rule_disable(
+    *, actor: Actor, organization: Organization, region: str, alert_rule_ids: Iterable[str | uuid.UUID]
+) -> list[PreconfiguredRule]:
+    """Deactivate these preconfigured rules (DisableAlertRules). Returns them."""
+    rules = _rules_from_ids(alert_rule_ids)
+    _apply_enabled(organization=organization, region=region, enabled={r.name: False for r in rules})
+    _record_audit_trail(
+        actor=actor,
+        organization=organization,
+        region=region,
+        method_name="DisableAlertRules",
+        resources=[alert_rule_resource(rule) for rule in rules],
+        request_body={"alert_rule_ids": [str(r.id) for r in rules]},
+    )
+    return rules
+
+
+# --- custom rules ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def custom_alert_rule_create(
+    *,
+    actor: Actor,
+    organization: Organization,
+    region: str,
+    name: str,
+    query: str,
+    occurrences: int = 1,
+    evaluation_window: timedelta = timedelta(minutes=5),
+    description: str = "",
+    severity: str = Severity.INFO,
+    enabled: bool = True,
+) -> CustomAlertRule:
+    """Create a custom rule (CreateCustomAlertRule). Raises ExpressionError on a bad expression."""
+    compile_expression(query)
+    if occurrences < 1:
+        raise ValueError("Occurrences must be at least 1.")
+    if evaluation_window <= timedelta(0):
+        raise ValueError("The evaluation window must be longer than zero.")
+    rule = CustomAlertRule.objects.create(
+        organization=organization,
+        region=region,
+        name=name,
+        description=description,
+        query=query.strip(),
+        occurrences=occurrences,
+        evaluation_window=evaluation_window,
+        severity=severity,
+        enabled=enabled,
+    )
+    _record_audit_trail(
+        actor=actor,
+        organization=organization,
+        region=region,
+        method_name="CreateCustomAlertRule",
+        resources=[custom_rule_resource(rule)],
+        request_body={
+            "name": name,
+            "description": description,
+            "query": rule.query,
+            "occurrences": occurrences,
+            "evaluation_window": f"{int(evaluation_window.total_seconds())}s",
+            "severity": severity,
+        },
+    )
+    return rule
+
+
+@transaction.atomic
+def custom_alert_rule_update(
+    *, actor: Actor, rule: CustomAlertRule, name: str | None = None, description: str | None = None
+) -> CustomAlertRule:
+    """Rename or redescribe a custom rule (UpdateCustomAlertRule: only metadata is updatable)."""
+    body: dict[str, Any] = {}
+    if name is not None:
+        rule.name = body["name"] = name
+    if description is not None:
+        rule.description = body["description"] = description
+    rule.updated_at = timezone.now()
+    rule.save(update_fields=["name", "description", "updated_at"])
+    _record_audit_trail(
+        actor=actor,
+        organization=rule.organization,
+        region=rule.region,
+        method_name="UpdateCustomAlertRule",
+        resources=[custom_rule_resource(rule)],
+        request_body={"custom_alert_rule_id": str(rule.pk), **body},
+    )
+    return rule
+
+
+@transaction.atomic
+def custom_alert_rule_delete(*, actor: Actor, rule: CustomAlertRule) -> None:
+    """Delete a custom rule for good (DeleteCustomAlertRule). Its past alerts stay."""
+    resource = custom_rule_resource(rule)
+    organization, region = rule.organization, rule.region
+    rule.delete()
+    _record_audit_trail(
+        actor=actor,
+        organization=organization,
+        region=region,
+        method_name="DeleteCustomAlertRule",
+        resources=[resource],
+        request_body={"custom_alert_rule_id": resource["id"]},
+    )
+
+
+@transaction.atomic
+def custom_alert_rule_set_enabled(
+    *,
+    actor: Actor,
+    organization: Organization,
+    region: str,
+    enabled_custom_alert_rule_ids: Iterable[str | uuid.UUID],
+) -> list[CustomAlertRule]:
+    """Make exactly these custom rules active in `region` (SetEnabledCustomAlertRules).
+
+    Raises ValueError on an id that is not one of this organization's rules in this region.
+    """
+    rules = list(CustomAlertRule.objects.filter(organization=organization, region=region))
+    by_id = {str(rule.pk): rule for rule in rules}
+    wanted = {str(i) for i in enabled_custom_alert_rule_ids}
+    if unknown := wanted - set(by_id):
+        raise ValueError(f"Unknown custom alert rule id {sorted(unknown)[0]}.")
+    changed = [rule for rule in rules if rule.enabled != (str(rule.pk) in wanted)]
+    now = timezone.now()
+    for rule in changed:
+        rule.enabled = str(rule.pk) in wanted
+        rule.updated_at = now
+        rule.save(update_fields=["enabled", "updated_at"])
+    _record_audit_trail(
+        actor=actor,
+        organization=organization,
+        region=region,
+        method_name="SetEnabledCustomAlertRules",
+        resources=[custom_rule_resource(rule) for rule in changed],
+        request_body={"enabled_custom_alert_rule_ids": sorted(wanted)},
+    )
+    return rules
+
+
+# --- evaluation ------------------------------------------------------------------------------------
+
+
+def active_rules(*, organization_id: uuid.UUID | str, region: str) -> list[Rule]:
+    """The rules that evaluate new events of this organization and region. Two queries."""
+    names = AlertRuleSetting.objects.filter(
+        organization_id=organization_id, region=region, enabled=True
+    ).values_list("rule_name", flat=True)
+    rules: list[Rule] = [rule for rule in PRECONFIGURED if rule.name in set(names)]
+    for custom in CustomAlertRule.objects.filter(
+        organization_id=organization_id, region=region, enabled=True
+    ):
+        try:
+            rules.append(custom.rule)
+        except ValueError:
+            logger.warning("Custom alert rule %s no longer compiles; skipped.", custom.pk)
+    return rules
+
+
+def rule_matches(
+    rule: Rule, rows: Iterable[dict[str, Any]] | Iterator[dict[str, Any]], *, limit: int
+) -> Iterator[Match]:
+    """The matches of `rule` among event rows (already narrowed by `rule.filter`), at most `limit` rows."""
+    for seen, row in enumerate(rows):
+        if seen >= limit:
+            logger.warning("Alert rule %s: stopped after %d events.", rule.key, limit)
+            return
+        if rule.matches(row):
+            yield Match(row["recorded_at"], row["id"])
+
+
+def _matching(rule: Rule, qs: Any, *, limit: int) -> list[Match]:
+    qs = qs.filter(rule.filter).order_by("recorded_at", "id")
+    if isinstance(rule, CelRule):
+        return list(rule_matches(rule, event_rows(qs).iterator(chunk_size=2000), limit=limit))
+    return [Match(at, pk) for at, pk in qs.values_list("recorded_at", "id")[:limit]]
+
+
+def _firings(
+    rule: Rule, *, organization_id: uuid.UUID | str, region: str, event_ids: list[uuid.UUID]
+) -> list[Firing]:
+    events = Event.objects.filter(organization_id=organization_id, region=region)
+    new = _matching(rule, events.filter(id__in=event_ids), limit=len(event_ids))
+    if not new or not rule.is_threshold:
+        return sweep(new, occurrences=1, window=rule.window, cooldown=rule.cooldown)
+    # Late events count in their own window: look at the matches around the new ones, by time.
+    low = min(m.recorded_at for m in new) - rule.window
+    high = max(m.recorded_at for m in new) + rule.window
+    around = _matching(
+        rule,
+        events.filter(recorded_at__gte=low, recorded_at__lte=high),
+        limit=MAX_CEL_EVENTS if isinstance(rule, CelRule) else MAX_MATCHES,
+    )
+    fired = Alert.objects.filter(
+        organization_id=organization_id,
+        region=region,
+        rule_key=rule.key,
+        window_end__gt=low - rule.cooldown,
+        window_end__lt=high + rule.cooldown,
+    ).values_list("window_end", flat=True)
+    return sweep(
+        around,
+        occurrences=rule.occurrences,
+        window=rule.window,
+        cooldown=rule.cooldown,
+        fired_at=list(fired),
+        eligible={m.id for m in new},
+    )
+
+
+def _lock(rule: Rule, *, organization_id: uuid.UUID | str, region: str) -> bool:
+    """Serialize evaluations of one rule (two workers never fire one burst twice); still active?"""
+    if isinstance(rule, CelRule):
+        return (
+            CustomAlertRule.objects.select_for_update()
+            .filter(pk=rule.key.split(":", 1)[1], enabled=True)
+            .exists()
+        )
+    return (
+        AlertRuleSetting.objects.select_for_update()
+        .filter(organization_id=organization_id, region=region, rule_name=rule.name, enabled=True)
+        .exists()
+    )
+
+
+def alerts_evaluate(
+    *, organization_id: uuid.UUID | str, region: str, event_ids: Iterable[uuid.UUID | str]
+) -> list[Alert]:
+    """Evaluate the active rules of an organization and region on newly recorded events.
+
+    Idempotent: a firing is keyed by (organization, region, rule, triggering event), and threshold
+    rules also respect the cool-down around earlier firings, so running this twice over the same
+    events creates nothing the second time. Returns the alerts it created; each one's e-mail is
+    enqueued when its transaction commits.
+    """
+    from alerts.tasks import alert_notify  # tasks import services
+
+    ids = [uuid.UUID(str(i)) for i in event_ids]
+    created: list[Alert] = []
+    for rule in active_rules(organization_id=organization_id, region=region):
+        with transaction.atomic():
+            if not _lock(rule, organization_id=organization_id, region=region):
+                continue
+            for firing in _firings(rule, organization_id=organization_id, region=region, event_ids=ids):
+                alert, was_created = Alert.objects.get_or_create(
+                    organization_id=organization_id,
+                    region=region,
+                    rule_key=rule.key,
+                    trigger_event_id=firing.trigger.id,
+                    defaults={
+                        "rule_name": rule.name,
+                        "custom_rule_id": rule.key.split(":", 1)[1] if isinstance(rule, CelRule) else None,
+                        "severity": rule.severity,
+                        "window_start": firing.window_start,
+                        "window_end": firing.window_end,
+                        "matched_count": firing.matched_count,
+                        "sample_event_ids": [str(i) for i in firing.samples],
+                    },
+                )
+                if was_created:
+                    created.append(alert)
+                    transaction.on_commit(lambda pk=str(alert.pk): alert_notify.enqueue(pk))
+    return created
+
+
+# --- notification contacts -------------------------------------------------------------------------
+
+
+def _record_contact(
+    *, actor: Actor, organization: Organization, method_name: str, contact: NotificationContact
+) -> None:
+    record(
+        organization_id=organization.pk,
+        actor=actor,
+        product_name=CONTACT_PRODUCT,
+        service_name=CONTACT_SERVICE,
+        method_name=method_name,
+        locality="global",
+        resources=[],
+        request_body={
+            "organization_id": str(organization.pk),
+            "contact_id": str(contact.pk),
+            "email": contact.email,
+            "types": [t.lower() for t in contact.types],
+        },
+    )
+
+
+@transaction.atomic
+def notification_contact_create(
+    *, actor: Actor, organization: Organization, email: str, types: Iterable[str]
+) -> NotificationContact:
+    """Add an e-mail contact subscribed to `types` (values of NotificationContact.Type)."""
+    chosen = set(types)
+    contact = NotificationContact.objects.create(
+        organization=organization,
+        email=email.strip().lower(),
+        **{t: t in chosen for t in NotificationContact.Type.values},
+    )
+    _record_contact(actor=actor, organization=organization, method_name="CreateContact", contact=contact)
+    return contact
+
+
+@transaction.atomic
+def notification_contact_update(
+    *, actor: Actor, contact: NotificationContact, types: Iterable[str]
+) -> NotificationContact:
+    """Change the notification types a contact subscribes to."""
+    chosen = set(types)
+    for value in NotificationContact.Type.values:
+        setattr(contact, value, value in chosen)
+    contact.save(update_fields=NotificationContact.Type.values)
+    _record_contact(
+        actor=actor, organization=contact.organization, method_name="UpdateContact", contact=contact
+    )
+    return contact
+
+
+@transaction.atomic
+def notification_contact_delete(*, actor: Actor, contact: NotificationContact) -> None:
+    organization = contact.organization
+    _record_contact(actor=actor, organization=organization, method_name="DeleteContact", contact=contact)
+    contact.delete()
