@@ -293,6 +293,23 @@ def _sample_events() -> list[dict[str, Any]]:
     return [base, {**base, "project_id": None, "status_code": 403, "resources": [], "request_body": {}}]
 
 
+_CEL_ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): Syntax error: ([^\n]*)")
+
+
+def _syntax_error(raw: str) -> str:
+    """CEL's first parse error, said plainly: "Syntax error at column 15: the expression ends too early." """
+    found = _CEL_ERROR.search(raw)
+    if not found:
+        return f"Syntax error: {raw.splitlines()[0]}"
+    line, column, detail = found.groups()
+    if detail.startswith("mismatched input '<EOF>'"):
+        detail = "the expression ends too early"
+    else:
+        detail = detail.split(" expecting ")[0]
+    where = f"column {column}" if line == "1" else f"line {line}, column {column}"
+    return f"Syntax error at {where}: {detail}."
+
+
 def compile_expression(expression: str) -> cel.Program:
     """Compile and check a rule's expression. Raises ExpressionError with a readable message.
 
@@ -305,10 +322,7 @@ def compile_expression(expression: str) -> cel.Program:
     try:
         program = cel.compile(expression)
     except ValueError as exc:
-        message = str(exc).replace("Failed to parse expression", "Syntax error in").split("\n", 1)
-        detail = message[1].strip() if len(message) > 1 else ""
-        detail = detail.removeprefix("ERROR: <input>:").strip()
-        raise ExpressionError(f"Syntax error: {detail or message[0]}") from exc
+        raise ExpressionError(_syntax_error(str(exc))) from exc
     local = set(_COMPREHENSION_VAR.findall(expression))
     unknown = sorted(set(program.variables()) - set(CEL_VARIABLES) - local)
     if unknown:

@@ -152,7 +152,11 @@ def custom_rule_create(request: ConsoleRequest) -> HttpResponse:
         if request.POST.get("action") == "backtest":
             context = _backtest_context(form, request, region)
             if request.htmx.target == "backtest":
-                return render(request, "alerts/custom_rule_form.html#backtest", {**context, "region": region})
+                return render(
+                    request,
+                    "alerts/custom_rule_form.html#backtest",
+                    {**context, "region": region, "oob": True},
+                )
         elif form.is_valid():
             rule = services.custom_alert_rule_create(
                 actor=Actor.from_request(request),
