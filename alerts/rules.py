@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import cel
@@ -240,31 +242,46 @@ class ExpressionError(ValueError):
     """A CEL expression that cannot be a rule, with a message for the person who wrote it."""
 
 
-def event_context(event: dict[str, Any]) -> dict[str, Any]:
-    """An event (a `.values(*EVENT_FIELDS)` row) as CEL variables."""
-    recorded_at = event["recorded_at"]
-    return {
-        "id": str(event["id"]),
-        "recorded_at": recorded_at.astimezone(UTC) if recorded_at else None,
-        "organization_id": str(event["organization_id"]),
-        "project_id": str(event["project_id"]) if event["project_id"] else None,
-        "locality": event["locality"],
-        "region": event["region"],
-        "principal": {
-            "id": str(event["principal_id"]) if event["principal_id"] else "",
-            "type": event["principal_type"],
-            "name": event["principal_name"],
+# Each CEL variable, built from the columns it needs (a rule only fetches what its expression reads).
+_CONTEXT: dict[str, tuple[tuple[str, ...], Any]] = {
+    "id": (("id",), lambda e: str(e["id"])),
+    "recorded_at": (("recorded_at",), lambda e: e["recorded_at"].astimezone(UTC)),
+    "organization_id": (("organization_id",), lambda e: str(e["organization_id"])),
+    "project_id": (("project_id",), lambda e: str(e["project_id"]) if e["project_id"] else None),
+    "locality": (("locality",), lambda e: e["locality"]),
+    "region": (("region",), lambda e: e["region"]),
+    "principal": (
+        ("principal_id", "principal_type", "principal_name"),
+        lambda e: {
+            "id": str(e["principal_id"]) if e["principal_id"] else "",
+            "type": e["principal_type"],
+            "name": e["principal_name"],
         },
-        "source_ip": event["source_ip"] or "",
-        "user_agent": event["user_agent"],
-        "product_name": event["product_name"],
-        "service_name": event["service_name"],
-        "method_name": event["method_name"],
-        "resources": event["resources"] or [],
-        "request_id": event["request_id"],
-        "request_body": event["request_body"] or {},
-        "status_code": event["status_code"],
-    }
+    ),
+    "source_ip": (("source_ip",), lambda e: e["source_ip"] or ""),
+    "user_agent": (("user_agent",), lambda e: e["user_agent"]),
+    "product_name": (("product_name",), lambda e: e["product_name"]),
+    "service_name": (("service_name",), lambda e: e["service_name"]),
+    "method_name": (("method_name",), lambda e: e["method_name"]),
+    "resources": (("resources",), lambda e: e["resources"] or []),
+    "request_id": (("request_id",), lambda e: e["request_id"]),
+    "request_body": (("request_body",), lambda e: e["request_body"] or {}),
+    "status_code": (("status_code",), lambda e: e["status_code"]),
+}
+
+
+def event_context(event: dict[str, Any], variables: Iterable[str] = CEL_VARIABLES) -> dict[str, Any]:
+    """An event row (from `event_rows`) as CEL variables: all of them, or only `variables`."""
+    return {name: _CONTEXT[name][1](event) for name in variables if name in _CONTEXT}
+
+
+def columns_for(variables: Iterable[str]) -> tuple[str, ...]:
+    """The Event columns a set of CEL variables needs, plus the (recorded_at, id) every match keeps."""
+    needed = {"id", "recorded_at"}
+    for name in variables:
+        if name in _CONTEXT:
+            needed.update(_CONTEXT[name][0])
+    return tuple(f for f in EVENT_FIELDS if f in needed)
 
 
 def _sample_events() -> list[dict[str, Any]]:
@@ -387,9 +404,17 @@ class CelRule:
             )
         return f"An event matched the custom rule {self.name}."
 
+    @cached_property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(v for v in self.program.variables() if v in CEL_VARIABLES)
+
+    @cached_property
+    def columns(self) -> tuple[str, ...]:
+        return columns_for(self.variables)
+
     def matches(self, event: dict[str, Any]) -> bool:
         try:
-            return self.program.execute(event_context(event)) is True
+            return self.program.execute(event_context(event, self.variables)) is True
         except (KeyError, RuntimeError, TypeError, ValueError):
             return False  # CEL: an error is not a match (e.g. a request_body key this event lacks)
 
@@ -397,9 +422,9 @@ class CelRule:
 Rule = PreconfiguredRule | CelRule
 
 
-def event_rows(qs: Any) -> Any:
-    """The columns `event_context` needs, without building model instances."""
-    return qs.values(*EVENT_FIELDS)
+def event_rows(qs: Any, columns: Iterable[str] = EVENT_FIELDS) -> Any:
+    """Event rows as dicts of `columns`, without building model instances."""
+    return qs.values(*columns)
 
 
 def humanize_duration(value: timedelta) -> str:

@@ -17,7 +17,7 @@ from iam.models import Organization
 
 BACKTEST_DAYS = 30
 # The backtest runs CEL on at most this many events (the most recent ones) to answer fast.
-BACKTEST_MAX_EVENTS = 50_000
+BACKTEST_MAX_EVENTS = 30_000
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def custom_rule_backtest(
     evaluated = 0
     capped = False
     matches: list[Match] = []
-    for row in event_rows(qs).iterator(chunk_size=2000):
+    for row in event_rows(qs, rule.columns).iterator(chunk_size=2000):
         if evaluated >= BACKTEST_MAX_EVENTS:
             capped = True
             break

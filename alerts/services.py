@@ -333,7 +333,7 @@ def rule_matches(
 def _matching(rule: Rule, qs: Any, *, limit: int) -> list[Match]:
     qs = qs.filter(rule.filter).order_by("recorded_at", "id")
     if isinstance(rule, CelRule):
-        return list(rule_matches(rule, event_rows(qs).iterator(chunk_size=2000), limit=limit))
+        return list(rule_matches(rule, event_rows(qs, rule.columns).iterator(chunk_size=2000), limit=limit))
     return [Match(at, pk) for at, pk in qs.values_list("recorded_at", "id")[:limit]]
 
 
