@@ -31,7 +31,7 @@ def member_list(*, organization: Organization) -> list[MemberRow]:
     memberships = list(
         Membership.objects.active()
         .filter(organization=organization)
-        .select_related("user")
+        .select_related("user", "organization")
         .order_by("joined_at", "pk")
     )
     rows = [MemberRow(m.user, m.joined_at, m.user_id == organization.owner_id, m) for m in memberships]

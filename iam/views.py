@@ -202,11 +202,15 @@ def _organization(request: ConsoleRequest) -> Organization:
 
 
 def _refuse(
-    request: ConsoleRequest, method: str, resources: list[dict[str, Any]] | None = None
+    request: ConsoleRequest,
+    method: str,
+    resources: list[dict[str, Any]] | None = None,
+    *,
+    action: str = "iam:write",
 ) -> HttpResponse:
-    """A refused write: recorded as a 403 event under its Scaleway method, and a 403 page."""
-    deny(request, "iam:write", method=method, resources=resources)
-    return render(request, IAM_FORBIDDEN, {"action": "iam:write", "nav": "iam"}, status=403)
+    """A refusal: recorded as a 403 event under the Scaleway method attempted, and a 403 page."""
+    deny(request, action, method=method, resources=resources)
+    return render(request, IAM_FORBIDDEN, {"action": action, "nav": "iam"}, status=403)
 
 
 def _may_write(request: ConsoleRequest) -> bool:
@@ -347,7 +351,7 @@ def invitation_respond(request: HttpRequest, token: str) -> HttpResponse:
             elif not (request.user.is_authenticated and request.user.pk == user.pk):
                 # An existing account proves itself by signing in first.
                 return redirect(f"{reverse('login')}?next={request.path}")
-            services.invitation_accept(
+            user = services.invitation_accept(
                 invitation=invitation,
                 password=form.cleaned_data["password1"] if form is not None else None,
                 request_id=request_id,
@@ -399,11 +403,14 @@ def application_create(request: ConsoleRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@iam_read("GetApplication")
 def application_detail(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     """The application, and its rename form (POST = UpdateApplication)."""
     organization = _organization(request)
     application = get_object_or_404(Application, organization=organization, pk=pk)
+    if request.method == "GET" and not request_may(request, "iam:read"):
+        return _refuse(
+            request, "GetApplication", [services.application_resource(application)], action="iam:read"
+        )
     form = ApplicationForm(initial={"name": application.name, "description": application.description})
     if request.method == "POST":
         if not _may_write(request):
@@ -606,7 +613,6 @@ def policy_create(request: ConsoleRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@iam_read("GetPolicy")
 def policy_detail(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     """The policy and its rules; an IAM writer edits them here (POST = UpdatePolicy)."""
     organization = _organization(request)
@@ -615,6 +621,8 @@ def policy_detail(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
         organization=organization,
         pk=pk,
     )
+    if request.method == "GET" and not request_may(request, "iam:read"):
+        return _refuse(request, "GetPolicy", [services.policy_resource(policy)], action="iam:read")
     if request.method == "POST":
         if not _may_write(request):
             return _refuse(request, "UpdatePolicy", [services.policy_resource(policy)])
@@ -679,7 +687,10 @@ def _api_keys_page(request: ConsoleRequest, form: APIKeyForm | None = None) -> H
         {
             "tab": "api_keys",
             "table": _table(request, APIKeyTable, selectors.api_key_list(organization=organization)),
-            "form": form or APIKeyForm(organization=organization, user=request.user),
+            # The create form's choices cost two queries; the refreshed region does not show it.
+            "form": None
+            if request.htmx.target == "results"
+            else form or APIKeyForm(organization=organization, user=request.user),
         },
     )
 
@@ -731,8 +742,9 @@ def api_key_delete(request: ConsoleRequest, access_key: str) -> HttpResponse:
     )
     if not _may_write(request):
         return _refuse(request, "DeleteAPIKey", [services.api_key_resource(key)])
+    access_key = key.access_key
     services.api_key_delete(actor=Actor.from_request(request), key=key)
-    return _done(request, f"API key {key.access_key} deleted.", reverse("iam:api-keys"))
+    return _done(request, f"API key {access_key} deleted.", reverse("iam:api-keys"))
 
 
 # --- IAM logs ------------------------------------------------------------------------------------------
@@ -779,13 +791,14 @@ def log_list(request: ConsoleRequest) -> HttpResponse:
                 query[key] = value
         return f"?{query.urlencode()}" if query else "?"
 
+    table.ascending = ascending  # the table template renders the Date header's sort toggle
+    table.sort_url = link(sort=None if ascending else "created_at")
     context = {
         "tab": "logs",
         "filter": log_filter,
         "table": table,
         "rows": rows,
         "ascending": ascending,
-        "sort_url": link(sort=None if ascending else "created_at"),
         "newer_url": link(cursor=page.previous_cursor.encode()) if page.previous_cursor else None,
         "older_url": link(cursor=page.next_cursor.encode()) if page.next_cursor else None,
         "may_see_principals": request_may(request, "iam:read"),
