@@ -32,7 +32,10 @@ class IamLogFilter(django_filters.FilterSet):
         field_name="recorded_at", lookup_expr="lte", label="To", widget=DATETIME_LOCAL
     )
     action = django_filters.ChoiceFilter(
-        choices=[(a, a.capitalize()) for a in LOG_ACTIONS], method="filter_action", empty_label="All actions"
+        label="Action",
+        choices=[(a, a.capitalize()) for a in LOG_ACTIONS],
+        method="filter_action",
+        empty_label="All actions",
     )
     resource_type = django_filters.ChoiceFilter(
         label="Category",

@@ -14,3 +14,14 @@ document.addEventListener("click", (event) => {
   const dialog = event.target;
   if (dialog instanceof HTMLDialogElement && dialog.open && dialog.id === "log-dialog") dialog.close();
 });
+
+// The one-time secret: a Copy button (shown only when the clipboard is usable).
+for (const button of document.querySelectorAll("button[data-copy]")) {
+  if (!navigator.clipboard) continue;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    const source = document.getElementById(button.dataset.copy);
+    await navigator.clipboard.writeText(source.textContent.trim());
+    button.textContent = "Copied";
+  });
+}
