@@ -348,7 +348,9 @@ def invitation_accept(*, invitation: Invitation, password: str | None = None, re
     A user created for the invitation chooses their password here.
     """
     invitation = (
-        Invitation.objects.select_for_update().select_related("user", "organization").get(pk=invitation.pk)
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("user", "organization")
+        .get(pk=invitation.pk)
     )
     if not invitation.is_open:
         raise IamError("This invitation is no longer valid.")
@@ -401,7 +403,9 @@ def _close_invitation(invitation: Invitation, status: str, request_id: str) -> N
 @transaction.atomic
 def invitation_reject(*, invitation: Invitation, request_id: str = "") -> None:
     invitation = (
-        Invitation.objects.select_for_update().select_related("user", "organization").get(pk=invitation.pk)
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("user", "organization")
+        .get(pk=invitation.pk)
     )
     if not invitation.is_open:
         raise IamError("This invitation is no longer valid.")
@@ -417,7 +421,9 @@ def invitations_expire(*, now: datetime | None = None) -> int:
     ):
         with transaction.atomic():
             invitation = (
-                Invitation.objects.select_for_update().select_related("user", "organization").get(pk=pk)
+                Invitation.objects.select_for_update(of=("self",))
+                .select_related("user", "organization")
+                .get(pk=pk)
             )
             if invitation.status == Invitation.Status.PENDING:
                 _close_invitation(invitation, Invitation.Status.EXPIRED, "")
