@@ -276,3 +276,64 @@ class APIKey(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class Invitation(models.Model):
+    """An e-mailed invitation to join an organization: accepted, rejected, or left to expire.
+
+    Only the SHA-256 of the e-mailed token is stored, like API key secrets.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    # The account the invitation is for; created with the invitation when the address had none
+    # (Scaleway's "invitation_pending" user), and deleted again if it is rejected or expires.
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+    )
+    user_created = models.BooleanField(default=False)
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                condition=Q(status="pending"),
+                name="iam_invitation_one_pending_per_email",
+            ),
+        ]
+        indexes = [
+            # The expiry sweep: pending invitations past their date.
+            models.Index(fields=["status", "expires_at"], name="iam_invitation_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organization}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def is_open(self) -> bool:
+        """Still answerable: pending and not past its expiry."""
+        return self.status == self.Status.PENDING and not self.is_expired
+
+    @property
+    def effective_status(self) -> str:
+        if self.status == self.Status.PENDING and self.is_expired:
+            return self.Status.EXPIRED
+        return self.status

@@ -82,6 +82,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "audit_trail:ingest": frozenset({"AuditTrailEventsWriter"}),
     "iam:read": frozenset({"IAMReadOnly", "IAMManager", "OrganizationManager"}),
     "iam:write": frozenset({"IAMManager", "OrganizationManager"}),
+    # IAM ▸ Logs: IAM readers, and auditors (the logs derive from the trail). Principal details
+    # (names) still need `iam:read`; others see "Unknown" with the ID.
+    "iam:logs": frozenset(
+        {"IAMReadOnly", "IAMManager", "OrganizationManager", "AuditTrailReadOnly", "AuditTrailFullAccess"}
+    ),
     "projects:read": frozenset({"ProjectReadOnly", "ProjectManager", "IAMManager", "OrganizationManager"}),
     "projects:write": frozenset({"ProjectManager", "IAMManager", "OrganizationManager"}),
     "contacts:read": frozenset(

@@ -152,7 +152,7 @@ def deny(
 
 
 def permission_required(
-    action: str, *, method: str
+    action: str, *, method: str, template_name: str = "403.html"
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Console view decorator: a 403 page (and a 403 event) unless the user may perform `action`.
 
@@ -167,7 +167,7 @@ def permission_required(
                 return view(request, *args, **kwargs)
             if getattr(request, "organization", None) is not None:
                 deny(request, action, method=method)
-            return render(request, "403.html", {"action": action}, status=403)
+            return render(request, template_name, {"action": action}, status=403)
 
         return wrapper
 

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from typing import Any
+
+import django_tables2 as tables
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
+
+from iam.filters import RESOURCE_TYPE_LABELS
+from iam.models import APIKey, Application, Group, Invitation, Policy
+
+TABLE_TEMPLATE = "iam/_table.html"
+ATTRS = {"class": "data"}
+
+
+class TimeColumn(tables.Column):
+    """A time in the viewer's zone, always with its UTC offset."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("attrs", {"td": {"class": "nowrap"}})
+        super().__init__(*args, **kwargs)
+
+    def render(self, value: Any) -> str:
+        local = timezone.localtime(value)
+        return format_html(
+            '<time datetime="{}">{}</time>', value.isoformat(), date_format(local, "Y-m-d H:i:s O")
+        )
+
+
+class MemberTable(tables.Table):
+    email = tables.TemplateColumn(template_name="iam/_columns/member.html", verbose_name="User")
+    user_id = tables.TemplateColumn("<code>{{ record.user.pk }}</code>", verbose_name="ID")
+    joined_at = TimeColumn(verbose_name="Member since")
+    actions = tables.TemplateColumn(template_name="iam/_columns/member_actions.html", verbose_name="")
+
+    class Meta:
+        template_name = TABLE_TEMPLATE
+        attrs = ATTRS
+        orderable = False
+        empty_text = "No members."
+
+
+class InvitationTable(tables.Table):
+    email = tables.Column(verbose_name="Invited e-mail")
+    invited_by = tables.Column(accessor="invited_by__email", verbose_name="Invited by", default="—")
+    created_at = TimeColumn(verbose_name="Sent")
+    expires_at = TimeColumn(verbose_name="Expires")
+    actions = tables.TemplateColumn(template_name="iam/_columns/invitation_actions.html", verbose_name="")
+
+    class Meta:
+        model = Invitation
+        fields = ["email", "invited_by", "created_at", "expires_at"]
+        template_name = TABLE_TEMPLATE
+        attrs = ATTRS
+        orderable = False
+        empty_text = "No pending invitations."
+
+
+class ApplicationTable(tables.Table):
+    name = tables.Column()
+    description = tables.Column(default="—")
+    id = tables.TemplateColumn("<code>{{ record.pk }}</code>", verbose_name="ID")
+    nb_api_keys = tables.Column(verbose_name="API keys")
+    created_at = TimeColumn(verbose_name="Created")
+    actions = tables.TemplateColumn(template_name="iam/_columns/application_actions.html", verbose_name="")
+
+    class Meta:
+        model = Application
+        fields = ["name", "description", "id", "nb_api_keys", "created_at"]
+        template_name = TABLE_TEMPLATE
+        attrs = ATTRS
+        orderable = False
+        empty_text = "No applications yet."
+
+
+class GroupTable(tables.Table):
+    name = tables.TemplateColumn(
+        "<a href=\"{% url 'iam:group' record.pk %}\">{{ record.name }}</a>", verbose_name="Name"
+    )
+    description = tables.Column(default="—")
+    nb_users = tables.Column(verbose_name="Users")
+    nb_applications = tables.Column(verbose_name="Applications")
+    created_at = TimeColumn(verbose_name="Created")
+    actions = tables.TemplateColumn(template_name="iam/_columns/group_actions.html", verbose_name="")
+
+    class Meta:
+        model = Group
+        fields = ["name", "description", "nb_users", "nb_applications", "created_at"]
+        template_name = TABLE_TEMPLATE
+        attrs = ATTRS
+        orderable = False
+        empty_text = "No groups yet."
+
+
+class PolicyTable(tables.Table):
+    name = tables.TemplateColumn(
+        "<a href=\"{% url 'iam:policy' record.pk %}\">{{ record.name }}</a>", verbose_name="Name"
+    )
+    principal = tables.TemplateColumn(template_name="iam/_columns/policy_principal.html", orderable=False)
+    rules = tables.TemplateColumn(template_name="iam/_columns/policy_rules.html", verbose_name="Rules")
+    updated_at = TimeColumn(verbose_name="Updated")
+    actions = tables.TemplateColumn(template_name="iam/_columns/policy_actions.html", verbose_name="")
+
+    class Meta:
+        model = Policy
+        fields = ["name", "principal", "rules", "updated_at"]
+        template_name = TABLE_TEMPLATE
+        attrs = ATTRS
+        orderable = False
+        empty_text = "No policies yet."
+
+
+class APIKeyTable(tables.Table):
+    access_key = tables.TemplateColumn("<code>{{ record.access_key }}</code>", verbose_name="Access key")
+    description = tables.Column(default="—")
+    bearer = tables.TemplateColumn(template_name="iam/_columns/api_key_bearer.html", verbose_name="Bearer")
+    default_project = tables.Column(verbose_name="Default project", default="—")
+    created_at = TimeColumn(verbose_name="Created")
+    expires_at = TimeColumn(verbose_name="Expires", default="Never")
+    actions = tables.TemplateColumn(template_name="iam/_columns/api_key_actions.html", verbose_name="")
+
+    class Meta:
+        model = APIKey
+        fields = ["access_key", "description", "bearer", "default_project", "created_at", "expires_at"]
+        template_name = TABLE_TEMPLATE
+        attrs = ATTRS
+        orderable = False
+        empty_text = "No API keys yet."
+
+
+class IamLogTable(tables.Table):
+    """Rows are `iam.selectors.LogRow`s, already in the order the page asked for (keyset paging)."""
+
+    created_at = TimeColumn(verbose_name="Date", orderable=True)
+    action = tables.TemplateColumn(template_name="iam/_columns/log_action.html", verbose_name="Action")
+    resource_type = tables.Column(verbose_name="Category")
+    resource_id = tables.TemplateColumn("<code>{{ record.resource_id }}</code>", verbose_name="Resource")
+    principal = tables.TemplateColumn(
+        template_name="iam/_columns/log_principal.html", verbose_name="Principal"
+    )
+    more = tables.TemplateColumn(
+        template_name="iam/_columns/log_more.html", verbose_name="", attrs={"td": {"class": "cell-icon"}}
+    )
+
+    class Meta:
+        template_name = TABLE_TEMPLATE
+        attrs = ATTRS
+        orderable = False
+        empty_text = "No IAM log entries match these filters."
+
+    def render_resource_type(self, value: str) -> str:
+        return RESOURCE_TYPE_LABELS.get(value, value)
