@@ -59,7 +59,10 @@ class LocalDateTimeInput(forms.DateTimeInput):
 
     def format_value(self, value: Any) -> str | None:
         if isinstance(value, str):
-            parsed = parse_datetime(value.strip().replace(" ", "T", 1))
+            try:
+                parsed = parse_datetime(value.strip().replace(" ", "T", 1))
+            except ValueError:  # well formed but impossible, such as month 13
+                parsed = None
             if parsed is None:
                 return value  # leave it as typed, the field reports the error
             value = parsed
@@ -172,10 +175,12 @@ class EventFilter(django_filters.FilterSet):
         form_fields = self.form.fields
         form_fields["project"].choices = [(str(p.pk), p.name) for p in projects]
         product = catalogue.product(self.data.get("product") or "")
-        form_fields["method"].choices = [
-            (m, m) for m in (product.methods if product else catalogue.methods())
-        ]
-        form_fields["method"].widget.attrs["data-all-methods"] = ""  # see static/js/events.js
+        # Any known method validates (a mismatch with the product gets its own message in clean());
+        # the drop-down offers only the chosen product's methods.
+        method = form_fields["method"]
+        method.choices = [(m, m) for m in catalogue.methods()]
+        if product:
+            method.widget.choices = [("", "All methods"), *((m, m) for m in product.methods)]
         self.form.fields["ip"].validators.append(_validate_ip_or_network)
         self.form.fields["cursor"].validators.append(_validate_cursor)
 
