@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -42,7 +43,7 @@ def actor_for(user, ip="212.133.41.37") -> Actor:
 
 
 def make_events(organization, n, *, actor, minutes_ago=10, spacing=timedelta(seconds=7), **fields):
-    """`n` events by `actor`, newest `minutes_ago` minutes ago, `spacing` apart."""
+    """`n` events by `actor`, newest `minutes_ago` minutes ago, `spacing` apart, one request each."""
     start = timezone.now() - timedelta(minutes=minutes_ago)
     body = fields.pop("request_body", None)
     resources = fields.pop("resources", None)
@@ -50,7 +51,7 @@ def make_events(organization, n, *, actor, minutes_ago=10, spacing=timedelta(sec
     return [
         build_event(
             organization_id=organization.pk,
-            actor=actor,
+            actor=replace(actor, request_id=str(uuid.uuid4())),
             recorded_at=start - i * spacing,
             request_body=body
             if body is not None

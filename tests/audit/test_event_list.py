@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.services import Actor, record_many
 from iam.middleware import SESSION_TIME_DISPLAY
-from tests.audit.conftest import API_KEY, HX_RESTORE, HX_RESULTS, actor_for, make_events
+from tests.audit.conftest import HX_RESTORE, HX_RESULTS, actor_for, make_events
 
 URL = reverse("audit:events")
 ROW = re.compile(r'<tr [^>]*data-event-id="([0-9a-f-]+)"')
@@ -250,7 +250,7 @@ def test_large_counts_show_as_a_floor(auditor_client, acme, owner):
 def test_empty_result_explains_itself_and_offers_a_wider_window(auditor_client, acme, project):
     html = auditor_client.get(URL, {"project": str(project.pk)}).content.decode()
     assert "No events in fr-par for web-shop in the last hour." in html
-    assert f"range=24h" in html and "Show the last 24 hours" in html
+    assert "range=24h" in html and "Show the last 24 hours" in html
 
 
 def test_empty_result_with_filters_offers_to_clear_them(auditor_client, acme_events):
