@@ -181,6 +181,8 @@ class EventFilter(django_filters.FilterSet):
         method.choices = [(m, m) for m in catalogue.methods()]
         if product:
             method.widget.choices = [("", "All methods"), *((m, m) for m in product.methods)]
+        # The region drop-down sits in the tabs row, outside the <form>, and still belongs to it.
+        form_fields["region"].widget.attrs["form"] = "filters"
         self.form.fields["ip"].validators.append(_validate_ip_or_network)
         self.form.fields["cursor"].validators.append(_validate_cursor)
 
