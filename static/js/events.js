@@ -51,16 +51,17 @@
   function drawerOpened() {
     const dialog = document.querySelector("#drawer dialog.drawer");
     markSelected(dialog ? dialog.dataset.eventId : null);
+    // The server renders a plain open <dialog> (it works without script); with script it becomes
+    // modal, so focus stays in the drawer and the page behind it is inert until it closes.
+    if (dialog && dialog.open && !dialog.matches(":modal")) {
+      dialog.close();
+      dialog.showModal();
+      dialog.querySelector("#drawer-title")?.focus();
+    }
     for (const button of document.querySelectorAll("[data-copy-json]")) button.hidden = !navigator.clipboard;
     return dialog;
   }
 
-  document.addEventListener("htmx:afterSwap", (event) => {
-    if (event.detail.target?.id === "drawer" || event.target?.id === "drawer") {
-      const dialog = drawerOpened();
-      if (dialog) dialog.querySelector("#drawer-title")?.focus();
-    }
-  });
   document.addEventListener("htmx:afterSettle", () => drawerOpened());
   document.addEventListener("DOMContentLoaded", () => drawerOpened());
 
@@ -71,6 +72,13 @@
     if (close) {
       event.preventDefault();
       close.click();
+    }
+  });
+
+  // A click on the modal drawer's backdrop closes it, like the backdrop link does without script.
+  document.addEventListener("click", (event) => {
+    if (event.target instanceof HTMLDialogElement && event.target.matches("#drawer dialog.drawer")) {
+      event.target.querySelector(".drawer-close")?.click();
     }
   });
 
