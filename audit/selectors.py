@@ -11,15 +11,17 @@ import ipaddress
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
-from django.db.models import Q, QuerySet, TextField
+from django.db.models import Count, F, Func, IntegerField, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from audit.models import Event
+from audit.ids import uuid7_time
+from audit.models import Event, PrincipalType
+from iam.models import Application, Organization, Project, User
 
 Order = Literal["desc", "asc"]
 DEFAULT_WINDOW = timedelta(hours=1)
@@ -42,6 +44,7 @@ class EventQuery:
     resource_type: str | None = None
     resource_id: str | None = None
     text: str | None = None
+    request_id: str | None = None
 
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
         """The time range, with Scaleway's defaults: the last hour, up to now."""
@@ -84,6 +87,8 @@ def event_queryset(
         if query.resource_id:
             item["id"] = query.resource_id
         qs = qs.filter(resources__has_item=item)
+    if query.request_id:
+        qs = qs.filter(request_id=query.request_id)
     if query.text:
         text = query.text.strip()
         qs = qs.annotate(resources_text=Cast("resources", TextField())).filter(
@@ -170,3 +175,211 @@ def event_page(
         Cursor(rows[0].recorded_at, rows[0].id, newer=True) if rows and cursor is not None else None
     )
     return EventPage(rows, next_cursor, previous_cursor, has_more=has_more)
+
+
+# --- one event ---------------------------------------------------------------------------------
+
+
+def event_get(*, organization_id: uuid.UUID, event_id: uuid.UUID) -> Event | None:
+    """One of the organization's events, or None (another organization's id is simply not found).
+
+    A UUIDv7 id carries its own millisecond timestamp, so the lookup also bounds `recorded_at`
+    and PostgreSQL reads one partition. Ids that are not v7 (external producers) skip the bound.
+    """
+    qs = Event.objects.filter(organization_id=organization_id, id=event_id)
+    if event_id.version == 7:
+        at = uuid7_time(event_id)
+        qs = qs.filter(recorded_at__gte=at - ID_CLOCK_SKEW, recorded_at__lt=at + ID_CLOCK_SKEW)
+    return qs.first()
+
+
+# An id minted from recorded_at (build_event) matches it to the millisecond; a producer that mints
+# its own ids may be a little off. A day still prunes every partition but one or two.
+ID_CLOCK_SKEW = timedelta(days=1)
+
+
+# --- principals --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrincipalLabel:
+    """How the console names an event's principal."""
+
+    name: str
+    principal_id: uuid.UUID | None = None
+    kind: str = ""  # user / application / system / anonymous
+    resolved: bool = True
+
+    @property
+    def is_unknown(self) -> bool:
+        return not self.resolved
+
+
+UNKNOWN = "Unknown"
+SCALEWAY = "Scaleway"
+ANONYMOUS = "Anonymous"
+
+
+def principal_labels(*, organization: Organization, events: list[Event]) -> dict[uuid.UUID, PrincipalLabel]:
+    """Name the principals of `events` as they stand now, in at most one query.
+
+    A user resolves while they own or still belong to the organization, an application while it
+    exists there. Anyone else (a removed member, a deleted user or application) is "Unknown", with
+    their id kept. Returns labels by principal id; see `principal_label` for system events.
+    """
+    user_ids = {e.principal_id for e in events if e.principal_id and e.principal_type == PrincipalType.USER}
+    app_ids = {
+        e.principal_id for e in events if e.principal_id and e.principal_type == PrincipalType.APPLICATION
+    }
+    names: dict[uuid.UUID, str] = {}
+    queries = []
+    if user_ids:
+        queries.append(
+            User.objects.filter(pk__in=user_ids, is_active=True)
+            .filter(
+                Q(pk=organization.owner_id)
+                | Q(memberships__organization=organization, memberships__removed_at__isnull=True)
+            )
+            .annotate(label=F("email"))
+            .values_list("id", "label")
+            .order_by()
+        )
+    if app_ids:
+        queries.append(
+            Application.objects.filter(pk__in=app_ids, organization=organization)
+            .annotate(label=F("name"))
+            .values_list("id", "label")
+            .order_by()
+        )
+    if queries:
+        # One round trip whatever the mix of users and applications on the page.
+        combined = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
+        names = {uuid.UUID(str(pk)): label for pk, label in combined}
+    labels: dict[uuid.UUID, PrincipalLabel] = {}
+    for principal_id in user_ids | app_ids:
+        kind = PrincipalType.USER if principal_id in user_ids else PrincipalType.APPLICATION
+        if principal_id in names:
+            labels[principal_id] = PrincipalLabel(names[principal_id], principal_id, kind)
+        else:
+            labels[principal_id] = PrincipalLabel(UNKNOWN, principal_id, kind, resolved=False)
+    return labels
+
+
+def principal_label(event: Event, labels: dict[uuid.UUID, PrincipalLabel]) -> PrincipalLabel:
+    if event.principal_type == PrincipalType.SYSTEM:
+        return PrincipalLabel(SCALEWAY, None, PrincipalType.SYSTEM)
+    if event.principal_id is None:
+        return PrincipalLabel(ANONYMOUS, None, PrincipalType.ANONYMOUS)
+    return labels.get(event.principal_id) or PrincipalLabel(
+        UNKNOWN, event.principal_id, event.principal_type, resolved=False
+    )
+
+
+def events_with_principals(*, organization: Organization, events: list[Event]) -> list[Event]:
+    """Attach `principal_label` to each event (one query at most, see `principal_labels`)."""
+    labels = principal_labels(organization=organization, events=events)
+    for event in events:
+        event.principal_label = principal_label(event, labels)  # type: ignore[attr-defined]
+    return events
+
+
+# --- timeline ----------------------------------------------------------------------------------
+
+# Bucket widths the timeline may use, in seconds. The smallest that keeps the bar count under
+# TIMELINE_MAX_BUCKETS wins, so the chart (and the GROUP BY) stays small for any window.
+BUCKET_WIDTHS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+TIMELINE_MAX_BUCKETS = 60
+
+
+class TimeBucket(Func):
+    """floor((epoch(recorded_at) - start) / width): the bucket number, on PostgreSQL and SQLite."""
+
+    output_field = IntegerField()
+
+    def __init__(self, expression: str, *, start: int, width: int) -> None:
+        super().__init__(expression)
+        self.start, self.width = start, width
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]
+        column, params = compiler.compile(self.get_source_expressions()[0])
+        if connection.vendor == "postgresql":
+            sql = f"FLOOR((EXTRACT(EPOCH FROM {column}) - %s) / %s)::bigint"
+        else:
+            # SQLite keeps aware datetimes as UTC text; strftime('%s') reads them as epoch seconds.
+            sql = f"((CAST(strftime('%%s', {column}) AS INTEGER) - %s) / %s)"
+        return sql, (*params, self.start, self.width)
+
+
+@dataclass(frozen=True)
+class TimelineBucket:
+    start: datetime
+    end: datetime
+    total: int
+    denied: int
+
+    @property
+    def allowed(self) -> int:
+        return self.total - self.denied
+
+
+@dataclass
+class Timeline:
+    start: datetime
+    end: datetime
+    width: timedelta
+    buckets: list[TimelineBucket]
+
+    @property
+    def total(self) -> int:
+        return sum(b.total for b in self.buckets)
+
+    @property
+    def denied(self) -> int:
+        return sum(b.denied for b in self.buckets)
+
+    @property
+    def peak(self) -> int:
+        return max((b.total for b in self.buckets), default=0)
+
+
+def bucket_width(span: timedelta) -> int:
+    seconds = max(int(span.total_seconds()), 1)
+    for width in BUCKET_WIDTHS:
+        if seconds / width <= TIMELINE_MAX_BUCKETS:
+            return width
+    return -(-seconds // TIMELINE_MAX_BUCKETS // 86400) * 86400  # whole days
+
+
+def event_timeline(qs: QuerySet[Event], *, start: datetime, end: datetime) -> Timeline:
+    """Events (and the 403s among them) per time bucket of [start, end], in one GROUP BY.
+
+    `qs` comes from `event_queryset`, so the scan is the (organization_id, region, recorded_at)
+    index range of the window; at most TIMELINE_MAX_BUCKETS rows come back. Buckets are aligned
+    on whole multiples of the width (in UTC), so the bars stay put as "now" moves.
+    """
+    width = bucket_width(end - start)
+    origin = int(start.timestamp()) // width * width
+    rows = (
+        qs.annotate(bucket=TimeBucket("recorded_at", start=origin, width=width))
+        .values("bucket")
+        .annotate(total=Count("id"), denied=Count("id", filter=Q(status_code=403)))
+        .order_by("bucket")
+    )
+    counts = {int(r["bucket"]): (r["total"], r["denied"]) for r in rows}
+    step = timedelta(seconds=width)
+    first = datetime.fromtimestamp(origin, tz=UTC)
+    buckets = []
+    n = 0
+    while first + n * step < end:
+        total, denied = counts.get(n, (0, 0))
+        buckets.append(TimelineBucket(first + n * step, first + (n + 1) * step, total, denied))
+        n += 1
+    return Timeline(start, end, step, buckets)
+
+
+# --- projects ----------------------------------------------------------------------------------
+
+
+def project_list(*, organization: Organization) -> list[Project]:
+    """The organization's projects by name, for the project drop-down. One query."""
+    return list(Project.objects.filter(organization=organization).order_by("name"))

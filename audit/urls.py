@@ -7,4 +7,5 @@ from audit import views
 app_name = "audit"
 urlpatterns = [
     path("events/", views.event_list, name="events"),
+    path("events/<uuid:event_id>/", views.event_detail, name="event"),
 ]

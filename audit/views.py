@@ -1,16 +1,272 @@
+"""The Events page: one URL and one template, with the detail drawer at its own URL.
+
+htmx asks for a region by id (`HX-Target`): `results` (filters, sort, pages, timeline) or
+`drawer` (one event). Everything else, history restores included, gets the whole page.
+"""
+
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
 
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from audit.filters import CUSTOM, RANGE_LABELS, RANGES, EventFilter
+from audit.models import Event
+from audit.regions import REGIONS
+from audit.selectors import (
+    EventPage,
+    Timeline,
+    event_get,
+    event_page,
+    event_timeline,
+    events_with_principals,
+    project_list,
+)
+from audit.tables import EventTable
+from audit.templatetags.audit_extras import iso_utc, with_offset
 from iam.http import ConsoleRequest
 from iam.permissions import permission_required
+
+TEMPLATE = "audit/event_list.html"
+PAGE_SIZE = 50
+AROUND = timedelta(minutes=5)  # "around this time": five minutes either side
+SAME_REQUEST = timedelta(hours=1)  # one request's events are seconds apart; an hour is generous
+PRESET_ORDER = ("1h", "24h", "7d", "30d")
+BAR_PITCH = 10  # SVG units per timeline bucket (the chart stretches to the page's width)
 
 
 @require_GET
 @login_required
 @permission_required("audit_trail:read", method="ListEvents")
+@vary_on_headers("HX-Request", "HX-Target")
 def event_list(request: ConsoleRequest) -> HttpResponse:
-    return render(request, "audit/event_list.html", {"nav": "audit"})
+    return _events_page(request, event=None)
+
+
+@require_GET
+@login_required
+@permission_required("audit_trail:read", method="GetEvent")
+@vary_on_headers("HX-Request", "HX-Target")
+def event_detail(request: ConsoleRequest, event_id: uuid.UUID) -> HttpResponse:
+    assert request.organization is not None  # permission_required guarantees it
+    event = event_get(organization_id=request.organization.pk, event_id=event_id)
+    if event is None:
+        # Another organization's id, or none at all: nothing to see, and nothing to confirm.
+        raise Http404("No such event.")
+    return _events_page(request, event=event)
+
+
+def _events_page(request: ConsoleRequest, *, event: Event | None) -> HttpResponse:
+    organization = request.organization
+    assert organization is not None
+    projects = project_list(organization=organization)
+    filterset = EventFilter(request.GET, organization=organization, projects=projects, now=timezone.now())
+    target = request.htmx.target if request.htmx and not request.htmx.history_restore_request else None
+    context: dict[str, Any] = {
+        "nav": "audit",
+        "tab": "events",
+        "filter": filterset,
+        "form": filterset.form,
+        "region": filterset.selected_region,
+        "regions": REGIONS,
+        # Rows link to the drawer with the list's own query, so closing it lands on the same page.
+        "list_query": _query(request.GET),
+    }
+    if event is not None or target == "drawer":
+        context |= _drawer_context(request, event, projects)
+    if target == "drawer":
+        return render(request, f"{TEMPLATE}#drawer", context)
+    context |= _results_context(request, filterset)
+    if target == "results":
+        context["oob_method"] = True
+        return render(request, f"{TEMPLATE}#results", context)
+    return render(request, TEMPLATE, context)
+
+
+def _results_context(request: ConsoleRequest, filterset: EventFilter) -> dict[str, Any]:
+    if not filterset.is_valid():
+        return {"invalid": True}
+    after, before = filterset.window()
+    qs = filterset.qs
+    page: EventPage = event_page(
+        qs,
+        order="asc" if filterset.selected_order == "recorded_at" else "desc",
+        cursor=filterset.page_cursor,
+        page_size=PAGE_SIZE,
+    )
+    events_with_principals(organization=request.organization, events=page.events)  # type: ignore[arg-type]
+    timeline: Timeline = event_timeline(qs, start=after, end=before)
+    context: dict[str, Any] = {
+        "table": EventTable(page.events, order=filterset.selected_order),
+        "page": page,
+        "timeline": timeline,
+        "bars": _bars(request, timeline),
+        "chart_width": len(timeline.buckets) * BAR_PITCH,
+        "window_start": after,
+        "window_end": before,
+        "window_label": _window_label(filterset, after, before),
+        "total": timeline.total,
+        "newer_url": _url(request.GET, cursor=page.previous_cursor.encode())
+        if page.previous_cursor
+        else None,
+        "older_url": _url(request.GET, cursor=page.next_cursor.encode()) if page.next_cursor else None,
+        "first_url": _url(request.GET, cursor=None) if filterset.page_cursor else None,
+        "sort_url": _url(
+            request.GET,
+            order="recorded_at" if filterset.selected_order == "-recorded_at" else None,
+            cursor=None,
+        ),
+    }
+    if not page.events:
+        context |= _empty_state(request, filterset, after, before)
+    return context
+
+
+def _empty_state(
+    request: ConsoleRequest, filterset: EventFilter, after: datetime, before: datetime
+) -> dict[str, Any]:
+    project = filterset.selected_project
+    message = f"No events in {filterset.selected_region}"
+    message += f" for {project.name}" if project else " for all projects"
+    message += f" {_window_label(filterset, after, before, lowercase=True)}"
+    if filterset.narrowing:
+        message += " that match these filters"
+    context: dict[str, Any] = {"empty_message": message + "."}
+    span = before - after
+    wider = next((key for key in PRESET_ORDER if RANGES[key] > span), None)
+    if filterset.range_key != CUSTOM:
+        current = PRESET_ORDER.index(filterset.range_key)
+        wider = PRESET_ORDER[current + 1] if current + 1 < len(PRESET_ORDER) else None
+    if wider:
+        context["widen_url"] = _url(request.GET, range=wider, after=None, before=None, cursor=None)
+        context["widen_label"] = RANGE_LABELS[wider].lower()
+    if filterset.narrowing:
+        context["clear_url"] = _url(request.GET, **dict.fromkeys(filterset.narrowing), cursor=None)
+    return context
+
+
+def _window_label(
+    filterset: EventFilter, after: datetime, before: datetime, *, lowercase: bool = False
+) -> str:
+    if filterset.range_key == CUSTOM:
+        return f"between {with_offset(after, 'minutes')} and {with_offset(before, 'minutes')}"
+    label = RANGE_LABELS[filterset.range_key]
+    return f"in the {label[0].lower()}{label[1:]}" if lowercase else label
+
+
+def _bars(request: ConsoleRequest, timeline: Timeline) -> list[dict[str, Any]]:
+    """SVG geometry for each bucket (a 100-unit-high chart), with the link that zooms into it."""
+    peak = max(timeline.peak, 1)
+    width = BAR_PITCH
+    bars = []
+    for i, bucket in enumerate(timeline.buckets):
+        # A bucket with any event keeps a visible sliver, however tall the peak.
+        total_h = max(round(bucket.total / peak * 100, 2), 3) if bucket.total else 0
+        denied_h = max(round(bucket.denied / peak * 100, 2), 3) if bucket.denied else 0
+        bars.append(
+            {
+                "bucket": bucket,
+                "x": i * width,
+                "width": width - 2,
+                "y": 100 - total_h,
+                "allowed_height": round(total_h - denied_h, 2),
+                "denied_y": 100 - denied_h,
+                "denied_height": denied_h,
+                "url": _url(
+                    request.GET,
+                    range=CUSTOM,
+                    after=iso_utc(bucket.start),
+                    before=iso_utc(bucket.end),
+                    cursor=None,
+                ),
+            }
+        )
+    return bars
+
+
+def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list[Any]) -> dict[str, Any]:
+    if event is None:
+        return {"event": None}
+    organization = request.organization
+    events_with_principals(organization=organization, events=[event])  # type: ignore[arg-type]
+    project = next((p for p in projects if p.pk == event.project_id), None)
+    at = event.recorded_at
+    return {
+        "event": event,
+        "event_project": project,
+        "event_json": _wire(event),
+        "close_url": reverse("audit:events") + _query(request.GET),
+        "same_request_url": _url(
+            QueryDict(),
+            region=event.region,
+            range=CUSTOM,
+            after=iso_utc(at - SAME_REQUEST),
+            before=iso_utc(at + SAME_REQUEST),
+            request_id=event.request_id,
+        )
+        if event.request_id
+        else None,
+        "around_url": _url(
+            QueryDict(),
+            region=event.region,
+            range=CUSTOM,
+            after=iso_utc(at - AROUND),
+            before=iso_utc(at + AROUND),
+        ),
+        "principal_url": _url(
+            QueryDict(), region=event.region, range="30d", principal=str(event.principal_id)
+        )
+        if event.principal_id
+        else None,
+    }
+
+
+def _wire(event: Event) -> dict[str, Any]:
+    """The event as ListEvents shows it (reference §3.1), for the drawer's Copy JSON."""
+    data: dict[str, Any] = {
+        "id": str(event.id),
+        "recorded_at": event.recorded_at.isoformat().replace("+00:00", "Z"),
+        "locality": event.locality,
+        "organization_id": str(event.organization_id),
+        "source_ip": event.source_ip or "",
+        "user_agent": event.user_agent,
+        "product_name": event.product_name,
+        "service_name": event.service_name,
+        "method_name": event.method_name,
+        "resources": event.resources,
+        "request_id": event.request_id,
+        "request_body": event.request_body,
+        "status_code": event.status_code,
+    }
+    if event.principal_id:
+        data["principal"] = {"id": str(event.principal_id)}
+    if event.project_id:
+        data["project_id"] = str(event.project_id)
+    return data
+
+
+# --- URLs: every state is a link --------------------------------------------------------------
+
+
+def _query(params: QueryDict, **changes: str | None) -> str:
+    """`?a=1&b=2` from `params` with `changes` applied (None removes a key) and blanks dropped."""
+    merged: dict[str, str] = {k: v for k, v in params.items() if v}
+    for key, value in changes.items():
+        if value:
+            merged[key] = value
+        else:
+            merged.pop(key, None)
+    return f"?{urlencode(merged)}" if merged else ""
+
+
+def _url(params: QueryDict, **changes: str | None) -> str:
+    return reverse("audit:events") + _query(params, **changes)

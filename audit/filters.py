@@ -1,0 +1,276 @@
+"""The Events page's filters: one FilterSet that validates the URL and builds an `EventQuery`.
+
+Filtering itself is `audit.selectors.event_queryset`, which the ListEvents API shares, so the
+console and the API can never disagree about which events match.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from audit import catalogue
+from audit.models import Event
+from audit.regions import DEFAULT_REGION, REGION_NAMES, REGIONS
+from audit.selectors import Cursor, EventQuery, event_queryset
+from iam.models import Organization, Project
+
+RANGES: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+RANGE_LABELS = {
+    "1h": "Last hour",
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "custom": "Custom range",
+}
+DEFAULT_RANGE = "1h"
+CUSTOM = "custom"
+NEWEST_FIRST, OLDEST_FIRST = "-recorded_at", "recorded_at"
+STATUS_CHOICES = [("200", "200 Successful"), ("403", "403 Forbidden")]
+# Widest window a custom range may ask for: the events kept online (reference §9, 90 days).
+MAX_CUSTOM_RANGE = timedelta(days=90)
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    """A datetime-local input that shows any value, ISO with an offset included, in the user's zone.
+
+    Links (the timeline's bars, "around this time") carry UTC instants such as
+    `2026-11-21T09:00:00Z`; the input shows them as wall-clock time in the active time zone.
+    """
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs={"step": "1", **(attrs or {})}, format="%Y-%m-%dT%H:%M:%S")
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip().replace(" ", "T", 1))
+            except ValueError:  # well formed but impossible, such as month 13
+                parsed = None
+            if parsed is None:
+                return value  # leave it as typed, the field reports the error
+            value = parsed
+        if isinstance(value, datetime):
+            if timezone.is_aware(value):
+                value = timezone.localtime(value)
+            return value.strftime("%Y-%m-%dT%H:%M:%S")
+        return super().format_value(value)
+
+
+class EventFilterForm(forms.Form):
+    """Cross-field rules: a custom range that makes sense, a method of the chosen product."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        after, before = data.get("after"), data.get("before")
+        if data.get("range") == CUSTOM:
+            if after and before and after >= before:
+                self.add_error("before", "The end of the range must be after its start.")
+            elif after and before and before - after > MAX_CUSTOM_RANGE:
+                self.add_error("after", "A range covers at most 90 days.")
+        product = catalogue.product(data.get("product") or "")
+        method = data.get("method")
+        if product and method and method not in product.methods:
+            self.add_error("method", f"{method} is not a method of {product.title}.")
+        return data
+
+
+def _region_choices() -> list[tuple[str, str]]:
+    return [(r, f"{r} ({REGION_NAMES[r]})") for r in REGIONS]
+
+
+def _text(
+    label: str, *, max_length: int, placeholder: str = "", widget_class: type[forms.Input] = forms.TextInput
+) -> django_filters.CharFilter:
+    widget = widget_class(attrs={"placeholder": placeholder, "autocomplete": "off"})
+    return django_filters.CharFilter(label=label, max_length=max_length, widget=widget, method="noop")
+
+
+class EventFilter(django_filters.FilterSet):
+    """Every parameter of the Events page URL. Unknown values are form errors, never a 500."""
+
+    region = django_filters.ChoiceFilter(
+        label="Region",
+        choices=_region_choices,
+        empty_label=None,
+        method="noop",
+        error_messages={"invalid_choice": "Unknown region “%(value)s”. Choose fr-par, nl-ams or pl-waw."},
+    )
+    project = django_filters.ChoiceFilter(label="Project", empty_label="All projects", method="noop")
+    range = django_filters.ChoiceFilter(
+        label="Time range", choices=list(RANGE_LABELS.items()), empty_label=None, method="noop"
+    )
+    after = django_filters.DateTimeFilter(label="From", widget=LocalDateTimeInput(), method="noop")
+    before = django_filters.DateTimeFilter(label="To", widget=LocalDateTimeInput(), method="noop")
+    product = django_filters.ChoiceFilter(
+        label="Product",
+        choices=[(p.name, p.title) for p in catalogue.PRODUCTS],
+        empty_label="All products",
+        method="noop",
+    )
+    method = django_filters.ChoiceFilter(label="Method", empty_label="All methods", method="noop")
+    status = django_filters.ChoiceFilter(
+        label="Status", choices=STATUS_CHOICES, empty_label="All", method="noop"
+    )
+    principal = django_filters.UUIDFilter(
+        label="Principal ID",
+        method="noop",
+        widget=forms.TextInput(attrs={"placeholder": "User or application ID", "autocomplete": "off"}),
+    )
+    ip = _text("Source IP or CIDR", max_length=64, placeholder="203.0.113.7 or 10.0.0.0/8")
+    resource_type = django_filters.ChoiceFilter(
+        label="Resource type",
+        choices=[(t, t) for t in sorted(catalogue.RESOURCE_TYPES)],
+        empty_label="Any type",
+        method="noop",
+    )
+    resource_id = _text("Resource ID", max_length=128, placeholder="ID")
+    q = _text(
+        "Search", max_length=200, placeholder="Method, resource or principal", widget_class=forms.SearchInput
+    )
+    request_id = django_filters.CharFilter(
+        label="Request ID", max_length=64, widget=forms.HiddenInput, method="noop"
+    )
+    order = django_filters.ChoiceFilter(
+        label="Sort",
+        choices=[(NEWEST_FIRST, "Newest first"), (OLDEST_FIRST, "Oldest first")],
+        empty_label=None,
+        widget=forms.HiddenInput,
+        method="noop",
+    )
+    cursor = django_filters.CharFilter(label="Page", widget=forms.HiddenInput, method="noop")
+
+    class Meta:
+        form = EventFilterForm
+        fields: list[str] = []
+
+    def __init__(
+        self,
+        data: Mapping[str, Any] | None,
+        *,
+        organization: Organization,
+        projects: list[Project],
+        now: datetime | None = None,
+    ) -> None:
+        super().__init__(data, queryset=Event.objects.none())
+        self.organization = organization
+        self.projects = projects
+        self.now = now or timezone.now()
+        form_fields = self.form.fields
+        form_fields["project"].choices = [(str(p.pk), p.name) for p in projects]
+        product = catalogue.product(self.data.get("product") or "")
+        # Any known method validates (a mismatch with the product gets its own message in clean());
+        # the drop-down offers only the chosen product's methods.
+        method = form_fields["method"]
+        method.choices = [(m, m) for m in catalogue.methods()]
+        if product:
+            method.widget.choices = [("", "All methods"), *((m, m) for m in product.methods)]
+        # The region drop-down sits in the tabs row, outside the <form>, and still belongs to it.
+        form_fields["region"].widget.attrs["form"] = "filters"
+        self.form.fields["ip"].validators.append(_validate_ip_or_network)
+        self.form.fields["cursor"].validators.append(_validate_cursor)
+
+    def noop(self, queryset: QuerySet[Event], name: str, value: Any) -> QuerySet[Event]:
+        # Each filter only validates; `filter_queryset` applies them together through EventQuery.
+        return queryset
+
+    # --- what the view needs ------------------------------------------------------------------
+
+    def value(self, name: str) -> Any:
+        """A cleaned value (None when absent or invalid)."""
+        if not hasattr(self.form, "cleaned_data"):
+            self.form.is_valid()
+        return self.form.cleaned_data.get(name) or None
+
+    @property
+    def selected_region(self) -> str:
+        return self.value("region") or DEFAULT_REGION
+
+    @property
+    def range_key(self) -> str:
+        return self.value("range") or DEFAULT_RANGE
+
+    @property
+    def selected_order(self) -> str:
+        return self.value("order") or NEWEST_FIRST
+
+    @property
+    def page_cursor(self) -> Cursor | None:
+        token = self.value("cursor")
+        return Cursor.decode(token) if token else None
+
+    @property
+    def selected_project(self) -> Project | None:
+        chosen = self.value("project")
+        return next((p for p in self.projects if str(p.pk) == chosen), None)
+
+    def window(self) -> tuple[datetime, datetime]:
+        """The [start, end] instants the page shows, relative to `now` for the presets."""
+        if self.range_key == CUSTOM:
+            before = self.value("before") or self.now
+            after = self.value("after") or before - RANGES[DEFAULT_RANGE]
+            return after, before
+        return self.now - RANGES[self.range_key], self.now
+
+    @property
+    def query(self) -> EventQuery:
+        after, before = self.window()
+        status = self.value("status")
+        return EventQuery(
+            region=self.selected_region,
+            recorded_after=after,
+            recorded_before=before,
+            project_id=uuid.UUID(self.value("project")) if self.value("project") else None,
+            product_name=self.value("product"),
+            method_name=self.value("method"),
+            status=int(status) if status else None,
+            principal_id=self.value("principal"),
+            source_ip=self.value("ip"),
+            resource_type=self.value("resource_type"),
+            resource_id=self.value("resource_id"),
+            text=self.value("q"),
+            request_id=self.value("request_id"),
+        )
+
+    def filter_queryset(self, queryset: QuerySet[Event]) -> QuerySet[Event]:
+        return event_queryset(organization_id=self.organization.pk, query=self.query, now=self.now)
+
+    @property
+    def narrowing(self) -> list[str]:
+        """Names of the filters set beyond region, project and time (for "clear filters")."""
+        names = ("product", "method", "status", "principal", "ip", "resource_type", "resource_id", "q")
+        return [n for n in (*names, "request_id") if self.value(n)]
+
+
+def _validate_ip_or_network(value: str) -> None:
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise forms.ValidationError(
+            "Enter an IP address (203.0.113.7) or a CIDR network (10.0.0.0/8).", code="invalid"
+        ) from None
+
+
+def _validate_cursor(value: str) -> None:
+    try:
+        Cursor.decode(value)
+    except ValueError:
+        raise forms.ValidationError(
+            "This page link is not valid any more. Start again from the newest events.", code="invalid"
+        ) from None

@@ -1,0 +1,107 @@
+// The Events page's enhancements. Without this file the page still works as forms and links.
+"use strict";
+
+(() => {
+  const form = () => document.getElementById("filters");
+
+  // Controls that belong to the filter form but sit elsewhere (the region drop-down in the tabs)
+  // submit it like the controls inside it.
+  document.addEventListener("change", (event) => {
+    const control = event.target;
+    if (!(control instanceof HTMLElement) || control.getAttribute("form") !== "filters") return;
+    if (control.closest("#filters")) return;
+    form()?.requestSubmit();
+  });
+
+  // Method choices follow the product: a method of the old product means nothing for the new one.
+  document.addEventListener("change", (event) => {
+    if (event.target?.id !== "id_product") return;
+    const method = document.getElementById("id_method");
+    if (method) method.value = "";
+  }, true);
+
+  // Keep URLs readable: drop empty parameters from the filter form's requests.
+  document.addEventListener("htmx:configRequest", (event) => {
+    if (event.detail.elt !== form()) return;
+    const params = event.detail.parameters;
+    const empty = [];
+    if (params instanceof FormData) {
+      for (const [key, value] of params.entries()) if (value === "") empty.push(key);
+      for (const key of empty) params.delete(key);
+    } else {
+      for (const key of Object.keys(params)) if (params[key] === "") delete params[key];
+    }
+  });
+
+  // A new search closes the drawer: it showed one event of the old list.
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (event.detail.elt !== form()) return;
+    const drawer = document.getElementById("drawer");
+    if (drawer) drawer.replaceChildren();
+    markSelected(null);
+  });
+
+  function markSelected(id) {
+    for (const row of document.querySelectorAll("#events-table tr.is-selected")) row.classList.remove("is-selected");
+    if (!id) return;
+    const row = document.querySelector(`#events-table tr[data-event-id="${CSS.escape(id)}"]`);
+    if (row) row.classList.add("is-selected");
+  }
+
+  function drawerOpened() {
+    const dialog = document.querySelector("#drawer dialog.drawer");
+    markSelected(dialog ? dialog.dataset.eventId : null);
+    // The server renders a plain open <dialog> (it works without script); with script it becomes
+    // modal, so focus stays in the drawer and the page behind it is inert until it closes.
+    if (dialog && dialog.open && !dialog.matches(":modal")) {
+      dialog.close();
+      dialog.showModal();
+      dialog.querySelector("#drawer-title")?.focus();
+    }
+    for (const button of document.querySelectorAll("[data-copy-json]")) button.hidden = !navigator.clipboard;
+    return dialog;
+  }
+
+  document.addEventListener("htmx:afterSettle", () => drawerOpened());
+  document.addEventListener("DOMContentLoaded", () => drawerOpened());
+
+  // Escape closes the drawer (through its own link, so the URL follows).
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const close = document.querySelector("#drawer .drawer-close");
+    if (close) {
+      event.preventDefault();
+      close.click();
+    }
+  });
+
+  // A click on the modal drawer's backdrop closes it, like the backdrop link does without script.
+  document.addEventListener("click", (event) => {
+    if (event.target instanceof HTMLDialogElement && event.target.matches("#drawer dialog.drawer")) {
+      event.target.querySelector(".drawer-close")?.click();
+    }
+  });
+
+  // A click anywhere on a row opens its event, as the date link in that row does.
+  document.addEventListener("click", (event) => {
+    const target = event.target;
+    if (!(target instanceof Element) || target.closest("a, button, input, select, code")) return;
+    const row = target.closest("#events-table tbody tr");
+    if (!row || window.getSelection()?.toString()) return;
+    row.querySelector("a.event-link")?.click();
+  });
+
+  // Copy JSON: the event as the API returns it.
+  document.addEventListener("click", async (event) => {
+    const button = event.target instanceof Element ? event.target.closest("[data-copy-json]") : null;
+    if (!button) return;
+    const source = document.getElementById(button.dataset.copyJson);
+    const status = button.parentElement.querySelector(".copy-status");
+    try {
+      await navigator.clipboard.writeText(JSON.stringify(JSON.parse(source.textContent), null, 2));
+      if (status) status.textContent = "Copied to the clipboard.";
+    } catch {
+      if (status) status.textContent = "Could not copy: select the JSON and copy it by hand.";
+    }
+  });
+})();

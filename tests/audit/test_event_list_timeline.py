@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import zoneinfo
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from audit.selectors import TIMELINE_MAX_BUCKETS, EventQuery, bucket_width, event_queryset, event_timeline
+from audit.services import record_many
+from audit.templatetags.audit_extras import count_label, with_offset
+from tests.audit.conftest import actor_for, make_events
+
+
+@pytest.mark.parametrize(
+    "span",
+    [
+        timedelta(hours=1),
+        timedelta(hours=24),
+        timedelta(days=7),
+        timedelta(days=30),
+        timedelta(days=90),
+        timedelta(seconds=5),
+    ],
+)
+def test_bucket_count_is_bounded_for_any_window(span):
+    width = bucket_width(span)
+    assert span.total_seconds() / width <= TIMELINE_MAX_BUCKETS
+
+
+def test_timeline_counts_events_and_403s_per_bucket_in_one_query(acme, owner, django_assert_num_queries):
+    end = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    start = end - timedelta(hours=1)
+    events = make_events(
+        acme, 3, actor=actor_for(owner), minutes_ago=0, spacing=timedelta(seconds=1)
+    ) + make_events(
+        acme, 2, actor=actor_for(owner), minutes_ago=0, spacing=timedelta(seconds=1), status_code=403
+    )
+    for event, at in zip(
+        events, [end - timedelta(minutes=m, seconds=30) for m in (1, 1, 30, 1, 59)], strict=True
+    ):
+        event.recorded_at = at
+    record_many(events)
+    qs = event_queryset(
+        organization_id=acme.pk, query=EventQuery(region="fr-par", recorded_after=start, recorded_before=end)
+    )
+    with django_assert_num_queries(1):
+        timeline = event_timeline(qs, start=start, end=end)
+    assert len(timeline.buckets) == 60 and timeline.width == timedelta(minutes=1)
+    by_start = {b.start: (b.total, b.denied) for b in timeline.buckets if b.total}
+    assert by_start == {
+        datetime(2026, 11, 21, 9, 58, tzinfo=UTC): (3, 1),
+        datetime(2026, 11, 21, 9, 29, tzinfo=UTC): (1, 0),
+        datetime(2026, 11, 21, 9, 0, tzinfo=UTC): (1, 1),
+    }
+    assert (timeline.total, timeline.denied, timeline.peak) == (5, 2, 3)
+
+
+def test_timeline_works_with_free_text_search(acme, owner):
+    record_many(make_events(acme, 2, actor=actor_for(owner), minutes_ago=1))
+    now = timezone.now()
+    qs = event_queryset(organization_id=acme.pk, query=EventQuery(region="fr-par", text="db-password"))
+    assert event_timeline(qs, start=now - timedelta(hours=1), end=now).total == 2
+
+
+def test_times_show_with_their_offset_in_the_active_zone():
+    at = datetime(2026, 11, 21, 9, 2, 11, 431000, tzinfo=UTC)
+    with timezone.override(zoneinfo.ZoneInfo("Europe/Paris")):
+        assert with_offset(at) == "2026-11-21 10:02:11 +01:00"
+        assert with_offset(at, "ms") == "2026-11-21 10:02:11.431 +01:00"
+    with timezone.override(zoneinfo.ZoneInfo("America/St_Johns")):
+        assert with_offset(at, "minutes") == "2026-11-21 05:32 -03:30"
+    with timezone.override(UTC):
+        assert with_offset(at) == "2026-11-21 09:02:11 +00:00"
+
+
+def test_counts_past_a_thousand_show_as_a_floor():
+    assert count_label(999) == "999"
+    assert count_label(1000) == "1,000"
+    assert count_label(250_000) == "1,000+"
