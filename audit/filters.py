@@ -204,6 +204,9 @@ class EventFilter(django_filters.FilterSet):
 
     @property
     def range_key(self) -> str:
+        # A link that names its own bounds (an alert e-mail, "around this time") is a custom range.
+        if not self.value("range") and (self.value("after") or self.value("before")):
+            return CUSTOM
         return self.value("range") or DEFAULT_RANGE
 
     @property

@@ -144,6 +144,19 @@ def test_custom_range_accepts_local_times_and_utc_instants(auditor_client, acme,
     assert f'value="{paris - timedelta(minutes=1):%Y-%m-%dT%H:%M:%S}"' in html
 
 
+def test_a_link_with_bounds_but_no_preset_is_a_custom_range(auditor_client, acme, owner):
+    # Alert e-mails and "around this time" link with after/before only.
+    [recent] = make_events(acme, 1, actor=actor_for(owner), minutes_ago=20)
+    [old] = make_events(acme, 1, actor=actor_for(owner), minutes_ago=40)
+    record_many([old, recent])
+    bounds = {
+        "after": (recent.recorded_at - timedelta(seconds=1)).isoformat(),
+        "before": (recent.recorded_at + timedelta(seconds=1)).isoformat(),
+    }
+    assert str(old.pk) not in rows(auditor_client.get(URL, bounds))
+    assert str(recent.pk) in rows(auditor_client.get(URL, bounds))
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [

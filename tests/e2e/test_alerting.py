@@ -97,10 +97,6 @@ def test_a_custom_rule_with_a_bad_expression_shows_the_error_then_its_backtest(
     assert CustomAlertRule.objects.get().query == "status_code == 403"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Needs the Events page's filters (issue 2, another branch): delete this mark once it is merged.",
-)
 def test_the_link_in_the_alert_e_mail_shows_exactly_the_events_of_its_window(
     page: Page, live_server, owner, acme
 ):
