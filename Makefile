@@ -34,4 +34,4 @@ fmt: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 bench: install
-	$(PY) manage.py bench_ingest
+	$(PY) manage.py bench_seed
