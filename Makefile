@@ -35,3 +35,10 @@ fmt: install
 
 bench: install
 	$(PY) manage.py bench_seed
+
+seed: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+
+worker: install
+	$(PY) manage.py db_worker
