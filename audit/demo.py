@@ -99,8 +99,8 @@ PRODUCTS: list[dict[str, Any]] = [
     ]},
     {"title": "Edge Services", "name": "edge-services", "services": [
         {"name": "scaleway.edge_services.v1beta1.Api", "methods": [
-            "CreateCacheStage", "CreatePipeline", "CreatePurgeRequest", "CreateTLSStage", "DeletePipeline",
-            "UpdateCacheStage", "UpdatePipeline", "UpdateTLSStage"]},
+            "CreateCacheStage", "CreatePipeline", "CreateTLSStage", "CreateWafStage", "DeletePipeline",
+            "PurgeCache", "UpdatePipeline", "UpdateTLSStage"]},
     ]},
     {"title": "Elastic Metal", "name": "baremetal", "services": [
         {"name": "scaleway.baremetal.v1.Api", "methods": [
@@ -115,9 +115,9 @@ PRODUCTS: list[dict[str, Any]] = [
     ]},
     {"title": "Instances", "name": "instance", "services": [
         {"name": "scaleway.instance.v1.Api", "methods": [
-            "CreateIp", "CreateSecurityGroup", "CreateServer", "CreateSnapshot", "CreateVolume", "DeleteIp",
-            "DeleteServer", "DeleteSnapshot", "DeleteVolume", "ServerAction", "SetSecurityGroupRules",
-            "UpdateServer", "UpdateVolume"]},
+            "AttachServerVolume", "CreateImage", "CreateSecurityGroup", "CreateServer", "CreateSnapshot",
+            "CreateVolume", "DeleteServer", "DeleteSnapshot", "DeleteVolume", "ServerAction",
+            "SetSecurityGroupRules", "UpdateServer", "UpdateVolume"]},
     ]},
     {"title": "IPAM", "name": "ipam", "services": [
         {"name": "scaleway.ipam.v1.Api", "methods": ["AttachIP", "BookIP", "DetachIP", "ReleaseIP", "UpdateIP"]},
@@ -141,19 +141,19 @@ PRODUCTS: list[dict[str, Any]] = [
     ]},
     {"title": "Managed Database for PostgreSQL and MySQL", "name": "rdb", "services": [
         {"name": "scaleway.rdb.v1.Api", "methods": [
-            "CreateDatabase", "CreateEndpoint", "CreateInstance", "CreateInstanceBackup", "CreateUser",
-            "DeleteInstance", "RestoreDatabaseBackup", "SetPrivilege", "UpdateInstance", "UpdateUser",
+            "CreateDatabaseBackup", "CreateEndpoint", "CreateInstance", "CreateSnapshot", "CreateUser",
+            "DeleteInstance", "RestartInstance", "SetPrivilege", "UpdateInstance", "UpdateUser",
             "UpgradeInstance"]},
     ]},
     {"title": "Public Gateways", "name": "vpc-gw", "services": [
         {"name": "scaleway.vpc_gw.v2.Api", "methods": [
-            "CreateGateway", "CreateGatewayNetwork", "CreatePatRule", "DeleteGateway", "RefreshSSHKeys",
+            "CreateGateway", "CreateGatewayNetwork", "CreatePatRule", "DeleteGateway", "SetPatRules",
             "UpdateGateway", "UpgradeGateway"]},
     ]},
     {"title": "Secret Manager", "name": "secret-manager", "services": [
         {"name": "scaleway.secret_manager.v1beta1.Api", "methods": [
-            "AccessSecretVersion", "CreateSecret", "CreateSecretVersion", "DeleteSecret", "DisableSecretVersion",
-            "EnableSecretVersion", "ProtectSecret", "UpdateSecret"]},
+            "AddSecretOwner", "CreateSecret", "CreateSecretVersion", "DeleteSecret", "DeleteSecretVersion",
+            "DisableSecretVersion", "EnableSecretVersion", "ProtectSecret", "UpdateSecret"]},
     ]},
     {"title": "Serverless Containers", "name": "serverless-containers", "services": [
         {"name": "scaleway.containers.v1beta1.Api", "methods": [
@@ -163,7 +163,7 @@ PRODUCTS: list[dict[str, Any]] = [
     {"title": "VPC", "name": "vpc", "services": [
         {"name": "scaleway.vpc.v2.Api", "methods": [
             "AddSubnets", "CreatePrivateNetwork", "CreateRoute", "CreateVPC", "DeletePrivateNetwork",
-            "DeleteRoute", "SetACL", "UpdatePrivateNetwork"]},
+            "DeleteRoute", "SetAcl", "UpdatePrivateNetwork"]},
     ]},
 ]  # fmt: skip
 
@@ -201,7 +201,7 @@ RESOURCE_KINDS: dict[str, list[ResourceKind]] = {
                      "audit_trail_alert_rule_info"),
     ],
     "edge-services": [
-        ResourceKind("edge_services_pipeline", ("Pipeline", "Purge"), ("shop-cdn", "docs-cdn"),
+        ResourceKind("edge_services_pipeline", ("Pipeline", "Purge", "Waf"), ("shop-cdn", "docs-cdn"),
                      "edge_services_pipeline_info"),
         ResourceKind("edge_services_cache_stage", ("Cache",), ("cache-stage",), "edge_services_cache_stage_info"),
         ResourceKind("edge_services_tls_stage", ("TLS",), ("tls-stage",), "edge_services_tls_stage_info"),
@@ -215,7 +215,7 @@ RESOURCE_KINDS: dict[str, list[ResourceKind]] = {
         ResourceKind("instance_volume", ("Volume",), ("web-1-data", "worker-1-scratch")),
         ResourceKind("instance_snapshot", ("Snapshot",), ("web-1-nightly", "bastion-weekly")),
         ResourceKind("instance_security_group", ("SecurityGroup",), ("web-sg", "bastion-sg")),
-        ResourceKind("ipam_ip", ("Ip",), ("51.15.204.12", "163.172.180.7"), "ipam_ip_info"),
+        ResourceKind("instance_image", ("Image",), ("web-golden-2026-11", "worker-base")),
     ],
     "ipam": [ResourceKind("ipam_ip", ("IP",), ("172.16.4.10", "172.16.4.11", "172.16.8.2"), "ipam_ip_info")],
     "key-manager": [ResourceKind("key_manager_key", ("Key",), ("db-encryption", "backup-kek", "signing-key"),
@@ -234,9 +234,10 @@ RESOURCE_KINDS: dict[str, list[ResourceKind]] = {
     "rdb": [
         ResourceKind("rdb_instance", ("Instance", "Database", "User", "Privilege"), ("shop-pg", "analytics-pg")),
         ResourceKind("rdb_instance_backup", ("Backup",), ("shop-pg-daily", "analytics-pg-weekly")),
+        ResourceKind("rdb_instance_snapshot", ("Snapshot",), ("shop-pg-before-upgrade",)),
         ResourceKind("rdb_instance_endpoint", ("Endpoint",), ("shop-pg-private",)),
     ],
-    "vpc-gw": [ResourceKind("vpc_gw_gateway", ("Gateway", "Pat", "SSH"), ("office-gw", "shop-gw"),
+    "vpc-gw": [ResourceKind("vpc_gw_gateway", ("Gateway", "Pat"), ("office-gw", "shop-gw"),
                             "vpc_gw_gateway_info")],
     "secret-manager": [ResourceKind("secret_manager_secret", ("Secret",), (
         "db-password", "stripe-api-key", "smtp-credentials", "jwt-signing-key"), "secret_manager_secret_info")],
@@ -249,7 +250,7 @@ RESOURCE_KINDS: dict[str, list[ResourceKind]] = {
     "vpc": [
         ResourceKind("vpc_private_network", ("PrivateNetwork", "Subnets"), ("pn-shop", "pn-data"),
                      "vpc_private_network_info"),
-        ResourceKind("vpc_vpc", ("VPC", "ACL"), ("main-vpc",)),
+        ResourceKind("vpc_vpc", ("VPC", "Acl"), ("main-vpc",)),
         ResourceKind("vpc_route", ("Route",), ("default-route",), "vpc_route_info"),
     ],
 }  # fmt: skip
@@ -270,7 +271,7 @@ SYSTEM_METHODS = {
     "kubernetes": ("ReplaceNode", "RebootNode", "UpgradePool"),
     "instance": ("ServerAction",),
     "load-balancer": ("MigrateLb",),
-    "rdb": ("CreateInstanceBackup", "UpgradeInstance"),
+    "rdb": ("CreateDatabaseBackup", "UpgradeInstance"),
 }
 
 CONSOLE_UA = (
