@@ -9,6 +9,7 @@ table, searches by exact organization or event id only, and filters on a static 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import admin
@@ -63,43 +64,64 @@ def _pretty(value: Any) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
 
+def _utc(value: datetime) -> str:
+    # An audit log needs the second and the zone, not Django's "11:26 a.m.".
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = [
-        "recorded_at",
-        "organization_id",
+        "when",
         "region",
         "principal_name",
         "product_name",
         "method_name",
         "status_code",
+        "organization_id",
     ]
+    list_display_links = ["when"]
     list_filter = [RegionFilter, StatusFilter]
     # Both index-served; Django skips terms that are not UUIDs for these fields.
     search_fields = ["id__exact", "organization_id__exact"]
     search_help_text = "An exact event ID or organization ID."
     ordering = ["-id"]
-    fields = [
-        "id",
-        "recorded_at",
-        "organization_id",
-        "project_id",
-        "locality",
-        "region",
-        "principal_type",
-        "principal_id",
-        "principal_name",
-        "source_ip",
-        "user_agent",
-        "product_name",
-        "service_name",
-        "method_name",
-        "status_code",
-        "request_id",
-        "resources_json",
-        "request_body_json",
+    fieldsets = [
+        (
+            None,
+            {"fields": ["id", "when", "organization_id", "project_id", "locality", "region", "status_code"]},
+        ),
+        (
+            "Principal",
+            {
+                "fields": [
+                    "principal_type",
+                    "principal_id",
+                    "principal_name",
+                    "source_ip",
+                    "user_agent",
+                    "request_id",
+                ]
+            },
+        ),
+        (
+            "Call",
+            {
+                "fields": [
+                    "product_name",
+                    "service_name",
+                    "method_name",
+                    "resources_json",
+                    "request_body_json",
+                ]
+            },
+        ),
     ]
-    readonly_fields = fields
+    readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
+
+    @admin.display(description="Recorded at", ordering="-id")
+    def when(self, event: Event) -> str:
+        return _utc(event.recorded_at)
 
     @admin.display(description="Resources")
     def resources_json(self, event: Event) -> str:
@@ -127,7 +149,7 @@ class AuthenticationEventAdmin(ReadOnlyAdmin):
     ordering = ["-id"]
     readonly_fields = [
         "id",
-        "recorded_at",
+        "when",
         "organization_id",
         "user_id",
         "email",
@@ -140,3 +162,7 @@ class AuthenticationEventAdmin(ReadOnlyAdmin):
         "mfa_type",
     ]
     fields = readonly_fields
+
+    @admin.display(description="Recorded at", ordering="-id")
+    def when(self, event: AuthenticationEvent) -> str:
+        return _utc(event.recorded_at)
