@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import re
@@ -231,3 +232,22 @@ def test_the_demo_logins_work_and_the_auditor_sees_the_events_page(seeded):
     admin = Client()
     assert admin.login(email="admin@audit-trail.example", password=DEMO_PASSWORD)
     assert admin.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_seed_demo_turns_alerting_on_when_the_alerts_app_has_a_demo():
+    from audit.management.commands.seed_demo import seed_alerting
+
+    out = _seed("--events", "2000")
+    acme = Organization.objects.get(name="Acme")
+    if importlib.util.find_spec("alerts.demo") is None:  # before the alerts app ships its demo
+        assert seed_alerting(acme) is None
+        assert "Alerting on" not in out
+    else:
+        from alerts.models import Alert
+
+        fired = Alert.objects.filter(organization=acme)
+        assert fired.exists()
+        assert (
+            f"Alerting on in fr-par for Acme: {fired.filter(region='fr-par').count()} alert(s) fired." in out
+        )
