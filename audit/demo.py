@@ -563,6 +563,16 @@ class _Pick:
         return self.items[lo]
 
 
+def _method_weight(method: str) -> float:
+    """Updates are common, deletions rarer, and API keys change a few times a week at most (each
+    one is an alert in the demo: ApiKeyCreated, ApiKeyDeleted)."""
+    if "APIKey" in method:
+        return 0.08
+    if method.startswith(("Delete", "Destroy")):
+        return 0.4
+    return 1.5 if method.startswith("Update") else 1.0
+
+
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -593,21 +603,11 @@ class _Generator:
         }
         self.methods = {
             name: _Pick.of(
-                [
-                    (
-                        (service["name"], method),
-                        0.4
-                        if method.startswith(("Delete", "Destroy"))
-                        else 1.5
-                        if method.startswith("Update")
-                        else 1,
-                    )
-                    for service in product["services"]
-                    for method in service["methods"]
-                ]
+                [((service["name"], method), _method_weight(method)) for service in product["services"]
+                 for method in service["methods"]]
             )
             for name, product in self.products.items()
-        }
+        }  # fmt: skip
 
     def uuid4(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))

@@ -62,7 +62,9 @@ class Command(BaseCommand):
                     f"({result.rate:,.0f} events/s)."
                 )
             )
-        if result.events:
+        # Only on the first load: later events (--force) are evaluated as they are recorded,
+        # because the rules are active by then.
+        if result.events and not force:
             alerts = seed_alerting(result.world.acme)
             if alerts is not None:
                 self.stdout.write(f"Alerting on in fr-par for Acme: {alerts} alert(s) fired.")
