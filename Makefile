@@ -34,4 +34,11 @@ fmt: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 bench: install
-	$(PY) manage.py bench_ingest
+	$(PY) manage.py bench_seed
+
+seed: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+
+worker: install
+	$(PY) manage.py db_worker

@@ -1,0 +1,253 @@
+"""`manage.py seed_demo`: a lively, realistic and idempotent demo."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import re
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count
+from django.test import Client
+from django.utils import timezone
+
+from audit.demo import DEMO_PASSWORD, LOGINS, PLACEMENT, PRODUCTS, RESOURCE_KINDS, demo_seed
+from audit.models import Event
+from iam.models import APIKey, Application, Group, Membership, Organization, Policy, Project, Rule, User
+from iam.permissions import has_permission
+
+
+def _seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def _counts() -> dict[str, int]:
+    models = (User, Organization, Project, Membership, Application, Group, Policy, Rule, APIKey, Event)
+    return {model.__name__: model.objects.count() for model in models}
+
+
+@pytest.fixture
+def seeded(db):
+    """2,000 events (enough for the 403 burst) over 30 days, reproducibly."""
+    return demo_seed(events=2000, days=30, seed=7)
+
+
+@pytest.fixture
+def acme_events(seeded):
+    return Event.objects.filter(organization_id=seeded.world.acme.pk)
+
+
+@pytest.mark.django_db
+def test_seed_demo_prints_how_long_it_took_and_the_demo_logins():
+    out = _seed("--events", "300", "--days", "7")
+    assert re.search(r"Recorded 300 events over 7 days in \d+\.\d s \([\d,]+ events/s\)\.", out)
+    for login in LOGINS:
+        assert re.search(rf"{re.escape(login.email)}\s+{DEMO_PASSWORD}", out)
+    assert re.search(r"access key SCW[A-Z0-9]{17}\n\s+secret key [0-9a-f-]{36}", out)
+
+
+@pytest.mark.django_db
+def test_running_seed_demo_twice_duplicates_nothing():
+    _seed("--events", "200")
+    before = _counts()
+    out = _seed("--events", "200")
+    assert _counts() == before
+    assert "Demo already loaded" in out
+    assert "secret key" not in out  # shown once, on the run that created it
+    assert "owner@acme.example" in out  # the logins are printed every time
+
+
+@pytest.mark.django_db
+def test_force_adds_events_but_no_people():
+    _seed("--events", "200")
+    before = _counts()
+    _seed("--events", "100", "--force")
+    after = _counts()
+    assert after.pop("Event") == before.pop("Event") + 100
+    assert after == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("args", [["--days", "0"], ["--events", "-5"]])
+def test_seed_demo_refuses_nonsense(args):
+    with pytest.raises(CommandError):
+        _seed(*args)
+
+
+def test_every_demo_product_has_resources_and_a_placement():
+    assert len(PRODUCTS) >= 12
+    for product in PRODUCTS:
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", product["name"])
+        assert product["name"] in RESOURCE_KINDS
+        assert PLACEMENT.get(product["name"], "region") in {"global", "region", "zone"}
+        for service in product["services"]:
+            assert service["name"].startswith("scaleway.")
+            assert service["methods"] == sorted(service["methods"])
+
+
+def test_demo_logins_documented_in_the_readme_match_the_command():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for login in LOGINS:
+        assert login.email in readme
+    assert DEMO_PASSWORD in readme
+
+
+def test_the_generator_is_reproducible_with_a_seed(db):
+    first = demo_seed(events=0)
+    from audit.demo import demo_events
+
+    now = timezone.now()
+    a = [
+        (e.method_name, e.recorded_at)
+        for e in demo_events(first.world, count=50, days=3, now=now, rng=random.Random(1))
+    ]
+    b = [
+        (e.method_name, e.recorded_at)
+        for e in demo_events(first.world, count=50, days=3, now=now, rng=random.Random(1))
+    ]
+    assert a == b
+
+
+def test_acme_has_its_people_projects_and_iam(seeded):
+    acme, globex = seeded.world.acme, seeded.world.globex
+    users = seeded.world.users
+    assert acme.owner.email == "owner@acme.example"
+    assert sorted(acme.projects.values_list("name", flat=True)) == ["data-lake", "internal-tools", "web-shop"]
+    assert has_permission(users["auditor@acme.example"], acme, "audit_trail:read")
+    assert not has_permission(users["auditor@acme.example"], acme, "iam:write")
+    assert not has_permission(users["member@acme.example"], acme, "audit_trail:read")
+    assert has_permission(users["iam-manager@acme.example"], acme, "iam:write")
+    assert not has_permission(users["former@acme.example"], acme, "audit_trail:read")
+    former = Membership.objects.get(organization=acme, user=users["former@acme.example"])
+    assert former.removed_at is not None
+    assert set(acme.applications.values_list("name", flat=True)) == {
+        "terraform-ci",
+        "backup-bot",
+        "siem-exporter",
+    }
+    assert Policy.objects.filter(organization=acme, application__isnull=False).count() == 3
+    assert has_permission(seeded.world.applications["siem-exporter"], acme, "audit_trail:read")
+    assert globex.owner.email == "owner@globex.example"
+    assert not has_permission(globex.owner, acme, "audit_trail:read")
+
+
+def test_events_cover_twelve_products_with_their_services_and_methods(acme_events):
+    known = {(p["name"], s["name"], m) for p in PRODUCTS for s in p["services"] for m in s["methods"]} | {
+        ("iam", "scaleway.iam.v1alpha1.Api", "DeleteUser"),
+        ("iam", "scaleway.iam.v1alpha1.Api", "CreateAPIKey"),
+    }
+    seen = set(acme_events.values_list("product_name", "service_name", "method_name").distinct())
+    assert seen <= known
+    assert len({product for product, _, _ in seen}) >= 12
+
+
+def test_events_spread_over_fr_par_nl_ams_and_global(acme_events):
+    regions = dict(acme_events.values_list("region").annotate(n=Count("id")))
+    assert set(regions) == {"fr-par", "nl-ams"}
+    assert regions["nl-ams"] > 0.15 * sum(regions.values())
+    globals_ = acme_events.filter(locality="global")
+    assert globals_.exists()
+    assert set(globals_.values_list("region", flat=True).distinct()) == {"fr-par"}
+    assert acme_events.filter(locality__regex=r"^(fr-par|nl-ams)-[1-3]$").exists()  # zones
+
+
+def test_about_three_percent_are_403s(acme_events):
+    share = acme_events.filter(status_code=403).count() / acme_events.count()
+    assert 0.02 <= share <= 0.05
+    assert set(acme_events.values_list("status_code", flat=True).distinct()) == {200, 403}
+
+
+def test_the_last_hour_is_busy_and_holds_a_burst_of_403s(acme_events):
+    recent = acme_events.filter(recorded_at__gte=timezone.now() - timedelta(hours=1))
+    assert recent.count() >= 40
+    assert recent.filter(status_code=403, principal_name="member@acme.example").count() > 20
+    assert not acme_events.filter(recorded_at__gt=timezone.now()).exists()
+
+
+def test_some_events_are_by_the_removed_member_and_only_before_they_left(seeded, acme_events):
+    former = seeded.world.users["former@acme.example"]
+    theirs = acme_events.filter(principal_id=former.pk)
+    assert theirs.exists()
+    assert not theirs.filter(recorded_at__gte=seeded.world.removed_at).exists()
+    removal = acme_events.get(method_name="DeleteUser")
+    assert removal.principal_id == seeded.world.acme.owner_id
+    assert removal.resources[0]["id"] == str(former.pk)
+
+
+def test_some_events_are_by_scaleway_itself(acme_events):
+    system = acme_events.filter(principal_type="system")
+    assert system.exists()
+    assert set(system.values_list("principal_name", flat=True).distinct()) == {"Scaleway"}
+    assert not system.filter(principal_id__isnull=False).exists()
+
+
+def test_events_carry_realistic_fingerprints_and_redacted_secrets(acme_events):
+    users = acme_events.filter(principal_type__in=["user", "application"])
+    assert not users.filter(source_ip__isnull=True).exists()
+    agents = set(acme_events.values_list("user_agent", flat=True).distinct())
+    assert any(a.startswith("scaleway-cli/") for a in agents)
+    assert any("terraform/" in a for a in agents)
+    assert any(a.startswith("scaleway-sdk-go/") for a in agents)
+    assert any(a.startswith("Mozilla/5.0") for a in agents)
+    assert acme_events.filter(request_id="").count() == 0
+    bodies = [json.dumps(body) for body in acme_events.values_list("request_body", flat=True)]
+    assert any('"password": "REDACTED"' in body for body in bodies)
+    assert not any("passw0rd" in body or "s3cr3t" in body or "sk_live" in body for body in bodies)
+    typed = acme_events.filter(status_code=200).exclude(method_name="CreateAPIKey")
+    resource_types = {r["type"] for resources in typed.values_list("resources", flat=True) for r in resources}
+    assert {
+        "instance_server",
+        "secret_manager_secret",
+        "kube_cluster",
+        "iam_api_key",
+        "rdb_instance",
+    } <= resource_types
+
+
+def test_globex_has_a_few_events_that_share_nothing_with_acme(seeded, acme_events):
+    globex_events = Event.objects.filter(organization_id=seeded.world.globex.pk)
+    assert 0 < globex_events.count() < acme_events.count() / 10
+    acme_ids = {str(p.pk) for p in seeded.world.acme.projects.all()} | {
+        r["id"] for resources in acme_events.values_list("resources", flat=True) for r in resources
+    }
+    globex_ids = {str(p) for p in globex_events.values_list("project_id", flat=True)} | {
+        r["id"] for resources in globex_events.values_list("resources", flat=True) for r in resources
+    }
+    assert not acme_ids & globex_ids
+
+
+def test_the_demo_logins_work_and_the_auditor_sees_the_events_page(seeded):
+    auditor, member = Client(), Client()
+    assert auditor.login(email="auditor@acme.example", password=DEMO_PASSWORD)
+    assert auditor.get("/audit-trail/events/").status_code == 200
+    assert member.login(email="member@acme.example", password=DEMO_PASSWORD)
+    assert member.get("/audit-trail/events/").status_code == 403
+    admin = Client()
+    assert admin.login(email="admin@audit-trail.example", password=DEMO_PASSWORD)
+    assert admin.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_seed_demo_turns_alerting_on_when_the_alerts_app_has_a_demo():
+    from audit.management.commands.seed_demo import seed_alerting
+
+    out = _seed("--events", "2000")
+    acme = Organization.objects.get(name="Acme")
+    if importlib.util.find_spec("alerts.demo") is None:  # before the alerts app ships its demo
+        assert seed_alerting(acme) is None
+        assert "Alerting on" not in out
+    else:
+        from alerts.models import Alert
+
+        fired = Alert.objects.filter(organization=acme)
+        assert fired.exists()
+        assert (
+            f"Alerting on in fr-par for Acme: {fired.filter(region='fr-par').count()} alert(s) fired." in out
+        )

@@ -1,0 +1,75 @@
+"""The set-up a new user relies on: `make run`, `make test` and `.ci/run` (README "Two commands")."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        args, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_find_python_picks_a_python_of_at_least_3_12_without_pyenv_shims():
+    found = _run("scripts/find-python", env={"PATH": "/usr/bin:/bin"})
+    assert found.returncode == 0, found.stderr
+    version = _run(found.stdout.strip(), "-c", "import sys; print(sys.version_info[:2] >= (3, 12))")
+    assert version.stdout.strip() == "True"
+
+
+def test_a_set_but_empty_database_url_means_sqlite_not_the_dummy_backend():
+    probe = "from config import settings; print(settings.DATABASES['default']['ENGINE'])"
+    result = _run(sys.executable, "-c", probe, env={"DATABASE_URL": ""})
+    assert result.stdout.strip() == "django.db.backends.sqlite3", result.stderr
+
+
+def test_make_run_migrates_loads_the_demo_and_serves_with_the_task_worker():
+    dry_run = _run("make", "-n", "run")
+    assert dry_run.returncode == 0, dry_run.stderr
+    steps = [line for line in dry_run.stdout.splitlines() if "manage.py" in line or "scripts/serve" in line]
+    assert [re.sub(r"^\S*python\S* ", "", step) for step in steps] == [
+        "manage.py migrate --noinput",
+        "manage.py seed_demo",
+        "scripts/serve",
+    ]
+    serve = (ROOT / "scripts/serve").read_text()
+    assert "manage.py db_worker" in serve
+    assert "manage.py runserver 127.0.0.1:8000" in serve
+
+
+def test_ci_runs_the_suite_on_postgresql_then_on_sqlite():
+    ci = (ROOT / ".ci/run").read_text()
+    postgres, sqlite = ci.index('DATABASE_URL="${CI_DATABASE_URL'), ci.index('DATABASE_URL="" make test')
+    assert postgres < sqlite
+    assert "chromium" in ci and "pg_isready" in ci
+
+
+def test_the_make_run_steps_on_a_fresh_sqlite_database_twice_leave_one_demo(tmp_path):
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    migrate = _run(sys.executable, "manage.py", "migrate", "--noinput", env=env)
+    assert migrate.returncode == 0, migrate.stderr
+    first = _run(sys.executable, "manage.py", "seed_demo", "--events", "500", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "Recorded 500 events" in first.stdout and "auditor@acme.example" in first.stdout
+    with sqlite3.connect(tmp_path / "fresh.sqlite3") as db:
+        counts = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("iam_user", "audit_event")]
+    second = _run(sys.executable, "manage.py", "seed_demo", "--events", "500", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "Demo already loaded" in second.stdout
+    with sqlite3.connect(tmp_path / "fresh.sqlite3") as db:
+        again = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("iam_user", "audit_event")]
+        trigger = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    assert again == counts
+    assert counts[1] == 500 + 1  # + the CreateAPIKey of the demo's API key
+    assert ("audit_event_no_update",) in trigger
