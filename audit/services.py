@@ -201,7 +201,11 @@ def _copy_row(event: Event) -> tuple[Any, ...]:
 
 def _copy_into(cursor: Any, table: str, events: Sequence[Event], connection: Any) -> None:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in _COPY_FIELDS)
-    with cursor.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy:
+    # The raw psycopg cursor bypasses Django's wrapper: map its errors to django.db's.
+    with (
+        connection.wrap_database_errors,
+        cursor.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy,
+    ):
         for event in events:
             copy.write_row(_copy_row(event))
 

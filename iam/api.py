@@ -8,6 +8,7 @@ calling key's bearer, IP, user agent and request id.
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -105,10 +106,12 @@ def list_logs(request: ApiRequest) -> HttpResponse:
 @api_view("GET")
 def get_log(request: ApiRequest, log_id: str) -> HttpResponse:
     """GetLog: one log entry of the key's organization; any other id is not found."""
-    params = _prepare(request, READ, "GetLog")
-    pk = Params({"log_id": log_id}).uuid("log_id")
-    params.check()
-    event = iam_log_events(organization_id=request.organization.pk).filter(id=pk).first() if pk else None
+    _prepare(request, READ, "GetLog").check()
+    try:
+        pk = uuid.UUID(log_id)
+    except ValueError:
+        raise not_found("log", log_id) from None
+    event = iam_log_events(organization_id=request.organization.pk).filter(id=pk).first()
     if event is None:
         raise not_found("log", log_id)
     return JsonResponse(log_json(IamLog.from_event(event)))
