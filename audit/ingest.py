@@ -97,6 +97,16 @@ def _detail(index: int | None, field: str, reason: str, message: str) -> dict[st
 
 def parse_payload(raw: bytes, *, ndjson: bool = False) -> list[Any]:
     """The batch's items: `{"events": [...]}` or `[...]`, or one JSON object per line (NDJSON)."""
+    items = parse_payload_unbounded(raw, ndjson=ndjson)
+    if len(items) > MAX_BATCH:
+        raise BatchInvalid(
+            [_detail(None, "", "constraint", f"a batch holds at most {MAX_BATCH} events, not {len(items)}")]
+        )
+    return items
+
+
+def parse_payload_unbounded(raw: bytes, *, ndjson: bool = False) -> list[Any]:
+    """As `parse_payload`, without the batch limit (a file given to `manage.py ingest`)."""
     if ndjson:
         items: list[Any] = []
         errors = []
@@ -122,10 +132,6 @@ def parse_payload(raw: bytes, *, ndjson: bool = False) -> list[Any]:
         items = payload
     if not items:
         raise BatchInvalid([_detail(None, "", "required", "the batch holds no event")])
-    if len(items) > MAX_BATCH:
-        raise BatchInvalid(
-            [_detail(None, "", "constraint", f"a batch holds at most {MAX_BATCH} events, not {len(items)}")]
-        )
     return items
 
 
@@ -332,11 +338,14 @@ def _principals(organization: Organization, ids: set[uuid.UUID]) -> dict[uuid.UU
     return found
 
 
-def validate(items: list[Any], *, organization: Organization) -> list[Event]:
-    """Every item checked against the Event schema; raises BatchInvalid naming each bad one."""
+def validate(items: list[Any], *, organization: Organization, offset: int = 0) -> list[Event]:
+    """Every item checked against the Event schema; raises BatchInvalid naming each bad one.
+
+    `offset` is the index of items[0] in the whole input, for error messages.
+    """
     validator = _Validator(organization)
     cleaned = []
-    for index, item in enumerate(items):
+    for index, item in enumerate(items, start=offset):
         clean = validator.event(index, item)
         if clean is not None:
             cleaned.append((index, clean))
@@ -384,9 +393,9 @@ def validate(items: list[Any], *, organization: Organization) -> list[Event]:
     return events
 
 
-def ingest_events(items: list[Any], *, organization: Organization) -> IngestResult:
+def ingest_events(items: list[Any], *, organization: Organization, offset: int = 0) -> IngestResult:
     """Validate and store one batch, all or nothing. Events whose id is stored are skipped."""
-    events = validate(items, organization=organization)
+    events = validate(items, organization=organization, offset=offset)
     created = record_new(events)
     return IngestResult(received=len(events), created=len(created))
 
