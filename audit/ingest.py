@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.utils import timezone
@@ -153,6 +154,12 @@ def _timestamp(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+@lru_cache(maxsize=4096)
+def _ip(value: str) -> str:
+    """The canonical spelling of an IP address (a batch often repeats a few). Raises ValueError."""
+    return str(ipaddress.ip_address(value))
+
+
 def _uuid(value: Any) -> uuid.UUID | None:
     if not isinstance(value, str):
         return None
@@ -165,12 +172,25 @@ def _uuid(value: Any) -> uuid.UUID | None:
 class _Validator:
     """Checks one event at a time, collecting errors; returns the cleaned fields or None."""
 
-    def __init__(self, organization: Organization) -> None:
+    def __init__(self, organization: Organization, *, payload_size: int | None = None) -> None:
         self.organization = organization
+        # A request body cannot be larger than the payload that carried it.
+        self.check_body_size = payload_size is None or payload_size > MAX_REQUEST_BODY_BYTES
         self.errors: list[dict[str, str]] = []
         self.latest = timezone.now() + MAX_FUTURE
-        self.project_ids: set[uuid.UUID] = set()
-        self.principal_ids: set[uuid.UUID] = set()
+        self.uuids: dict[str, uuid.UUID | None] = {}
+        self.known_projects: set[uuid.UUID] = set()
+        self.known_principals: dict[uuid.UUID, tuple[str, str]] = {}
+
+    def uuid(self, value: Any) -> uuid.UUID | None:
+        """`_uuid`, remembered: prepare() and event() read the same ids, and a batch repeats its
+        organization, projects and principals."""
+        if not isinstance(value, str):
+            return None
+        parsed = self.uuids.get(value)
+        if parsed is None:
+            parsed = self.uuids[value] = _uuid(value)
+        return parsed
 
     def event(self, index: int, item: Any) -> dict[str, Any] | None:
         start = len(self.errors)
@@ -189,7 +209,7 @@ class _Validator:
         clean: dict[str, Any] = {}
 
         if (value := item.get("id")) is not None:
-            clean["id"] = _uuid(value)
+            clean["id"] = self.uuid(value)
             if clean["id"] is None:
                 bad("id", "format", "id must be a UUID")
         if (value := item.get("recorded_at")) is not None:
@@ -198,15 +218,16 @@ class _Validator:
                 bad("recorded_at", "format", "recorded_at must be an RFC 3339 timestamp with an offset")
             elif clean["recorded_at"] > self.latest:
                 bad("recorded_at", "constraint", "recorded_at is in the future")
-        if (value := item.get("organization_id")) is not None and _uuid(value) != self.organization.pk:
+        if (value := item.get("organization_id")) is not None and self.uuid(value) != self.organization.pk:
             bad("organization_id", "constraint", "events can only be sent to the API key's organization")
         if (value := item.get("project_id")) is not None:
-            project_id = _uuid(value)
+            project_id = self.uuid(value)
             if project_id is None:
                 bad("project_id", "format", "project_id must be a UUID")
+            elif project_id not in self.known_projects:
+                bad("project_id", "constraint", "project_id is not a project of this organization")
             else:
                 clean["project_id"] = project_id
-                self.project_ids.add(project_id)
         if (value := item.get("locality")) is not None:
             if isinstance(value, str) and LOCALITY_RE.match(value):
                 clean["locality"] = value
@@ -230,7 +251,9 @@ class _Validator:
         clean["principal"] = self.principal(item.get("principal"), bad)
         if (value := item.get("source_ip")) not in (None, ""):
             try:
-                clean["source_ip"] = str(ipaddress.ip_address(value))  # type: ignore[arg-type]
+                if not isinstance(value, str):
+                    raise ValueError(value)
+                clean["source_ip"] = _ip(value)
             except ValueError:
                 bad("source_ip", "format", "source_ip must be an IP address")
         for key, limit in (("user_agent", 512), ("request_id", 64)):
@@ -243,7 +266,7 @@ class _Validator:
         if (value := item.get("request_body")) is not None:
             if not isinstance(value, dict):
                 bad("request_body", "format", "request_body must be a JSON object")
-            elif len(json.dumps(value)) > MAX_REQUEST_BODY_BYTES:
+            elif self.check_body_size and len(json.dumps(value)) > MAX_REQUEST_BODY_BYTES:
                 bad("request_body", "constraint", f"request_body is at most {MAX_REQUEST_BODY_BYTES} bytes")
             else:
                 clean["request_body"] = value
@@ -255,7 +278,7 @@ class _Validator:
         if not isinstance(value, dict) or value.keys() - PRINCIPAL_FIELDS:
             bad("principal", "format", 'principal is {"id": "<uuid>"} (optionally "type" and "name")')
             return None
-        principal_id = _uuid(value.get("id"))
+        principal_id = self.uuid(value.get("id"))
         if principal_id is None:
             bad("principal.id", "format", "principal.id must be a UUID")
             return None
@@ -267,7 +290,6 @@ class _Validator:
         if name is not None and (not isinstance(name, str) or len(name) > 200):
             bad("principal.name", "constraint", "principal.name is a string of at most 200 characters")
             return None
-        self.principal_ids.add(principal_id)
         return {"id": principal_id, "type": kind, "name": name}
 
     def resources(self, value: Any, bad: Any) -> list[dict[str, Any]]:
@@ -281,9 +303,12 @@ class _Validator:
             if not isinstance(resource, dict):
                 bad(where, "format", "a resource is a JSON object")
                 continue
-            infos = [k for k in resource if isinstance(k, str) and INFO_KEY_RE.match(k)]
-            for key in resource.keys() - RESOURCE_FIELDS - set(infos):
-                bad(f"{where}.{str(key)[:64]}", "unknown", "unknown resource field")
+            infos = []
+            for key in resource.keys() - RESOURCE_FIELDS:  # usually just the `<type>_info` key
+                if INFO_KEY_RE.match(key):
+                    infos.append(key)
+                else:
+                    bad(f"{where}.{key[:64]}", "unknown", "unknown resource field")
             if len(infos) > 1:
                 bad(where, "constraint", "a resource carries at most one *_info object")
             for key in infos:
@@ -303,22 +328,71 @@ class _Validator:
                     bad(f"{where}.{key}", "format", f"{key} must be an RFC 3339 timestamp or null")
         return value
 
-    def check_references(self, cleaned: list[tuple[int, dict[str, Any]]]) -> None:
-        """Projects must be the organization's. One query, only when projects are named."""
-        if not self.project_ids:
-            return
-        known = set(
-            Project.objects.filter(organization=self.organization, pk__in=self.project_ids).values_list(
-                "pk", flat=True
-            )
-        )
-        for index, clean in cleaned:
-            if clean.get("project_id") is not None and clean["project_id"] not in known:
-                self.errors.append(
-                    _detail(
-                        index, "project_id", "constraint", "project_id is not a project of this organization"
-                    )
+    def prepare(self, items: list[Any]) -> list[uuid.UUID]:
+        """Before validating: look up the named projects and principals (at most three queries,
+        none when nothing is named) and return the events' ids, so storage can probe them first."""
+        ids, projects, principals = [], set(), set()
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            if (pk := self.uuid(item.get("id"))) is not None:
+                ids.append(pk)
+            if (pk := self.uuid(item.get("project_id"))) is not None:
+                projects.add(pk)
+            principal = item.get("principal")
+            if isinstance(principal, dict) and (pk := self.uuid(principal.get("id"))) is not None:
+                principals.add(pk)
+        if projects:
+            self.known_projects = set(
+                Project.objects.filter(organization=self.organization, pk__in=projects).values_list(
+                    "pk", flat=True
                 )
+            )
+        self.known_principals = _principals(self.organization, principals)
+        return ids
+
+    def stream(self, items: list[Any], *, offset: int = 0) -> Iterator[Event]:
+        """Validate every item, yielding built events until the first error, then none; raise
+        BatchInvalid at the end if any item was bad (a consumer storing as it goes must roll
+        back: `record_new` does)."""
+        for index, item in enumerate(items, start=offset):
+            clean = self.event(index, item)
+            if clean is not None and not self.errors:
+                yield self.build(clean)
+        if self.errors:
+            raise BatchInvalid(self.errors[:MAX_BATCH])
+
+    def build(self, clean: dict[str, Any]) -> Event:
+        principal = clean["principal"]
+        if principal is None:
+            kind, principal_id, name = PrincipalType.ANONYMOUS, None, ""
+        else:
+            kind, name = self.known_principals.get(principal["id"], (PrincipalType.USER, ""))
+            kind = principal["type"] or kind
+            principal_id = principal["id"]
+            name = principal["name"] if principal["name"] is not None else name
+        actor = Actor(
+            principal_type=kind,
+            principal_id=principal_id,
+            principal_name=name,
+            source_ip=clean.get("source_ip"),
+            user_agent=clean.get("user_agent", ""),
+            request_id=clean.get("request_id", ""),
+        )
+        return build_event(
+            id=clean["id"],
+            recorded_at=clean["recorded_at"],
+            organization_id=self.organization.pk,
+            project_id=clean.get("project_id"),
+            locality=clean["locality"],
+            actor=actor,
+            product_name=clean["product_name"],
+            service_name=clean["service_name"],
+            method_name=clean["method_name"],
+            status_code=clean["status_code"],
+            resources=clean["resources"],
+            request_body=clean.get("request_body"),
+        )
 
 
 def _principals(organization: Organization, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
@@ -338,68 +412,33 @@ def _principals(organization: Organization, ids: set[uuid.UUID]) -> dict[uuid.UU
     return found
 
 
-def validate(items: list[Any], *, organization: Organization, offset: int = 0) -> list[Event]:
+def validate(
+    items: list[Any], *, organization: Organization, offset: int = 0, payload_size: int | None = None
+) -> list[Event]:
     """Every item checked against the Event schema; raises BatchInvalid naming each bad one.
 
-    `offset` is the index of items[0] in the whole input, for error messages.
+    `offset` is the index of items[0] in the whole input, for error messages; `payload_size`
+    the byte size of the JSON the items came from, when known.
     """
-    validator = _Validator(organization)
-    cleaned = []
-    for index, item in enumerate(items, start=offset):
-        clean = validator.event(index, item)
-        if clean is not None:
-            cleaned.append((index, clean))
-    validator.check_references(cleaned)
-    if validator.errors:
-        raise BatchInvalid(validator.errors[:MAX_BATCH])
-    known = _principals(organization, validator.principal_ids)
-    anonymous = Actor(principal_type=PrincipalType.ANONYMOUS)
-    events = []
-    for _, clean in cleaned:
-        principal = clean["principal"]
-        if principal is None:
-            actor = anonymous
-        else:
-            kind, name = known.get(principal["id"], (PrincipalType.USER, ""))
-            actor = Actor(
-                principal_type=principal["type"] or kind,
-                principal_id=principal["id"],
-                principal_name=principal["name"] if principal["name"] is not None else name,
-            )
-        actor = Actor(
-            principal_type=actor.principal_type,
-            principal_id=actor.principal_id,
-            principal_name=actor.principal_name,
-            source_ip=clean.get("source_ip"),
-            user_agent=clean.get("user_agent", ""),
-            request_id=clean.get("request_id", ""),
-        )
-        events.append(
-            build_event(
-                id=clean["id"],
-                recorded_at=clean["recorded_at"],
-                organization_id=organization.pk,
-                project_id=clean.get("project_id"),
-                locality=clean["locality"],
-                actor=actor,
-                product_name=clean["product_name"],
-                service_name=clean["service_name"],
-                method_name=clean["method_name"],
-                status_code=clean["status_code"],
-                resources=clean["resources"],
-                request_body=clean.get("request_body"),
-            )
-        )
-    return events
+    validator = _Validator(organization, payload_size=payload_size)
+    validator.prepare(items)
+    return list(validator.stream(items, offset=offset))
 
 
-def ingest_events(items: list[Any], *, organization: Organization, offset: int = 0) -> IngestResult:
-    """Validate and store one batch, all or nothing. Events whose id is stored are skipped."""
-    events = validate(items, organization=organization, offset=offset)
-    created = record_new(events)
-    return IngestResult(received=len(events), created=len(created))
+def ingest_events(
+    items: list[Any], *, organization: Organization, offset: int = 0, payload_size: int | None = None
+) -> IngestResult:
+    """Validate and store one batch, all or nothing. Events whose id is stored are skipped.
+
+    Events are built while the database stores the previous ones (`record_new` streams them
+    into one COPY); a bad event anywhere aborts the whole batch.
+    """
+    validator = _Validator(organization, payload_size=payload_size)
+    ids = validator.prepare(items)
+    created = record_new(validator.stream(items, offset=offset), ids=ids)
+    return IngestResult(received=len(items), created=len(created))
 
 
 def ingest_payload(raw: bytes, *, organization: Organization, ndjson: bool = False) -> IngestResult:
     """Parse, validate and store a request body (see `parse_payload`)."""
-    return ingest_events(parse_payload(raw, ndjson=ndjson), organization=organization)
+    return ingest_events(parse_payload(raw, ndjson=ndjson), organization=organization, payload_size=len(raw))
