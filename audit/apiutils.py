@@ -288,14 +288,25 @@ def rate_limit(request: ApiRequest) -> None:
 def request_body_for_trail(request: HttpRequest) -> dict[str, Any]:
     """What the refused request asked for: its query, or its JSON object body (redacted)."""
     if request.method in ("GET", "DELETE"):
-        return dict(request.GET.items())
+        return without_nul(dict(request.GET.items()))
     try:
         if int(request.META.get("CONTENT_LENGTH") or 0) > TRAIL_BODY_LIMIT:
             return {}  # e.g. an ingestion batch: the trail keeps the refusal, not the payload
         body = json.loads(request.body)
     except (ValueError, UnicodeDecodeError, RawPostDataException):
         return {}
-    return body if isinstance(body, dict) else {}
+    return without_nul(body) if isinstance(body, dict) else {}
+
+
+def without_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb refuse NUL characters: drop them from what the trail keeps."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
 
 
 def authorize(

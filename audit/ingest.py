@@ -160,6 +160,17 @@ def _ip(value: str) -> str:
     return str(ipaddress.ip_address(value))
 
 
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL refuses NUL in text and jsonb, keys included."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _uuid(value: Any) -> uuid.UUID | None:
     if not isinstance(value, str):
         return None
@@ -172,8 +183,12 @@ def _uuid(value: Any) -> uuid.UUID | None:
 class _Validator:
     """Checks one event at a time, collecting errors; returns the cleaned fields or None."""
 
-    def __init__(self, organization: Organization, *, payload_size: int | None = None) -> None:
+    def __init__(
+        self, organization: Organization, *, payload_size: int | None = None, payload_has_nul: bool = True
+    ) -> None:
         self.organization = organization
+        # JSON can only carry NUL as the escape \u0000, so a payload without one needs no deep scan.
+        self.check_nul = payload_has_nul
         # A request body cannot be larger than the payload that carried it.
         self.check_body_size = payload_size is None or payload_size > MAX_REQUEST_BODY_BYTES
         self.errors: list[dict[str, str]] = []
@@ -200,6 +215,9 @@ class _Validator:
 
         if not isinstance(item, dict):
             bad("", "format", "an event is a JSON object")
+            return None
+        if self.check_nul and _has_nul(item):
+            bad("", "format", "strings must not contain NUL characters (\\u0000)")
             return None
         for key in item.keys() - EVENT_FIELDS:
             bad(str(key)[:64], "unknown", "unknown field")
@@ -426,14 +444,19 @@ def validate(
 
 
 def ingest_events(
-    items: list[Any], *, organization: Organization, offset: int = 0, payload_size: int | None = None
+    items: list[Any],
+    *,
+    organization: Organization,
+    offset: int = 0,
+    payload_size: int | None = None,
+    payload_has_nul: bool = True,
 ) -> IngestResult:
     """Validate and store one batch, all or nothing. Events whose id is stored are skipped.
 
     Events are built while the database stores the previous ones (`record_new` streams them
     into one COPY); a bad event anywhere aborts the whole batch.
     """
-    validator = _Validator(organization, payload_size=payload_size)
+    validator = _Validator(organization, payload_size=payload_size, payload_has_nul=payload_has_nul)
     ids = validator.prepare(items)
     created = record_new(validator.stream(items, offset=offset), ids=ids)
     return IngestResult(received=len(items), created=len(created))
@@ -441,4 +464,9 @@ def ingest_events(
 
 def ingest_payload(raw: bytes, *, organization: Organization, ndjson: bool = False) -> IngestResult:
     """Parse, validate and store a request body (see `parse_payload`)."""
-    return ingest_events(parse_payload(raw, ndjson=ndjson), organization=organization, payload_size=len(raw))
+    return ingest_events(
+        parse_payload(raw, ndjson=ndjson),
+        organization=organization,
+        payload_size=len(raw),
+        payload_has_nul=b"\\u0000" in raw,
+    )

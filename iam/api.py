@@ -162,7 +162,9 @@ def list_api_keys(request: ApiRequest) -> HttpResponse:
     expired = params.boolean("expired")
     access_key = params.string("access_key", max_length=20)
     description = params.string("description", max_length=200)
-    access_keys = [k for k in request.GET.getlist("access_keys") if k][:100]
+    access_keys = request.GET.getlist("access_keys")[:100]
+    if any(not ACCESS_KEY_RE.match(k) for k in access_keys):
+        params.error("access_keys", "format", "access keys look like SCW followed by 17 letters or digits")
     params.check()
     qs = _api_key_queryset(request)
     if application_id:

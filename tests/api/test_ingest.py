@@ -154,3 +154,11 @@ def test_a_concurrent_writer_of_the_same_ids_falls_back_to_on_conflict(acme, mon
     assert [e.id for e in created] == [e.id for e in second]
     monkeypatch.undo()
     assert ingested(acme).count() == 5
+
+
+@pytest.mark.django_db
+def test_nul_characters_are_refused_not_a_server_error(writer_api, acme):
+    batch = [wire_event(acme), wire_event(acme, request_body={"name": "a\x00b"})]
+    response = post(writer_api, batch)
+    assert response.status_code == 400
+    assert [d["argument_name"] for d in response.json()["details"]] == ["events[1]"]
