@@ -210,3 +210,23 @@ def test_sdk_refusal_is_a_scaleway_exception_and_a_403_event(
     assert (refusal.method_name, refusal.principal_id) == ("CreateAPIKey", member_without_rights.pk)
     assert refusal.request_body == {"user_id": str(member_without_rights.pk), "description": "mine"}
     assert not APIKey.objects.filter(user=member_without_rights).exclude(access_key=member_key[0]).exists()
+
+
+def test_sdk_parses_a_secret_manager_resource_in_its_real_shape(live_server, acme, auditor_key):
+    """Reference §5.1: `secret_manager_secret_info` is an object; redaction must not flatten it."""
+    resource = {
+        "id": str(uuid.uuid4()),
+        "type": "secret_manager_secret",
+        "name": "db",
+        "secret_manager_secret_info": {"path": "/"},
+    }
+    make_events(
+        acme, 1, resources=[resource], request_body={"name": "db", "secret_id": "abc", "password": "pw"}
+    )
+    [event] = (
+        AuditTrailV1Alpha1API(sdk_client(live_server, acme, auditor_key))
+        .list_events(product_name="secret-manager")
+        .events
+    )
+    assert event.resources[0].secret_manager_secret_info.path == "/"
+    assert event.request_body == {"name": "db", "secret_id": "abc", "password": "REDACTED"}
