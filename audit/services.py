@@ -6,14 +6,15 @@ through `audit.signals.events_recorded` once the surrounding transaction commits
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -186,3 +187,111 @@ def authentication_event_record(
     )
     event.save(force_insert=True)
     return event
+
+
+# The COPY fast path writes every concrete column; JSON columns travel as JSON text.
+_COPY_FIELDS = list(Event._meta.concrete_fields)
+_COPY_ATTRS = [(f.attname, isinstance(f, models.JSONField)) for f in _COPY_FIELDS]
+
+
+def _copy_row(event: Event) -> tuple[Any, ...]:
+    values = event.__dict__
+    return tuple(json.dumps(values[name]) if is_json else values[name] for name, is_json in _COPY_ATTRS)
+
+
+def _copy_into(cursor: Any, table: str, events: Iterable[Event], connection: Any) -> None:
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in _COPY_FIELDS)
+    # The raw psycopg cursor bypasses Django's wrapper: map its errors to django.db's.
+    with (
+        connection.wrap_database_errors,
+        cursor.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for event in events:
+            copy.write_row(_copy_row(event))
+
+
+@transaction.atomic
+def record_new(events: Iterable[Event], *, ids: Collection[uuid.UUID] | None = None) -> list[Event]:
+    """Append the events (built with `build_event`) whose id is not stored yet; return those.
+
+    The idempotent batch door (ingestion): all or nothing, and a retried batch creates nothing.
+    An id counts as stored whatever its `recorded_at` (on PostgreSQL the table's own unique key
+    is `(id, recorded_at)`, the partition key being part of it). Only the events actually stored
+    are announced.
+
+    Given `ids` (the ids the events will carry), the stored ids are probed first and the events
+    are then streamed into the COPY as the iterable yields them, so building them overlaps the
+    database's index work; an exception from the iterable aborts the whole batch.
+
+    Cost: one index probe per event, then on PostgreSQL one COPY (about 6x `bulk_create`); a
+    concurrent writer of the same ids makes it fall back to a temporary table and
+    INSERT ... ON CONFLICT DO NOTHING.
+    """
+    if ids is None:
+        events = list(events)
+        ids = [event.id for event in events]
+    if not ids:
+        return []
+    connection = connections[Event.objects.db]
+    stored = _stored_ids(set(ids), connection)
+    seen: set[uuid.UUID] = set()
+
+    def fresh(stream: Iterable[Event]) -> Iterator[Event]:
+        for event in stream:
+            if event.id not in stored and event.id not in seen:
+                seen.add(event.id)
+                yield event
+
+    if connection.vendor != "postgresql":
+        new = list(fresh(events))
+        Event.objects.bulk_create(new, ignore_conflicts=True)
+        _announce(new)
+        return new
+    stream = iter(events)
+    new = []
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            _copy_into(cursor.cursor, Event._meta.db_table, _collect(fresh(stream), new), connection)
+    except IntegrityError:
+        new.extend(fresh(stream))  # whatever the failed COPY had not consumed yet
+        new = _insert_ignoring_conflicts(new, connection)
+    _announce(new)
+    return new
+
+
+def _stored_ids(ids: set[uuid.UUID], connection: Any) -> set[uuid.UUID]:
+    """Which of `ids` are stored, in any partition. On PostgreSQL one array parameter joined to
+    the primary-key indexes (a 1,000-value IN list costs more to plan than to run)."""
+    if connection.vendor != "postgresql":
+        return set(Event.objects.filter(id__in=list(ids)).values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.id FROM unnest(%s::uuid[]) AS probe(id) JOIN audit_event e ON e.id = probe.id",
+            [list(ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _collect(stream: Iterable[Event], into: list[Event]) -> Iterator[Event]:
+    for event in stream:
+        into.append(event)
+        yield event
+
+
+def _insert_ignoring_conflicts(events: Sequence[Event], connection: Any) -> list[Event]:
+    """COPY into a temporary table, then INSERT ... ON CONFLICT DO NOTHING RETURNING id."""
+    qn = connection.ops.quote_name
+    table = Event._meta.db_table
+    columns = ", ".join(qn(f.column) for f in _COPY_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE audit_event_incoming (LIKE {qn(table)} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        _copy_into(cursor.cursor, "audit_event_incoming", events, connection)
+        cursor.execute(
+            f"INSERT INTO {qn(table)} ({columns}) SELECT {columns} FROM audit_event_incoming "
+            f"ON CONFLICT DO NOTHING RETURNING {qn('id')}"
+        )
+        inserted = {row[0] for row in cursor.fetchall()}
+        cursor.execute("DROP TABLE audit_event_incoming")
+    return [event for event in events if event.id in inserted]

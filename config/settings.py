@@ -199,3 +199,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# API rate limit, per API key: at most API_RATE_LIMIT requests per API_RATE_LIMIT_WINDOW seconds
+# (0 disables it). Counted in the cache, so set REDIS_URL when running several web processes.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600)
+API_RATE_LIMIT_WINDOW = env_int("API_RATE_LIMIT_WINDOW", 60)

@@ -9,4 +9,10 @@ urlpatterns = [
     path("audit-trail/", include("audit.urls")),
     # Alerting Management (/audit-trail/alerting/) and Notification contacts (/contacts/).
     path("", include("alerts.urls")),
+    # The Scaleway-compatible API (and our /x/ extensions), at the paths the SDKs use.
+    path("", include("audit.api_urls")),
+    path("", include("iam.api_urls")),
 ]
+
+# Unknown API paths answer JSON (the SDK parses error bodies); console paths keep the HTML page.
+handler404 = "audit.apiutils.not_found_handler"

@@ -1,0 +1,184 @@
+"""manage.py bench_ingest: batch ingestion's events/s next to a raw COPY into the same table.
+
+PostgreSQL only. Run it on a database of its own (it appends to audit_event, which nothing may
+delete from): `DATABASE_URL=postgres://…/at_bench manage.py migrate && make bench`.
+
+Three paths are timed batch by batch, interleaved so that a noisy neighbour slows them alike:
+- COPY: pre-built rows COPYed into audit_event (all its indexes), one transaction per batch;
+- ingest: the ingestion service from the request body's bytes: parse, validate, build, store;
+- HTTP: the same through the API view (Django's test client: routing, auth, rate limit, JSON).
+Preparing the data is not timed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from audit import ingest
+from audit.ids import uuid7
+from audit.models import Event
+from audit.services import _COPY_FIELDS, Actor, _copy_row
+from iam.models import Organization, User
+from iam.services import api_key_create
+
+METHODS = ["CreateSecret", "UpdateSecret", "DeleteSecret", "CreateSecretVersion", "AccessSecretVersion"]
+
+
+class Command(BaseCommand):
+    help = "Measure batch ingestion (events/s) against a raw COPY into the same indexed table (PostgreSQL)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batches", type=int, default=20, help="Batches per path (default 20)")
+        parser.add_argument("--batch-size", type=int, default=ingest.MAX_BATCH, help="Events per batch")
+        parser.add_argument("--no-http", action="store_true", help="Skip the HTTP path")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if connection.vendor != "postgresql":
+            raise CommandError(
+                "bench_ingest measures PostgreSQL: set DATABASE_URL=postgres://… (its own database)."
+            )
+        if Event._meta.db_table not in connection.introspection.table_names():
+            raise CommandError("Run `manage.py migrate` on this database first.")
+        batches, size = options["batches"], options["batch_size"]
+        organization, secret = _bench_organization()
+        http = None if options["no_http"] else Client(HTTP_X_AUTH_TOKEN=secret, HTTP_HOST="localhost")
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE audit_event")  # as autovacuum keeps a live table: real plans
+        before = Event.objects.filter(organization_id=organization.pk).count()
+        self.stdout.write(
+            f"PostgreSQL {connection.pg_version // 10000}: {batches} batches of {size} events per path, "
+            f"audit_event holds ~{_estimated_rows()} rows; load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} CPUs (a busy machine slows the Python side most)"
+        )
+        timings = {"copy": 0.0, "ingest": 0.0, "http": 0.0}
+        rng = random.Random(42)
+        for _ in range(batches):
+            rows = [
+                _copy_row(e)
+                for e in ingest.validate(_wire_batch(organization, size, rng), organization=organization)
+            ]
+            timings["copy"] += _timed_copy(rows)
+            body = json.dumps({"events": _wire_batch(organization, size, rng)}).encode()
+            timings["ingest"] += _timed(
+                lambda body=body: ingest.ingest_payload(body, organization=organization)
+            )
+            if http is not None:
+                body = json.dumps({"events": _wire_batch(organization, size, rng)}).encode()
+                timings["http"] += _timed(lambda body=body: _post(http, body))
+        stored = Event.objects.filter(organization_id=organization.pk).count() - before
+        expected = batches * size * (2 if http is None else 3)
+        if stored != expected:
+            raise CommandError(f"{stored} events stored, {expected} expected")
+        total = batches * size
+        copy_rate = total / timings["copy"]
+        self.stdout.write(f"raw COPY into audit_event     {copy_rate:>10,.0f} events/s")
+        for name, label in (("ingest", "batch ingestion (service)"), ("http", "batch ingestion (HTTP API)")):
+            if name == "http" and http is None:
+                continue
+            rate = total / timings[name]
+            self.stdout.write(f"{label:<29} {rate:>10,.0f} events/s  = {rate / copy_rate:.0%} of COPY")
+
+
+def _post(client: Client, body: bytes) -> None:
+    with override_settings(API_RATE_LIMIT=0):
+        response = client.post("/x/audit-trail/v1/events", body, content_type="application/json")
+    if response.status_code != 200:
+        raise CommandError(f"HTTP ingestion answered {response.status_code}: {response.content[:300]!r}")
+
+
+def _timed(call: Any) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def _timed_copy(rows: list[tuple[Any, ...]]) -> float:
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in _COPY_FIELDS)
+    start = time.perf_counter()
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {qn(Event._meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+    return time.perf_counter() - start
+
+
+def _estimated_rows() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(c.reltuples), 0)::bigint FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_event'::regclass"
+        )
+        return f"{max(cursor.fetchone()[0], 0):,}"
+
+
+def _bench_organization() -> tuple[Organization, str]:
+    owner, _ = User.objects.get_or_create(email="bench@audit-trail.invalid", defaults={"username": "bench"})
+    organization, _ = Organization.objects.get_or_create(
+        name="Ingestion benchmark", defaults={"owner": owner}
+    )
+    _, secret = api_key_create(
+        actor=Actor.system(), organization=organization, user=owner, description="bench"
+    )
+    return organization, secret
+
+
+def _wire_batch(organization: Organization, size: int, rng: random.Random) -> list[dict[str, Any]]:
+    """Realistic events: 1-3 resources, a request body with a secret to redact, spread over an hour."""
+    now = timezone.now()
+    principals = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(20)]
+    batch = []
+    for _ in range(size):
+        at = now - timedelta(seconds=rng.uniform(0, 3600))
+        resources = [
+            {
+                "id": str(uuid.UUID(int=rng.getrandbits(128))),
+                "type": "secret_manager_secret",
+                "name": f"secret-{rng.randrange(10_000)}",
+                "created_at": at.isoformat(),
+                "updated_at": at.isoformat(),
+                "deleted_at": None,
+                "secret_manager_secret_info": {"path": "/"},
+            }
+            for _ in range(rng.randint(1, 3))
+        ]
+        batch.append(
+            {
+                "id": str(uuid7(at)),
+                "recorded_at": at.isoformat(),
+                "locality": rng.choice(["fr-par", "nl-ams", "pl-waw", "global"]),
+                "principal": {"id": rng.choice(principals)},
+                "organization_id": str(organization.pk),
+                "project_id": None,
+                "source_ip": f"198.51.100.{rng.randrange(256)}",
+                "user_agent": "scaleway-sdk-go/v1.0.0-beta.7 terraform-provider/2.60",
+                "product_name": "secret-manager",
+                "service_name": "scaleway.secret_manager.v1beta1.Api",
+                "method_name": rng.choice(METHODS),
+                "resources": resources,
+                "request_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                "request_body": {
+                    "name": resources[0]["name"],
+                    "path": "/",
+                    "tags": ["prod"],
+                    "secret_key": "s3cr3t",
+                },
+                "status_code": rng.choice([200] * 9 + [403]),
+            }
+        )
+    return batch

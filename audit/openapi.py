@@ -1,0 +1,539 @@
+"""The OpenAPI 3.1 document of the whole API, served at /x/openapi.json.
+
+Written by hand from the same constants the views use (order-by values, page sizes, batch
+limits), so the document and the code cannot drift far; a test fuzzes the API from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+from audit import ingest
+from audit.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDER_BY
+from audit.iam_logs import LOG_ACTIONS, LOG_RESOURCE_TYPES
+from iam.api import API_KEY_ORDER
+
+UUID = {"type": "string", "format": "uuid"}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def json_response(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "400": json_response(ref("Error"), "invalid_arguments, with one detail per bad argument"),
+    "401": json_response(ref("Error"), "denied_authentication: missing, unknown or expired key"),
+    "403": json_response(ref("Error"), "permissions_denied (recorded in the trail as a 403 event)"),
+    "429": json_response(ref("Error"), "too_many_requests; see Retry-After"),
+}
+
+
+def operation(
+    operation_id: str,
+    summary: str,
+    tag: str,
+    response: dict[str, Any],
+    parameters: list[dict[str, Any]],
+    *,
+    extra: dict[str, Any] | None = None,
+    status: str = "200",
+) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": [tag],
+        "parameters": parameters,
+        "responses": {status: response, **ERRORS, "404": json_response(ref("Error"), "not_found")},
+        **(extra or {}),
+    }
+
+
+ORGANIZATION = query("organization_id", UUID, "Defaults to the API key's organization; another is refused.")
+REGION = path_param("region", {"type": "string", "pattern": "^[a-z]{2}-[a-z]{3}$", "examples": ["fr-par"]})
+WINDOW = [
+    query("recorded_after", TIMESTAMP, "Default: one hour before recorded_before."),
+    query("recorded_before", TIMESTAMP, "Default: now."),
+    query("order_by", {"type": "string", "enum": list(ORDER_BY), "default": "recorded_at_desc"}),
+    query(
+        "page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}
+    ),
+    query("page_token", {"type": "string", "maxLength": 1000}, "A previous answer's next_page_token."),
+]
+PAGE = [
+    query("page", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1, "default": 1}),
+    query("page_size", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
+]
+RESOURCE_TYPE = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$", "examples": ["iam_api_key"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["message", "type"],
+        "properties": {
+            "message": {"type": "string"},
+            "type": {
+                "type": "string",
+                "examples": [
+                    "invalid_arguments",
+                    "not_found",
+                    "permissions_denied",
+                    "denied_authentication",
+                    "too_many_requests",
+                ],
+            },
+            "details": {"type": "array", "items": {"type": "object"}},
+            "resource": {"type": "string"},
+            "resource_id": {"type": "string"},
+            "method": {"type": "string"},
+            "reason": {"type": "string"},
+            "retry_after": {"type": "integer"},
+        },
+    },
+    "Resource": {
+        "type": "object",
+        "required": ["id", "type"],
+        "properties": {
+            "id": {"type": "string", "minLength": 1, "maxLength": 200},
+            "type": RESOURCE_TYPE,
+            "name": {"type": ["string", "null"]},
+            "action": {"type": ["string", "null"]},
+            "created_at": NULLABLE_TIMESTAMP,
+            "updated_at": NULLABLE_TIMESTAMP,
+            "deleted_at": NULLABLE_TIMESTAMP,
+        },
+        "patternProperties": {"^[a-z][a-z0-9_]*_info$": {"type": "object"}},
+        "description": "At most one `<x>_info` object, chosen by type (reference §3.3).",
+    },
+    "Event": {
+        "type": "object",
+        "required": ["id", "recorded_at", "locality", "organization_id", "product_name", "status_code"],
+        "properties": {
+            "id": UUID,
+            "recorded_at": TIMESTAMP,
+            "locality": {"type": "string", "examples": ["fr-par", "fr-par-2", "global"]},
+            "principal": {"type": "object", "properties": {"id": UUID}, "required": ["id"]},
+            "organization_id": UUID,
+            "project_id": UUID,
+            "source_ip": {"type": "string"},
+            "user_agent": {"type": "string"},
+            "product_name": {"type": "string"},
+            "service_name": {"type": "string"},
+            "method_name": {"type": "string"},
+            "resources": {"type": "array", "items": ref("Resource")},
+            "request_id": {"type": "string"},
+            "request_body": {"type": "object"},
+            "status_code": {"type": "integer"},
+        },
+    },
+    "AuthenticationEvent": {
+        "type": "object",
+        "required": ["id", "recorded_at", "organization_id", "result", "method", "origin"],
+        "properties": {
+            "id": UUID,
+            "recorded_at": TIMESTAMP,
+            "organization_id": UUID,
+            "source_ip": {"type": "string"},
+            "user_agent": {"type": "string"},
+            "resources": {"type": "array", "items": ref("Resource")},
+            "result": {"type": "string", "enum": ["unknown_result", "success", "failure"]},
+            "failure_reason": {
+                "type": "string",
+                "enum": ["unknown_failure_reason", "invalid_mfa", "invalid_password"],
+            },
+            "method": {
+                "type": "string",
+                "enum": ["unknown_method", "password", "authentication_code", "oauth2", "saml"],
+            },
+            "origin": {"type": "string", "enum": ["unknown_origin", "public_api", "admin_api"]},
+            "mfa_type": {"type": "string", "enum": ["unknown_mfa_type", "totp"]},
+        },
+    },
+    "ListEventsResponse": {
+        "type": "object",
+        "required": ["events"],
+        "properties": {
+            "events": {"type": "array", "items": ref("Event")},
+            "next_page_token": {"type": "string", "description": "Absent on the last page."},
+        },
+    },
+    "ListAuthenticationEventsResponse": {
+        "type": "object",
+        "required": ["events"],
+        "properties": {
+            "events": {"type": "array", "items": ref("AuthenticationEvent")},
+            "next_page_token": {"type": "string"},
+        },
+    },
+    "ListCombinedEventsResponse": {
+        "type": "object",
+        "required": ["events"],
+        "properties": {
+            "events": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "oneOf": [
+                        {"required": ["api"], "properties": {"api": ref("Event")}},
+                        {"required": ["auth"], "properties": {"auth": ref("AuthenticationEvent")}},
+                    ],
+                },
+            },
+            "next_page_token": {"type": "string"},
+        },
+    },
+    "ListProductsResponse": {
+        "type": "object",
+        "required": ["products", "total_count"],
+        "properties": {
+            "products": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["title", "name", "services"],
+                    "properties": {
+                        "title": {"type": "string"},
+                        "name": {"type": "string"},
+                        "services": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "methods": {"type": "array", "items": {"type": "string"}},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            "total_count": {"type": "integer"},
+        },
+    },
+    "Log": {
+        "type": "object",
+        "required": ["id", "created_at", "action", "organization_id", "resource_type", "resource_id"],
+        "properties": {
+            "id": UUID,
+            "created_at": TIMESTAMP,
+            "ip": {"type": "string"},
+            "user_agent": {"type": "string"},
+            "action": {"type": "string", "enum": ["unknown_action", *LOG_ACTIONS]},
+            "bearer_id": {"type": "string"},
+            "organization_id": UUID,
+            "resource_type": {"type": "string", "enum": ["unknown_resource_type", *LOG_RESOURCE_TYPES]},
+            "resource_id": {"type": "string"},
+        },
+    },
+    "ListLogsResponse": {
+        "type": "object",
+        "required": ["logs", "total_count"],
+        "properties": {"logs": {"type": "array", "items": ref("Log")}, "total_count": {"type": "integer"}},
+    },
+    "APIKey": {
+        "type": "object",
+        "required": ["access_key", "created_at", "editable", "deletable", "managed"],
+        "properties": {
+            "access_key": {"type": "string", "pattern": "^SCW[A-Z0-9]{17}$"},
+            "secret_key": {
+                "type": "string",
+                "format": "uuid",
+                "description": "Only in CreateAPIKey's answer.",
+            },
+            "description": {"type": "string"},
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+            "expires_at": NULLABLE_TIMESTAMP,
+            "default_project_id": {"type": ["string", "null"], "format": "uuid"},
+            "editable": {"type": "boolean"},
+            "deletable": {"type": "boolean"},
+            "managed": {"type": "boolean"},
+            "creation_ip": {"type": "string"},
+            "user_id": UUID,
+            "application_id": UUID,
+        },
+    },
+    "ListAPIKeysResponse": {
+        "type": "object",
+        "required": ["api_keys", "total_count"],
+        "properties": {
+            "api_keys": {"type": "array", "items": ref("APIKey")},
+            "total_count": {"type": "integer"},
+        },
+    },
+    "CreateAPIKeyRequest": {
+        "type": "object",
+        "description": "Exactly one of user_id and application_id.",
+        "properties": {
+            "user_id": UUID,
+            "application_id": UUID,
+            "description": {"type": "string", "maxLength": 200},
+            "expires_at": TIMESTAMP,
+            "default_project_id": UUID,
+        },
+    },
+    "IngestEvent": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(ingest.REQUIRED_FIELDS),
+        "properties": {
+            "id": {**UUID, "description": "The idempotency key: an id already stored is skipped."},
+            "recorded_at": {**TIMESTAMP, "description": "With an offset; at most 5 minutes ahead."},
+            "locality": {"type": "string", "pattern": ingest.LOCALITY_RE.pattern},
+            "principal": {
+                "type": ["object", "null"],
+                "additionalProperties": False,
+                "required": ["id"],
+                "properties": {
+                    "id": UUID,
+                    "type": {"type": "string", "enum": ["user", "application"]},
+                    "name": {"type": "string", "maxLength": 200},
+                },
+            },
+            "organization_id": {**UUID, "description": "Must be the API key's organization."},
+            "project_id": {"type": ["string", "null"], "format": "uuid"},
+            "source_ip": {"type": "string"},
+            "user_agent": {"type": "string", "maxLength": 512},
+            "product_name": {"type": "string", "pattern": ingest.PRODUCT_RE.pattern},
+            "service_name": {"type": "string", "pattern": ingest.SERVICE_RE.pattern},
+            "method_name": {"type": "string", "pattern": ingest.METHOD_RE.pattern},
+            "resources": {"type": "array", "maxItems": ingest.MAX_RESOURCES, "items": ref("Resource")},
+            "request_id": {"type": "string", "maxLength": 64},
+            "request_body": {"type": "object", "description": "Secret-looking keys are stored REDACTED."},
+            "status_code": {"type": "integer", "minimum": 100, "maximum": 599},
+        },
+    },
+    "IngestRequest": {
+        "type": "object",
+        "required": ["events"],
+        "properties": {
+            "events": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": ingest.MAX_BATCH,
+                "items": ref("IngestEvent"),
+            }
+        },
+    },
+    "IngestResponse": {
+        "type": "object",
+        "required": ["received", "created", "duplicates"],
+        "properties": {
+            "received": {"type": "integer"},
+            "created": {"type": "integer"},
+            "duplicates": {"type": "integer", "description": "Events whose id was already stored."},
+        },
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    audit = "/audit-trail/v1alpha1/regions/{region}"
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Audit Trail API",
+            "version": "v1alpha1",
+            "description": (
+                "Wire-compatible with Scaleway's Audit Trail v1alpha1 and IAM v1alpha1 (logs, API "
+                "keys): point the official SDKs at this server with `api_url`. Authenticate with "
+                "`X-Auth-Token: <secret key>`. Errors are JSON `{message, type, ...}`. Our "
+                "extensions live under `/x/`."
+            ),
+        },
+        "security": [{"XAuthToken": []}],
+        "tags": [{"name": "Audit Trail"}, {"name": "IAM"}, {"name": "Ingestion (extension)"}],
+        "paths": {
+            f"{audit}/events": {
+                "get": operation(
+                    "ListEvents",
+                    "List the organization's events in a region, keyset-paged",
+                    "Audit Trail",
+                    json_response(ref("ListEventsResponse")),
+                    [
+                        REGION,
+                        ORGANIZATION,
+                        query("project_id", UUID),
+                        query("resource_type", RESOURCE_TYPE, "`unknown_type` or empty: no filter."),
+                        query("method_name", {"type": "string", "maxLength": 128}),
+                        query("status", {"type": "integer", "minimum": 0, "maximum": 999}, "0: no filter."),
+                        *WINDOW,
+                        query("product_name", {"type": "string", "maxLength": 64}),
+                        query("service_name", {"type": "string", "maxLength": 128}),
+                        query("resource_id", {"type": "string", "maxLength": 200}),
+                        query("principal_id", UUID),
+                        query("source_ip", {"type": "string"}, "An IP address or a CIDR network."),
+                    ],
+                )
+            },
+            f"{audit}/products": {
+                "get": operation(
+                    "ListProducts",
+                    "List the products, services and methods present in the organization's events",
+                    "Audit Trail",
+                    json_response(ref("ListProductsResponse")),
+                    [REGION, ORGANIZATION],
+                )
+            },
+            f"{audit}/authentication-events": {
+                "get": operation(
+                    "ListAuthenticationEvents",
+                    "List console sign-ins (global: listed under fr-par)",
+                    "Audit Trail",
+                    json_response(ref("ListAuthenticationEventsResponse")),
+                    [REGION, ORGANIZATION, *WINDOW],
+                )
+            },
+            f"{audit}/combined-events": {
+                "get": operation(
+                    "ListCombinedEvents",
+                    "List API-call and sign-in events merged by time",
+                    "Audit Trail",
+                    json_response(ref("ListCombinedEventsResponse")),
+                    [
+                        REGION,
+                        ORGANIZATION,
+                        query("project_id", UUID),
+                        query("resource_type", RESOURCE_TYPE),
+                        *WINDOW,
+                    ],
+                )
+            },
+            "/iam/v1alpha1/logs": {
+                "get": operation(
+                    "ListLogs",
+                    "List IAM logs (changes to API keys, users, applications, groups, policies)",
+                    "IAM",
+                    json_response(ref("ListLogsResponse")),
+                    [
+                        ORGANIZATION,
+                        query("order_by", {"type": "string", "enum": ["created_at_asc", "created_at_desc"]}),
+                        *PAGE,
+                        query("created_after", TIMESTAMP),
+                        query("created_before", TIMESTAMP),
+                        query("action", {"type": "string", "enum": ["unknown_action", *LOG_ACTIONS]}),
+                        query(
+                            "resource_type",
+                            {"type": "string", "enum": ["unknown_resource_type", *LOG_RESOURCE_TYPES]},
+                        ),
+                        query(
+                            "search", {"type": "string", "maxLength": 200}, "A bearer id or a resource id."
+                        ),
+                    ],
+                )
+            },
+            "/iam/v1alpha1/logs/{log_id}": {
+                "get": operation(
+                    "GetLog",
+                    "Get one IAM log",
+                    "IAM",
+                    json_response(ref("Log")),
+                    [path_param("log_id", UUID)],
+                )
+            },
+            "/iam/v1alpha1/api-keys": {
+                "get": operation(
+                    "ListAPIKeys",
+                    "List the organization's API keys",
+                    "IAM",
+                    json_response(ref("ListAPIKeysResponse")),
+                    [
+                        ORGANIZATION,
+                        query("order_by", {"type": "string", "enum": list(API_KEY_ORDER)}),
+                        *PAGE,
+                        query("application_id", UUID),
+                        query("user_id", UUID),
+                        query("bearer_id", UUID),
+                        query(
+                            "bearer_type",
+                            {"type": "string", "enum": ["unknown_bearer_type", "user", "application"]},
+                        ),
+                        query("editable", {"type": "boolean"}),
+                        query("expired", {"type": "boolean"}),
+                        query("access_key", {"type": "string", "maxLength": 20}),
+                        query("description", {"type": "string", "maxLength": 200}),
+                    ],
+                ),
+                "post": operation(
+                    "CreateAPIKey",
+                    "Create an API key for a member or an application (audited as CreateAPIKey)",
+                    "IAM",
+                    json_response(ref("APIKey")),
+                    [],
+                    extra={
+                        "requestBody": {
+                            "required": True,
+                            "content": {"application/json": {"schema": ref("CreateAPIKeyRequest")}},
+                        }
+                    },
+                ),
+            },
+            "/iam/v1alpha1/api-keys/{access_key}": {
+                "get": operation(
+                    "GetAPIKey",
+                    "Get one API key (never its secret)",
+                    "IAM",
+                    json_response(ref("APIKey")),
+                    [path_param("access_key", {"type": "string", "maxLength": 20})],
+                ),
+                "delete": operation(
+                    "DeleteAPIKey",
+                    "Delete an API key (audited as DeleteAPIKey)",
+                    "IAM",
+                    {"description": "Deleted"},
+                    [path_param("access_key", {"type": "string", "maxLength": 20})],
+                    status="204",
+                ),
+            },
+            "/x/audit-trail/v1/events": {
+                "post": operation(
+                    "IngestEvents",
+                    f"Store a batch of up to {ingest.MAX_BATCH} events, all or nothing, idempotent by id",
+                    "Ingestion (extension)",
+                    json_response(ref("IngestResponse")),
+                    [],
+                    extra={
+                        "description": (
+                            "Needs the AuditTrailEventsWriter permission set. The body is "
+                            '`{"events": [...]}`, a JSON array, or NDJSON (`application/x-ndjson`, one '
+                            "event per line). A batch with any invalid event stores nothing and answers "
+                            "invalid_arguments whose details name each bad event as `events[<index>]`."
+                        ),
+                        "requestBody": {
+                            "required": True,
+                            "content": {
+                                "application/json": {"schema": ref("IngestRequest")},
+                                "application/x-ndjson": {"schema": {"type": "string"}},
+                            },
+                        },
+                    },
+                )
+            },
+        },
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"XAuthToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}},
+        },
+    }
+
+
+@require_GET
+def openapi_document(request: HttpRequest) -> JsonResponse:
+    """The document is public: it describes the API, it grants nothing."""
+    return JsonResponse(document())

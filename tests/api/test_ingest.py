@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from audit.models import Event
+from tests.api.conftest import wire_event
+
+INGEST = "/x/audit-trail/v1/events"
+
+
+def post(api, events, *, ndjson=False):
+    if ndjson:
+        body = "\n".join(json.dumps(e) for e in events) + "\n"
+        return api.post(INGEST, body, content_type="application/x-ndjson")
+    return api.post(INGEST, json.dumps({"events": events}), content_type="application/json")
+
+
+def ingested(acme):
+    return Event.objects.filter(organization_id=acme.pk, product_name="secret-manager")
+
+
+@pytest.mark.django_db
+def test_a_batch_of_1000_events_lands_in_one_request(writer_api, acme):
+    batch = [wire_event(acme) for _ in range(1000)]
+    response = post(writer_api, batch)
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"received": 1000, "created": 1000, "duplicates": 0}
+    assert ingested(acme).count() == 1000
+    stored = ingested(acme).get(id=batch[0]["id"])
+    assert stored.request_body == {"name": "db-pass", "secret_key": "REDACTED"}
+    assert stored.principal_id == uuid.UUID(batch[0]["principal"]["id"])
+    assert stored.region == "fr-par"
+
+
+@pytest.mark.django_db
+def test_sending_a_batch_again_creates_no_new_event(writer_api, acme):
+    batch = [wire_event(acme) for _ in range(50)]
+    assert post(writer_api, batch).json()["created"] == 50
+    response = post(writer_api, batch)
+    assert response.json() == {"received": 50, "created": 0, "duplicates": 50}
+    assert ingested(acme).count() == 50
+    # and a batch overlapping the first stores only what is new
+    assert post(writer_api, batch[:10] + [wire_event(acme)], ndjson=True).json()["created"] == 1
+    assert ingested(acme).count() == 51
+
+
+@pytest.mark.django_db
+def test_a_batch_with_one_invalid_event_stores_nothing_and_names_it(writer_api, acme):
+    batch = [wire_event(acme) for _ in range(10)]
+    batch[3]["method_name"] = "create secret"
+    batch[7]["resources"] = [{"type": "secret_manager_secret"}]
+    response = post(writer_api, batch)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["type"] == "invalid_arguments"
+    assert [d["argument_name"] for d in body["details"]] == [
+        "events[3].method_name",
+        "events[7].resources[0].id",
+    ]
+    assert ingested(acme).count() == 0
+
+
+@pytest.mark.django_db
+def test_every_field_is_checked_against_the_event_schema(writer_api, acme, outsider):
+    globex = outsider.owned_organizations.get()
+    from tests.factories import ProjectFactory
+
+    foreign_project = ProjectFactory(organization=globex)
+    cases = {
+        "id": {"id": "42"},
+        "recorded_at": {"recorded_at": "2026-01-01T00:00:00"},  # no offset
+        "locality": {"locality": "paris"},
+        "status_code": {"status_code": 42},
+        "organization_id": {"organization_id": str(globex.pk)},
+        "project_id": {"project_id": str(foreign_project.pk)},
+        "source_ip": {"source_ip": "999.1.1.1"},
+        "principal.id": {"principal": {"id": "me"}},
+        "service_name": {"service_name": "api"},
+        "product_name": {"product_name": "Secret Manager"},
+        "request_body": {"request_body": ["not", "an", "object"]},
+        "surprise": {"surprise": 1},
+        "resources[0].created_at": {"resources": [{"id": "x", "type": "iam_user", "created_at": "soon"}]},
+    }
+    batch = [wire_event(acme, **overrides) for overrides in cases.values()]
+    batch.append(wire_event(acme, recorded_at=(timezone.now() + timedelta(hours=1)).isoformat()))
+    response = post(writer_api, batch)
+    names = [d["argument_name"] for d in response.json()["details"]]
+    assert sorted(names) == sorted(
+        [f"events[{i}].{field}" for i, field in enumerate(cases)] + ["events[13].recorded_at"]
+    )
+    assert ingested(acme).count() == 0
+
+
+@pytest.mark.django_db
+def test_malformed_bodies_and_oversized_batches_are_refused(writer_api, acme):
+    assert writer_api.post(INGEST, "{", content_type="application/json").status_code == 400
+    assert writer_api.post(INGEST, "[]", content_type="application/json").status_code == 400
+    assert writer_api.post(INGEST, '{"events": 3}', content_type="application/json").status_code == 400
+    response = writer_api.post(INGEST, '{"ok": 1}\nnope\n', content_type="application/x-ndjson")
+    assert [d["argument_name"] for d in response.json()["details"]] == ["events[1]"]
+    response = post(writer_api, [wire_event(acme) for _ in range(1001)])
+    assert response.status_code == 400
+    assert "at most 1000" in response.json()["details"][0]["help_message"]
+
+
+@pytest.mark.django_db
+def test_ingestion_needs_the_writer_permission_set(auditor_api, acme, auditor):
+    response = post(auditor_api, [wire_event(acme)])
+    assert response.status_code == 403
+    assert response.json()["details"] == [{"resource": "audit_trail", "action": "ingest"}]
+    refusal = Event.objects.get(organization_id=acme.pk, status_code=403)
+    assert (refusal.method_name, refusal.principal_id) == ("IngestEvents", auditor.pk)
+    assert ingested(acme).count() == 0
+
+
+@pytest.mark.django_db
+def test_ingested_principals_resolve_to_the_organizations_applications(writer_api, acme, writer):
+    event = wire_event(acme, principal={"id": str(writer.pk)})
+    post(writer_api, [event])
+    stored = Event.objects.get(id=event["id"])
+    assert (stored.principal_type, stored.principal_name) == ("application", "log-shipper")
+
+
+@pytest.mark.django_db
+def test_ingestion_costs_a_fixed_number_of_queries(writer_api, acme, django_assert_max_num_queries):
+    batch = [wire_event(acme) for _ in range(200)]
+    # key, membership/rules, principals (users, applications), known ids, insert + savepoints
+    with django_assert_max_num_queries(10):
+        assert post(writer_api, batch).json()["created"] == 200
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite's IMMEDIATE transactions serialize writers: no race"
+)
+@pytest.mark.django_db
+def test_a_concurrent_writer_of_the_same_ids_falls_back_to_on_conflict(acme, monkeypatch, writer_api):
+    """Between the known-id probe and the COPY, another request stored some of the ids."""
+    from audit import ingest
+    from audit.services import record_many
+
+    first = ingest.validate([wire_event(acme) for _ in range(3)], organization=acme)
+    record_many(first)
+    second = ingest.validate([wire_event(acme) for _ in range(2)], organization=acme)
+    monkeypatch.setattr(Event.objects, "filter", lambda *a, **k: Event.objects.none())  # the race
+    from audit.services import record_new
+
+    created = record_new(first + second)
+    assert [e.id for e in created] == [e.id for e in second]
+    monkeypatch.undo()
+    assert ingested(acme).count() == 5
+
+
+@pytest.mark.django_db
+def test_nul_characters_are_refused_not_a_server_error(writer_api, acme):
+    batch = [wire_event(acme), wire_event(acme, request_body={"name": "a\x00b"})]
+    response = post(writer_api, batch)
+    assert response.status_code == 400
+    assert [d["argument_name"] for d in response.json()["details"]] == ["events[1]"]
