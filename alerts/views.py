@@ -25,7 +25,7 @@ from alerts.forms import (
 from alerts.models import NotificationContact
 from alerts.rules import CEL_VARIABLES, CelRule, compile_expression
 from alerts.tables import AlertTable
-from audit.regions import REGION_NAMES, REGIONS
+from audit.regions import REGION_CHOICES, REGION_NAMES, REGIONS
 from audit.services import Actor
 from iam.http import ConsoleRequest
 from iam.permissions import deny, permission_required, request_may
@@ -100,7 +100,7 @@ def management(request: ConsoleRequest) -> HttpResponse:
             "tab": "alerting",
             "region": region,
             "region_name": REGION_NAMES.get(region, region),
-            "region_form": RegionForm(initial={"region": region}),
+            "region_choices": REGION_CHOICES,
             "form": form,
             "can_write": can_write,
             "table": table,
@@ -182,6 +182,7 @@ def custom_rule_create(request: ConsoleRequest) -> HttpResponse:
             "tab": "alerting",
             "region": region,
             "region_name": REGION_NAMES.get(region, region),
+            "region_choices": REGION_CHOICES,
             "form": form,
             "variables": CEL_VARIABLES,
             **context,

@@ -20,7 +20,7 @@ from django.utils.dateparse import parse_datetime
 
 from audit import catalogue
 from audit.models import Event
-from audit.regions import DEFAULT_REGION, REGION_NAMES, REGIONS
+from audit.regions import DEFAULT_REGION, REGION_CHOICES
 from audit.selectors import Cursor, EventQuery, event_queryset
 from iam.models import Organization, Project
 
@@ -92,7 +92,7 @@ class EventFilterForm(forms.Form):
 
 
 def _region_choices() -> list[tuple[str, str]]:
-    return [(r, f"{r} ({REGION_NAMES[r]})") for r in REGIONS]
+    return REGION_CHOICES
 
 
 def _text(

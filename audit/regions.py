@@ -8,6 +8,8 @@ REGIONS = ("fr-par", "nl-ams", "pl-waw")
 DEFAULT_REGION = "fr-par"
 GLOBAL = "global"
 REGION_NAMES = {"fr-par": "Paris", "nl-ams": "Amsterdam", "pl-waw": "Warsaw"}
+# Drop-down choices: "fr-par (Paris)".
+REGION_CHOICES = [(r, f"{r} ({REGION_NAMES[r]})") for r in REGIONS]
 REGION_RE = re.compile(r"^[a-z]{2}-[a-z]{3}$")
 LOCALITY_RE = re.compile(r"^(global|[a-z]{2}-[a-z]{3}(-[1-9])?)$")
 

@@ -3,10 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 import django_tables2 as tables
-from django.utils import timezone
-from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 
+from audit.templatetags.audit_extras import with_offset
 from iam.filters import RESOURCE_TYPE_LABELS
 from iam.models import APIKey, Application, Group, Invitation, Policy
 
@@ -22,10 +21,7 @@ class TimeColumn(tables.Column):
         super().__init__(*args, **kwargs)
 
     def render(self, value: Any) -> str:
-        local = timezone.localtime(value)
-        return format_html(
-            '<time datetime="{}">{}</time>', value.isoformat(), date_format(local, "Y-m-d H:i:s O")
-        )
+        return format_html('<time datetime="{}">{}</time>', value.isoformat(), with_offset(value))
 
 
 class MemberTable(tables.Table):

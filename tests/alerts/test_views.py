@@ -258,3 +258,9 @@ def test_the_contacts_page_query_count(
 def test_contacts_of_another_organization_are_not_reachable(outsider_client, security_contact):
     assert "sec@acme.test" not in outsider_client.get("/contacts/").content.decode()
     assert outsider_client.post(f"/contacts/{security_contact.pk}/delete/").status_code == 404
+
+
+def test_the_tab_has_one_region_drop_down_showing_the_chosen_region(owner_client):
+    html = owner_client.get(URL, {"region": "nl-ams"}).content.decode()
+    assert html.count('name="region"') == 1
+    assert '<option value="nl-ams" selected>nl-ams (Amsterdam)</option>' in html
