@@ -37,7 +37,7 @@ class EventTable(tables.Table):
         attrs={"td": {"class": "col-resources"}},
     )
     source_ip = tables.TemplateColumn(
-        template_name="audit/_columns/ip.html", verbose_name="IP", attrs={"td": {"class": "nowrap mono"}}
+        template_name="audit/_columns/ip.html", verbose_name="IP", attrs={"td": {"class": "col-ip mono"}}
     )
     status_code = tables.TemplateColumn(
         template_name="audit/_columns/status.html", verbose_name="Status", attrs={"td": {"class": "nowrap"}}
