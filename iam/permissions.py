@@ -167,7 +167,8 @@ def permission_required(
                 return view(request, *args, **kwargs)
             if getattr(request, "organization", None) is not None:
                 deny(request, action, method=method)
-            return render(request, template_name, {"action": action}, status=403)
+            context = {"action": action, "permission_sets": sorted(ACTIONS.get(action, ()))}
+            return render(request, template_name, context, status=403)
 
         return wrapper
 

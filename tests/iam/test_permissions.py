@@ -77,3 +77,10 @@ def test_member_without_rights_gets_a_403_page_and_the_attempt_is_recorded(
 @pytest.mark.django_db
 def test_auditor_reaches_the_events_page(auditor_client):
     assert auditor_client.get("/audit-trail/events/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_403_page_names_the_permission_sets_the_page_needs(member_client):
+    html = member_client.get("/contacts/").content.decode()
+    assert "<code>NotificationManagerReadOnly</code>" in html
+    assert "AuditTrailReadOnly" not in html
