@@ -728,30 +728,42 @@ class _Generator:
             body = {f"{noun}_id": resource["id"]}
         return body | SECRET_BODIES.get(method, {})
 
-    def locality(self, product: Product, project: Project) -> str:
-        """Global, the project's region, or a zone of it, as the product is filed."""
+    def locality(self, product: Product, project: Project, region: str | None = None) -> str:
+        """Global, the project's region (or `region`), or a zone of it, as the product is filed."""
         if product.locality_kind is LocalityKind.GLOBAL:
             return "global"
-        region = self.region_of_project.get(project.name, self.region_of_project["default"])(self.rng)
+        region = region or self.region_of_project.get(project.name, self.region_of_project["default"])(
+            self.rng
+        )
         if region not in product.regions:
             region = product.regions[0]
         if product.locality_kind is LocalityKind.ZONAL:
             return f"{region}-{self.rng.choice('112' if region == 'fr-par' else '123')}"
         return region
 
-    def event(self, at: datetime, *, forbidden: bool, principal: DemoPrincipal | None = None) -> Event:
+    def event(
+        self,
+        at: datetime,
+        *,
+        forbidden: bool,
+        principal: DemoPrincipal | None = None,
+        product_name: str | None = None,
+        method: str | None = None,
+        region: str | None = None,
+    ) -> Event:
+        """One event at `at`; the principal, product, method and region are drawn unless given."""
         rng = self.rng
         principal = principal or self.principal(at)
-        product = self.products[self.pick_product[id(principal)](rng)]
-        if principal.actor.principal_type == PrincipalType.SYSTEM:
+        product = self.products[product_name or self.pick_product[id(principal)](rng)]
+        if method is None and principal.actor.principal_type == PrincipalType.SYSTEM:
             method = rng.choice(SYSTEM_METHODS.get(product.name, ("ReplaceNode",)))
-        else:
+        elif method is None:
             method = self.methods[product.name](rng)
         service = product.service_of(method)
         assert service is not None  # demo methods come from the product's own services
         choices = [p for p in self.projects if not principal.projects or p.name in principal.projects]
         home = rng.choice(choices or self.projects)
-        locality = self.locality(product, home)
+        locality = self.locality(product, home, region)
         resource = self.resource(product, method, principal, home)
         # IAM and account events are about the organization: they carry no project.
         project = None if product.name in ORGANIZATION_PRODUCTS else home
@@ -808,9 +820,10 @@ def demo_events(
     globex = _Generator(world, world.globex, globex_principals, rng, {})
     member = refused[0]
 
-    # Moments with a story: someone without rights hammering the console 25 minutes ago (a burst of
-    # 403s, enough for HttpForbiddenErrorRateHigh: more than 20 in 5 minutes), and the owner
-    # removing the member who left.
+    # Moments with a story: the member without rights trying again and again to create an instance
+    # in Paris 25 minutes ago (a burst of 403s in one region, enough for fr-par's
+    # HttpForbiddenErrorRateHigh: more than 20 in 5 minutes), and the owner removing the member
+    # who left.
     special: list[tuple[datetime, str]] = []
     if count >= 2000:
         special += [(now - timedelta(minutes=27) + timedelta(seconds=10 * i), "burst") for i in range(24)]
@@ -823,7 +836,14 @@ def demo_events(
     timeline = sorted([(at, i) for i, at in enumerate(moments)] + special, key=lambda pair: pair[0])
     for at, what in timeline:
         if what == "burst":
-            yield acme_refused.event(at, forbidden=True, principal=member)
+            yield acme_refused.event(
+                at,
+                forbidden=True,
+                principal=member,
+                product_name="instance",
+                method="CreateServer",
+                region="fr-par",
+            )
         elif what == "removal":
             yield _removal(world, ok)
         elif what in globex_at:
