@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,11 +25,21 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from audit.models import Event, PrincipalType
+from audit.catalogue import PRODUCTS, LocalityKind, Product
+from audit.ids import uuid7
+from audit.models import AuthenticationEvent, Event, PrincipalType
 from audit.partitions import ensure_partitions
 from audit.services import Actor, build_event, record_many
-from iam.models import Application, Group, Membership, Organization, Policy, Project, Rule, User
-from iam.services import api_key_create
+from iam.models import Application, Group, Membership, Organization, Policy, Project, User
+from iam.services import (
+    RuleSpec,
+    api_key_create,
+    application_create,
+    group_create,
+    group_member_add,
+    organization_create,
+    policy_create,
+)
 
 DEMO_PASSWORD = "audit-trail-demo"
 ACME = "Acme"
@@ -80,180 +90,121 @@ ACME_PROJECTS = {
 GLOBEX_PROJECTS = {"default": "Default project"}
 
 
-# --- what they do: products as Audit Trail lists them (ListProducts shape) ------------------------
-# Real product names, service names and audited methods (reference §5.2 and Scaleway's docs).
+# --- what they do: the catalogue's products, and the resources the demo's methods act on ----------
+# Product, service and method names come from `audit.catalogue` (one source of truth with the
+# Events page filters and ListProducts). The demo adds what the catalogue cannot know: which
+# methods a healthy organization calls, and the names of the resources they touch.
 
-PRODUCTS: list[dict[str, Any]] = [
-    {"title": "Account", "name": "account", "services": [
-        {"name": "scaleway.account.v3.ProjectApi", "methods": ["CreateProject", "DeleteProject", "UpdateProject"]},
-        {"name": "scaleway.account.v3.UserApi", "methods": [
-            "ChangeUserPassword", "CreateMFAOTP", "UpdateUser", "UpdateUserPreferences", "ValidateMFAOTP"]},
-    ]},
-    {"title": "Apple Silicon", "name": "apple-silicon", "services": [
-        {"name": "scaleway.apple_silicon.v1alpha1.Api", "methods": [
-            "CreateServer", "DeleteServer", "RebootServer", "ReinstallServer", "UpdateServer"]},
-    ]},
-    {"title": "Audit Trail", "name": "audit-trail", "services": [
-        {"name": "scaleway.audit_trail.v1alpha1.Api", "methods": [
-            "CreateExportJob", "DeleteExportJob", "DisableAlertRules", "EnableAlertRules"]},
-    ]},
-    {"title": "Edge Services", "name": "edge-services", "services": [
-        {"name": "scaleway.edge_services.v1beta1.Api", "methods": [
-            "CreateCacheStage", "CreatePipeline", "CreateTLSStage", "CreateWafStage", "DeletePipeline",
-            "PurgeCache", "UpdatePipeline", "UpdateTLSStage"]},
-    ]},
-    {"title": "Elastic Metal", "name": "baremetal", "services": [
-        {"name": "scaleway.baremetal.v1.Api", "methods": [
-            "CreateServer", "DeleteServer", "InstallServer", "RebootServer", "StartBMCAccess", "StartServer",
-            "StopServer", "UpdateServer"]},
-    ]},
-    {"title": "IAM", "name": "iam", "services": [
-        {"name": "scaleway.iam.v1alpha1.Api", "methods": [
-            "AddGroupMember", "CreateAPIKey", "CreateApplication", "CreateGroup", "CreatePolicy", "CreateSSHKey",
-            "DeleteAPIKey", "DeleteApplication", "DeletePolicy", "DeleteSSHKey", "RemoveGroupMember", "SetRules",
-            "UpdateAPIKey", "UpdateApplication", "UpdateGroup", "UpdatePolicy", "UpdateUserPassword"]},
-    ]},
-    {"title": "Instances", "name": "instance", "services": [
-        {"name": "scaleway.instance.v1.Api", "methods": [
-            "AttachServerVolume", "CreateImage", "CreateSecurityGroup", "CreateServer", "CreateSnapshot",
-            "CreateVolume", "DeleteServer", "DeleteSnapshot", "DeleteVolume", "ServerAction",
-            "SetSecurityGroupRules", "UpdateServer", "UpdateVolume"]},
-    ]},
-    {"title": "IPAM", "name": "ipam", "services": [
-        {"name": "scaleway.ipam.v1.Api", "methods": ["AttachIP", "BookIP", "DetachIP", "ReleaseIP", "UpdateIP"]},
-    ]},
-    {"title": "Key Manager", "name": "key-manager", "services": [
-        {"name": "scaleway.key_manager.v1alpha1.Api", "methods": [
-            "CreateKey", "DeleteKey", "DisableKey", "EnableKey", "ImportKeyMaterial", "ProtectKey", "RotateKey",
-            "UpdateKey"]},
-    ]},
-    {"title": "Kubernetes", "name": "kubernetes", "services": [
-        {"name": "scaleway.k8s.v1.Api", "methods": [
-            "CreateCluster", "CreatePool", "DeleteCluster", "DeletePool", "RebootNode", "ReplaceNode",
-            "ResetClusterAdminToken", "SetClusterACLRules", "UpdateCluster", "UpdatePool", "UpgradeCluster",
-            "UpgradePool"]},
-    ]},
-    {"title": "Load Balancer", "name": "load-balancer", "services": [
-        {"name": "scaleway.lb.v1.ZonedApi", "methods": [
-            "AddBackendServers", "CreateBackend", "CreateCertificate", "CreateFrontend", "CreateLb", "CreateRoute",
-            "DeleteBackend", "DeleteLb", "MigrateLb", "SetBackendServers", "UpdateBackend", "UpdateFrontend",
-            "UpdateHealthCheck", "UpdateLb"]},
-    ]},
-    {"title": "Managed Database for PostgreSQL and MySQL", "name": "rdb", "services": [
-        {"name": "scaleway.rdb.v1.Api", "methods": [
-            "CreateDatabaseBackup", "CreateEndpoint", "CreateInstance", "CreateSnapshot", "CreateUser",
-            "DeleteInstance", "RestartInstance", "SetPrivilege", "UpdateInstance", "UpdateUser",
-            "UpgradeInstance"]},
-    ]},
-    {"title": "Public Gateways", "name": "vpc-gw", "services": [
-        {"name": "scaleway.vpc_gw.v2.Api", "methods": [
-            "CreateGateway", "CreateGatewayNetwork", "CreatePatRule", "DeleteGateway", "SetPatRules",
-            "UpdateGateway", "UpgradeGateway"]},
-    ]},
-    {"title": "Secret Manager", "name": "secret-manager", "services": [
-        {"name": "scaleway.secret_manager.v1beta1.Api", "methods": [
-            "AddSecretOwner", "CreateSecret", "CreateSecretVersion", "DeleteSecret", "DeleteSecretVersion",
-            "DisableSecretVersion", "EnableSecretVersion", "ProtectSecret", "UpdateSecret"]},
-    ]},
-    {"title": "Serverless Containers", "name": "serverless-containers", "services": [
-        {"name": "scaleway.containers.v1beta1.Api", "methods": [
-            "CreateContainer", "CreateDomain", "CreateNamespace", "CreateTrigger", "DeleteContainer",
-            "DeployContainer", "UpdateContainer"]},
-    ]},
-    {"title": "VPC", "name": "vpc", "services": [
-        {"name": "scaleway.vpc.v2.Api", "methods": [
-            "AddSubnets", "CreatePrivateNetwork", "CreateRoute", "CreateVPC", "DeletePrivateNetwork",
-            "DeleteRoute", "SetAcl", "UpdatePrivateNetwork"]},
-    ]},
-]  # fmt: skip
-
-# Where a product lives: "global" (shown in fr-par), a region, or a zone of a region.
-PLACEMENT = {
-    "account": "global", "iam": "global", "edge-services": "global",
-    "apple-silicon": "zone", "baremetal": "zone", "instance": "zone", "load-balancer": "zone", "vpc-gw": "zone",
-}  # fmt: skip
-# Products whose events carry no project (organization-level resources).
-NO_PROJECT = {"account", "iam"}
+# Methods the demo never calls at random: closing the organization, the sign-in dance (console
+# sign-ins are AuthenticationEvents, below), SAML set-up and user lock-outs, and removing a user
+# (the one removal is a story of its own: see `_removal`).
+IAM_METHODS = frozenset({
+    "AddGroupMember", "CreateAPIKey", "CreateApplication", "CreateGroup", "CreatePolicy", "CreateSSHKey",
+    "CreateUser", "DeleteAPIKey", "DeleteApplication", "DeleteGroup", "DeletePolicy", "DeleteSSHKey",
+    "RemoveGroupMember", "SetRules", "UpdateAPIKey", "UpdateApplication", "UpdateGroup", "UpdatePolicy",
+    "UpdateSSHKey", "UpdateUser", "UpdateUserPassword",
+})  # fmt: skip
+EXCLUDED_METHODS = {"account": frozenset({"CloseOrganization"})}
+# Products whose resources are the organization's own IAM and account objects (see `_Generator`),
+# and whose events carry no project.
+ORGANIZATION_PRODUCTS = ("account", "iam")
 
 
 @dataclass(frozen=True)
-class ResourceKind:
-    """A resource type a product's methods act on; `nouns` match the method names that touch it."""
+class ResourcePool:
+    """The names of the resources of one type that Acme (or Globex) has; `info` is the type's
+    `<x>_info` key when it has one."""
 
-    type: str
-    nouns: tuple[str, ...]
     names: tuple[str, ...]
-    info: str = ""  # the `<x>_info` key, if the type has one
+    info: str = ""
 
 
-RESOURCE_KINDS: dict[str, list[ResourceKind]] = {
-    "account": [
-        ResourceKind("account_project", ("Project",), ("web-shop", "data-lake", "internal-tools", "sandbox"),
-                     "account_project_info"),
-        ResourceKind("account_user", ("User", "MFA", "Password"), ("owner@acme.example",), "account_user_info"),
-    ],
-    "apple-silicon": [ResourceKind("apple_silicon_server", ("Server",), ("mac-ci-1", "mac-ci-2", "mac-build"),
-                                   "apple_silicon_server_info")],
-    "audit-trail": [
-        ResourceKind("audit_trail_export_job", ("Export",), ("daily-export-s3", "siem-archive"),
-                     "audit_trail_export_job_info"),
-        ResourceKind("audit_trail_alert_rule", ("Alert",), ("ApiKeyCreated", "HttpForbiddenErrorRateHigh"),
-                     "audit_trail_alert_rule_info"),
-    ],
-    "edge-services": [
-        ResourceKind("edge_services_pipeline", ("Pipeline", "Purge", "Waf"), ("shop-cdn", "docs-cdn"),
-                     "edge_services_pipeline_info"),
-        ResourceKind("edge_services_cache_stage", ("Cache",), ("cache-stage",), "edge_services_cache_stage_info"),
-        ResourceKind("edge_services_tls_stage", ("TLS",), ("tls-stage",), "edge_services_tls_stage_info"),
-    ],
-    "baremetal": [ResourceKind("baremetal_server", ("Server", "BMC"), ("em-db-1", "em-db-2", "em-gpu-1"),
-                               "baremetal_server_info")],
-    "iam": [],  # real users, applications, groups, policies and keys: see _iam_resource
-    "instance": [
-        ResourceKind("instance_server", ("Server",), ("web-1", "web-2", "web-3", "worker-1", "bastion"),
-                     "instance_server_info"),
-        ResourceKind("instance_volume", ("Volume",), ("web-1-data", "worker-1-scratch")),
-        ResourceKind("instance_snapshot", ("Snapshot",), ("web-1-nightly", "bastion-weekly")),
-        ResourceKind("instance_security_group", ("SecurityGroup",), ("web-sg", "bastion-sg")),
-        ResourceKind("instance_image", ("Image",), ("web-golden-2026-11", "worker-base")),
-    ],
-    "ipam": [ResourceKind("ipam_ip", ("IP",), ("172.16.4.10", "172.16.4.11", "172.16.8.2"), "ipam_ip_info")],
-    "key-manager": [ResourceKind("key_manager_key", ("Key",), ("db-encryption", "backup-kek", "signing-key"),
-                                 "key_manager_key_info")],
-    "kubernetes": [
-        ResourceKind("kube_cluster", ("Cluster", "ACL"), ("prod-k8s", "staging-k8s"), "kube_cluster_info"),
-        ResourceKind("kube_pool", ("Pool",), ("default", "gpu-pool", "spot")),
-        ResourceKind("kube_node", ("Node",), ("scw-prod-k8s-default-7f3a", "scw-prod-k8s-default-91bc")),
-    ],
-    "load-balancer": [
-        ResourceKind("load_balancer_lb", ("Lb", "HealthCheck"), ("shop-lb", "api-lb"), "load_balancer_lb_info"),
-        ResourceKind("load_balancer_backend", ("Backend",), ("shop-backend", "api-backend")),
-        ResourceKind("load_balancer_frontend", ("Frontend", "Route"), ("https-443", "http-80")),
-        ResourceKind("load_balancer_certificate", ("Certificate",), ("shop-acme-example",)),
-    ],
-    "rdb": [
-        ResourceKind("rdb_instance", ("Instance", "Database", "User", "Privilege"), ("shop-pg", "analytics-pg")),
-        ResourceKind("rdb_instance_backup", ("Backup",), ("shop-pg-daily", "analytics-pg-weekly")),
-        ResourceKind("rdb_instance_snapshot", ("Snapshot",), ("shop-pg-before-upgrade",)),
-        ResourceKind("rdb_instance_endpoint", ("Endpoint",), ("shop-pg-private",)),
-    ],
-    "vpc-gw": [ResourceKind("vpc_gw_gateway", ("Gateway", "Pat"), ("office-gw", "shop-gw"),
-                            "vpc_gw_gateway_info")],
-    "secret-manager": [ResourceKind("secret_manager_secret", ("Secret",), (
-        "db-password", "stripe-api-key", "smtp-credentials", "jwt-signing-key"), "secret_manager_secret_info")],
-    "serverless-containers": [
-        ResourceKind("serverless_containers_container", ("Container", "Domain", "Trigger"),
-                     ("shop-api", "image-resizer"), "serverless_containers_container_info"),
-        ResourceKind("serverless_containers_namespace", ("Namespace",), ("shop-ns",),
-                     "serverless_containers_namespace_info"),
-    ],
-    "vpc": [
-        ResourceKind("vpc_private_network", ("PrivateNetwork", "Subnets"), ("pn-shop", "pn-data"),
-                     "vpc_private_network_info"),
-        ResourceKind("vpc_vpc", ("VPC", "Acl"), ("main-vpc",)),
-        ResourceKind("vpc_route", ("Route",), ("default-route",), "vpc_route_info"),
-    ],
+RESOURCE_POOLS: dict[str, ResourcePool] = {
+    "apple_silicon_server": ResourcePool(("mac-ci-1", "mac-ci-2", "mac-build"), "apple_silicon_server_info"),
+    "audit_trail_export_job": ResourcePool(("daily-export-s3", "siem-archive"), "audit_trail_export_job_info"),
+    "audit_trail_alert_rule": ResourcePool(("ApiKeyCreated", "HttpForbiddenErrorRateHigh"),
+                                           "audit_trail_alert_rule_info"),
+    "audit_trail_custom_alert_rule": ResourcePool(("Secret deleted", "Policy with full access created")),
+    "edge_services_pipeline": ResourcePool(("shop-cdn", "docs-cdn"), "edge_services_pipeline_info"),
+    "edge_services_cache_stage": ResourcePool(("shop-cache", "docs-cache"), "edge_services_cache_stage_info"),
+    "edge_services_tls_stage": ResourcePool(("shop-tls",), "edge_services_tls_stage_info"),
+    "edge_services_waf_stage": ResourcePool(("shop-waf",)),
+    "edge_services_backend_stage": ResourcePool(("shop-origin-lb", "docs-origin-s3")),
+    "edge_services_dns_stage": ResourcePool(("cdn.acme.example", "docs.acme.example")),
+    "baremetal_server": ResourcePool(("em-db-1", "em-db-2", "em-gpu-1"), "baremetal_server_info"),
+    "instance_server": ResourcePool(("web-1", "web-2", "web-3", "worker-1", "bastion"), "instance_server_info"),
+    "instance_volume": ResourcePool(("web-1-data", "worker-1-scratch")),
+    "instance_snapshot": ResourcePool(("web-1-nightly", "bastion-weekly")),
+    "instance_security_group": ResourcePool(("web-sg", "bastion-sg")),
+    "instance_image": ResourcePool(("web-golden-2026-11", "worker-base")),
+    "instance_placement_group": ResourcePool(("web-spread",)),
+    "ipam_ip": ResourcePool(("172.16.4.10", "172.16.4.11", "172.16.8.2"), "ipam_ip_info"),
+    "key_manager_key": ResourcePool(("db-encryption", "backup-kek", "signing-key"), "key_manager_key_info"),
+    "kube_cluster": ResourcePool(("prod-k8s", "staging-k8s"), "kube_cluster_info"),
+    "kube_pool": ResourcePool(("default", "gpu-pool", "spot")),
+    "kube_node": ResourcePool(("scw-prod-k8s-default-7f3a", "scw-prod-k8s-default-91bc")),
+    "kube_acl": ResourcePool(("office-ips", "ci-runners")),
+    "load_balancer_lb": ResourcePool(("shop-lb", "api-lb"), "load_balancer_lb_info"),
+    "load_balancer_backend": ResourcePool(("shop-backend", "api-backend")),
+    "load_balancer_frontend": ResourcePool(("https-443", "http-80")),
+    "load_balancer_certificate": ResourcePool(("shop-acme-example",)),
+    "load_balancer_acl": ResourcePool(("block-scanners", "office-only-admin")),
+    "load_balancer_ip": ResourcePool(("51.159.24.10", "51.159.24.11")),
+    "load_balancer_route": ResourcePool(("api-by-host",)),
+    "rdb_instance": ResourcePool(("shop-pg", "analytics-pg")),
+    "rdb_instance_backup": ResourcePool(("shop-pg-daily", "analytics-pg-weekly")),
+    "rdb_instance_snapshot": ResourcePool(("shop-pg-before-upgrade",)),
+    "rdb_instance_endpoint": ResourcePool(("shop-pg-private",)),
+    "rdb_instance_read_replica": ResourcePool(("shop-pg-replica",)),
+    "rdb_instance_logs": ResourcePool(("shop-pg-logs",)),
+    "mongodb_instance": ResourcePool(("catalog-mongo",)),
+    "mongodb_instance_snapshot": ResourcePool(("catalog-mongo-daily",)),
+    "mongodb_instance_endpoint": ResourcePool(("catalog-mongo-private",)),
+    "vpc_gw_gateway": ResourcePool(("office-gw", "shop-gw"), "vpc_gw_gateway_info"),
+    "vpc_gw_gateway_network": ResourcePool(("shop-gw-pn-shop",)),
+    "vpc_gw_ip": ResourcePool(("51.15.200.7",)),
+    "vpc_gw_pat_rule": ResourcePool(("bastion-ssh-2222",)),
+    "secret_manager_secret": ResourcePool(("db-password", "stripe-api-key", "smtp-credentials", "jwt-signing-key"),
+                                          "secret_manager_secret_info"),
+    "secret_manager_version": ResourcePool(("db-password", "stripe-api-key", "jwt-signing-key")),
+    "serverless_containers_container": ResourcePool(("shop-api", "image-resizer"),
+                                                    "serverless_containers_container_info"),
+    "serverless_containers_namespace": ResourcePool(("shop-ns",), "serverless_containers_namespace_info"),
+    "serverless_containers_domain": ResourcePool(("api.acme.example",)),
+    "serverless_containers_trigger": ResourcePool(("resize-on-upload",)),
+    "vpc_private_network": ResourcePool(("pn-shop", "pn-data"), "vpc_private_network_info"),
+    "vpc_vpc": ResourcePool(("main-vpc",)),
+    "vpc_route": ResourcePool(("default-route",), "vpc_route_info"),
+    "vpc_subnet": ResourcePool(("172.16.4.0/22", "172.16.8.0/22")),
+    "vpc_acl": ResourcePool(("main-vpc-acl",)),
 }  # fmt: skip
+# Short-lived IAM and account objects that Create*/Delete* events are about (the demo's lasting
+# objects are real rows, which no random event creates twice or deletes).
+THROWAWAY_NAMES = {
+    "iam_application": ("grafana-reader", "old-jenkins", "k6-load-test"),
+    "iam_group": ("Contractors", "On-call", "Data team"),
+    "iam_policy": ("Temporary access for the migration", "Contractors read-only", "Grafana read"),
+    "iam_user": ("intern@acme.example", "contractor@partner.example", "consultant@audit-firm.example"),
+    "account_project": ("sandbox", "poc-llm", "hackathon-2026"),
+}
+
+
+def demo_methods(product: Product) -> tuple[str, ...]:
+    """The methods of `product` that the demo calls: those whose resources it can name."""
+    if product.name == "iam":
+        return tuple(m for m in product.methods if m in IAM_METHODS)
+    excluded = EXCLUDED_METHODS.get(product.name, frozenset())
+    return tuple(
+        m
+        for m in product.methods
+        if m not in excluded
+        and (product.name in ORGANIZATION_PRODUCTS or product.resource_type_of(m) in RESOURCE_POOLS)
+    )
+
+
+# The catalogue's products that the demo uses (every one it can fill with resources).
+DEMO_PRODUCTS: tuple[Product, ...] = tuple(p for p in PRODUCTS if demo_methods(p))
+IAM: Product = next(p for p in PRODUCTS if p.name == "iam")
 
 # Plain-text secrets that a careless client sends: build_event must turn each into "REDACTED".
 SECRET_BODIES: dict[str, dict[str, Any]] = {
@@ -320,6 +271,7 @@ class DemoWorld:
 class DemoResult:
     world: DemoWorld
     events: int = 0
+    sign_ins: int = 0
     skipped: bool = False
     seconds: float = 0.0
     logins: Sequence[DemoLogin] = field(default=LOGINS)
@@ -343,7 +295,10 @@ def _user(email: str, **extra: Any) -> User:
 
 
 def _organization(name: str, owner: User, projects: dict[str, str]) -> tuple[Organization, list[Project]]:
-    organization, _ = Organization.objects.get_or_create(name=name, owner=owner)
+    """The organization, created as on Scaleway the first time: "Scaleway" makes its default groups."""
+    organization = Organization.objects.filter(name=name, owner=owner).first()
+    if organization is None:
+        organization = organization_create(name=name, owner=owner, request_id=str(uuid.uuid4()))
     made = []
     for project_name, description in projects.items():
         project, _ = Project.objects.get_or_create(
@@ -365,21 +320,54 @@ def _member(organization: Organization, user: User, *, removed_at: datetime | No
     return membership
 
 
+def _console(user: User, ip: str, user_agent: str = CONSOLE_UA) -> Callable[[], Actor]:
+    """`user` at the console: each call is a new request (its own request ID)."""
+    return lambda: Actor(PrincipalType.USER, user.pk, user.email, ip, user_agent, str(uuid.uuid4()))
+
+
+def _application(
+    organization: Organization, as_: Callable[[], Actor], name: str, description: str
+) -> Application:
+    found = Application.objects.filter(organization=organization, name=name).first()
+    return found or application_create(
+        actor=as_(), organization=organization, name=name, description=description
+    )
+
+
+def _group(
+    organization: Organization,
+    as_: Callable[[], Actor],
+    name: str,
+    description: str,
+    members: Sequence[User | Application],
+) -> Group:
+    group = Group.objects.filter(organization=organization, name=name).first()
+    if group is None:
+        group = group_create(actor=as_(), organization=organization, name=name, description=description)
+    present = {*group.users.values_list("pk", flat=True), *group.applications.values_list("pk", flat=True)}
+    for member in members:
+        if member.pk not in present:
+            group_member_add(actor=as_(), group=group, member=member)
+    return group
+
+
 def _policy(
     organization: Organization,
+    as_: Callable[[], Actor],
     name: str,
     permission_sets: list[str],
+    principal: User | Group | Application,
     *,
     projects: Sequence[Project] = (),
-    **principal: Any,
 ) -> Policy:
-    policy, created = Policy.objects.get_or_create(organization=organization, name=name, defaults=principal)
-    if created:
-        Rule.objects.create(
-            policy=policy,
-            permission_set_names=permission_sets,
-            scope_type=Rule.ScopeType.PROJECTS if projects else Rule.ScopeType.ORGANIZATION,
-            project_ids=[str(p.pk) for p in projects],
+    policy = Policy.objects.filter(organization=organization, name=name).first()
+    if policy is None:
+        policy = policy_create(
+            actor=as_(),
+            organization=organization,
+            name=name,
+            principal=principal,
+            rules=[RuleSpec(permission_set_names=permission_sets, project_ids=[p.pk for p in projects])],
         )
     return policy
 
@@ -388,8 +376,12 @@ def _policy(
 def demo_world_ensure(*, now: datetime | None = None) -> DemoWorld:
     """Get or create the demo's organizations, people, projects and IAM objects. Idempotent.
 
-    A few dozen queries. The siem-exporter application's API key is created on the first run
-    only; its secret is returned then (in `api_key`) and never again.
+    What the product itself would audit goes through the real services, so the first run leaves
+    its trail: "Scaleway" creating each organization's default groups, the owner granting the
+    auditor and the IAM manager their rights, the IAM manager setting up applications, groups and
+    policies, and the owner creating the siem-exporter application's API key (its secret is
+    returned in `api_key` on that run only). Later runs find everything and record nothing.
+    People and memberships predate the trail (a year ago), so they are made directly.
     """
     now = now or timezone.now()
     emails = list(PEOPLE)
@@ -412,64 +404,67 @@ def demo_world_ensure(*, now: datetime | None = None) -> DemoWorld:
     former = _member(acme, users["former@acme.example"], removed_at=now - timedelta(days=2, hours=3))
     _member(globex, users["owner@globex.example"])
 
-    applications = {}
-    for name, description in {
-        "terraform-ci": "Terraform pipelines in GitLab CI",
-        "backup-bot": "Nightly snapshots and database backups",
-        "siem-exporter": "Ships the audit trail to the SOC's SIEM",
-    }.items():
-        applications[name], _ = Application.objects.get_or_create(
-            organization=acme, name=name, defaults={"description": description}
-        )
-
-    developers, _ = Group.objects.get_or_create(
-        organization=acme, name="Developers", defaults={"description": "Product engineers"}
-    )
-    developers.users.add(users["lucas.bernard@acme.example"], users["chloe.moreau@acme.example"])
-    automation, _ = Group.objects.get_or_create(
-        organization=acme, name="Automation", defaults={"description": "Machine principals"}
-    )
-    automation.applications.add(applications["terraform-ci"], applications["backup-bot"])
-
+    owner = _console(users["owner@acme.example"], "81.250.12.34")
+    manager = _console(users["iam-manager@acme.example"], "81.250.12.40", FIREFOX_UA)
     policies = [
-        _policy(acme, "Audit Trail read-only", ["AuditTrailReadOnly"], user=users["auditor@acme.example"]),
-        _policy(acme, "IAM management", ["IAMManager"], user=users["iam-manager@acme.example"]),
+        _policy(acme, owner, "IAM management", ["IAMManager"], users["iam-manager@acme.example"]),
+        _policy(acme, owner, "Audit Trail read-only", ["AuditTrailReadOnly"], users["auditor@acme.example"]),
+    ]
+    applications = {
+        name: _application(acme, manager, name, description)
+        for name, description in {
+            "terraform-ci": "Terraform pipelines in GitLab CI",
+            "backup-bot": "Nightly snapshots and database backups",
+            "siem-exporter": "Ships the audit trail to the SOC's SIEM",
+        }.items()
+    }
+    developers = _group(
+        acme,
+        manager,
+        "Developers",
+        "Product engineers",
+        [users["lucas.bernard@acme.example"], users["chloe.moreau@acme.example"]],
+    )
+    automation = _group(
+        acme,
+        manager,
+        "Automation",
+        "Machine principals",
+        [applications["terraform-ci"], applications["backup-bot"]],
+    )
+    policies += [
         _policy(
             acme,
+            manager,
             "Developers full access",
             ["AllProductsFullAccess"],
+            developers,
             projects=[by_name["web-shop"], by_name["data-lake"]],
-            group=developers,
         ),
         _policy(
             acme,
+            manager,
             "Terraform CI",
             ["AllProductsFullAccess"],
+            applications["terraform-ci"],
             projects=acme_projects,
-            application=applications["terraform-ci"],
         ),
         _policy(
             acme,
+            manager,
             "Backups",
             ["InstancesFullAccess"],
+            applications["backup-bot"],
             projects=[by_name["web-shop"]],
-            application=applications["backup-bot"],
         ),
-        _policy(acme, "SIEM export", ["AuditTrailReadOnly"], application=applications["siem-exporter"]),
+        _policy(acme, manager, "SIEM export", ["AuditTrailReadOnly"], applications["siem-exporter"]),
     ]
 
     api_key = None
     exporter = applications["siem-exporter"]
     if not exporter.api_keys.exists():
-        owner = users["owner@acme.example"]
         key, secret = api_key_create(
-            # As if from the console: the owner's office IP and browser.
-            actor=Actor(
-                PrincipalType.USER, owner.pk, owner.email, "81.250.12.34", CONSOLE_UA, str(uuid.uuid4())
-            ),
-            organization=acme,
-            application=exporter,
-            description="SIEM export (demo)",
+            actor=owner(), organization=acme, application=exporter, description="SIEM export (demo)"
         )
         api_key = (key.access_key, secret)
 
@@ -492,7 +487,7 @@ def demo_world_ensure(*, now: datetime | None = None) -> DemoWorld:
 def _principals(world: DemoWorld) -> tuple[list[DemoPrincipal], list[DemoPrincipal], list[DemoPrincipal]]:
     """Acme's actors for successful calls, Acme's actors for refused calls, and Globex's actors."""
     u, a = world.users, world.applications
-    everything = {p["name"]: 1.0 for p in PRODUCTS}
+    everything = {p.name: 1.0 for p in DEMO_PRODUCTS}
     infra = {"instance": 5, "kubernetes": 4, "load-balancer": 3, "vpc": 2, "rdb": 2, "vpc-gw": 1, "ipam": 1}
 
     def person(email: str, weight: float, products: dict[str, float], ips: tuple[str, ...], uas, **kw):
@@ -590,7 +585,7 @@ class _Generator:
         pools: dict[tuple[str, str], list[dict[str, Any]]],
     ) -> None:
         self.world, self.organization, self.rng = world, organization, rng
-        self.products = {p["name"]: p for p in PRODUCTS}
+        self.products = {p.name: p for p in DEMO_PRODUCTS}
         self.projects = world.projects[str(organization.pk)]
         self.pick_principal = _Pick.of([(p, p.weight) for p in principals])
         self.pick_product = {id(p): _Pick.of(p.products) for p in principals}
@@ -602,12 +597,9 @@ class _Generator:
             "default": _Pick.of({"fr-par": 6, "nl-ams": 4}),
         }
         self.methods = {
-            name: _Pick.of(
-                [((service["name"], method), _method_weight(method)) for service in product["services"]
-                 for method in service["methods"]]
-            )
-            for name, product in self.products.items()
-        }  # fmt: skip
+            product.name: _Pick.of([(method, _method_weight(method)) for method in demo_methods(product)])
+            for product in DEMO_PRODUCTS
+        }
 
     def uuid4(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -619,36 +611,33 @@ class _Generator:
                 return principal
         return next(p for p in self.pick_principal.items if p.active_at(at))
 
-    def pool(self, kind: ResourceKind, project: Project | None) -> list[dict[str, Any]]:
-        key = (kind.type, str(project.pk) if project else "")
+    def pool(self, resource_type: str, project: Project | None) -> list[dict[str, Any]]:
+        key = (resource_type, str(project.pk) if project else "")
         if key not in self.pools:
+            kind = RESOURCE_POOLS[resource_type]
             born = timezone.now() - timedelta(days=self.rng.randint(40, 400))
             self.pools[key] = [
                 {
                     "id": self.uuid4(),
-                    "type": kind.type,
+                    "type": resource_type,
                     "name": name,
                     "created_at": _iso(born),
                     "updated_at": _iso(born),
                     "deleted_at": None,
-                    **({kind.info: self._info(kind, name, project)} if kind.info else {}),
+                    **({kind.info: self._info(kind.info, name)} if kind.info else {}),
                 }
                 for name in kind.names
             ]
         return self.pools[key]
 
-    def _info(self, kind: ResourceKind, name: str, project: Project | None) -> dict[str, Any]:
-        match kind.info:
+    def _info(self, info: str, name: str) -> dict[str, Any]:
+        match info:
             case "secret_manager_secret_info":
                 return {"path": "/", "key_id": None}
             case "instance_server_info" | "load_balancer_lb_info" | "edge_services_pipeline_info":
                 return {"name": name}
             case "ipam_ip_info":
                 return {"address": name if name[0].isdigit() else "172.16.4.10"}
-            case "account_project_info":
-                return {"description": ACME_PROJECTS.get(name, "")}
-            case "account_user_info":
-                return {"email": name, "phone_number": None}
             case "baremetal_server_info":
                 return {"description": "", "tags": ["prod"]}
             case "apple_silicon_server_info":
@@ -664,35 +653,65 @@ class _Generator:
             case _:
                 return {}
 
-    def _iam_resource(self, method: str) -> dict[str, Any]:
+    def _throwaway(self, resource_type: str) -> dict[str, Any]:
+        """A short-lived object that a Create or Delete event is about (a fresh id each time)."""
+        name = self.rng.choice(THROWAWAY_NAMES[resource_type])
+        return {"id": self.uuid4(), "type": resource_type, "name": name}
+
+    def _iam_resource(self, method: str, resource_type: str) -> dict[str, Any]:
         rng, world = self.rng, self.world
-        if "APIKey" in method:
+        short_lived = method.startswith(("Create", "Delete"))
+        if resource_type == "iam_api_key":
             key = "SCW" + "".join(rng.choice("ABCDEFGHJKMNPQRSTVWXYZ0123456789") for _ in range(17))
             return {"id": key, "type": "iam_api_key", "name": rng.choice(["ci deploy key", "laptop", None])}
-        if "Application" in method:
-            application = rng.choice(list(world.applications.values()))
-            return {"id": str(application.pk), "type": "iam_application", "name": application.name}
-        if "Group" in method:
-            group = rng.choice(world.groups)
-            return {"id": str(group.pk), "type": "iam_group", "name": group.name}
-        if "Policy" in method or method == "SetRules":
-            policy = rng.choice(world.policies)
-            return {"id": str(policy.pk), "type": "iam_policy", "name": policy.name}
-        if "SSHKey" in method:
+        if resource_type == "iam_ssh_key":
             return {
                 "id": self.uuid4(),
                 "type": "iam_ssh_key",
                 "name": rng.choice(["laptop-ed25519", "ci-runner"]),
             }
+        if short_lived:
+            return self._throwaway(resource_type)
+        if resource_type == "iam_application":
+            application = rng.choice(list(world.applications.values()))
+            return {"id": str(application.pk), "type": resource_type, "name": application.name}
+        if resource_type == "iam_group":
+            group = rng.choice(world.groups)
+            return {"id": str(group.pk), "type": resource_type, "name": group.name}
+        if resource_type in ("iam_policy", "iam_rule"):  # SetRules rewrites a policy's rules
+            policy = rng.choice(world.policies)
+            return {"id": str(policy.pk), "type": resource_type, "name": policy.name}
         user = world.users[rng.choice(["lucas.bernard@acme.example", "chloe.moreau@acme.example"])]
         return {"id": str(user.pk), "type": "iam_user", "name": user.email}
 
-    def resource(self, product: str, method: str, project: Project | None) -> dict[str, Any]:
-        if product == "iam":
-            return self._iam_resource(method)
-        kinds = RESOURCE_KINDS[product]
-        kind = max(kinds, key=lambda k: max((len(n) for n in k.nouns if n in method), default=0))
-        return self.rng.choice(self.pool(kind, project))
+    def _account_resource(
+        self, method: str, resource_type: str, principal: DemoPrincipal, project: Project
+    ) -> dict[str, Any]:
+        if resource_type == "account_organization":
+            return {"id": str(self.organization.pk), "type": resource_type, "name": self.organization.name}
+        if resource_type == "account_project":
+            if method.startswith(("Create", "Delete")):
+                return self._throwaway(resource_type)
+            info = {"account_project_info": {"description": project.description}}
+            return {"id": str(project.pk), "type": resource_type, "name": project.name, **info}
+        # A user acts on their own account (password, MFA, preferences).
+        email = principal.actor.principal_name
+        return {
+            "id": str(principal.actor.principal_id),
+            "type": "account_user",
+            "name": email,
+            "account_user_info": {"email": email, "phone_number": None},
+        }
+
+    def resource(
+        self, product: Product, method: str, principal: DemoPrincipal, project: Project
+    ) -> dict[str, Any]:
+        resource_type = product.resource_type_of(method) or ""
+        if product.name == "iam":
+            return self._iam_resource(method, resource_type)
+        if product.name == "account":
+            return self._account_resource(method, resource_type, principal, project)
+        return self.rng.choice(self.pool(resource_type, project))
 
     def body(self, method: str, resource: dict[str, Any], project: Project | None) -> dict[str, Any]:
         noun = resource["type"].rsplit("_", 1)[-1]
@@ -709,28 +728,45 @@ class _Generator:
             body = {f"{noun}_id": resource["id"]}
         return body | SECRET_BODIES.get(method, {})
 
-    def event(self, at: datetime, *, forbidden: bool, principal: DemoPrincipal | None = None) -> Event:
+    def locality(self, product: Product, project: Project, region: str | None = None) -> str:
+        """Global, the project's region (or `region`), or a zone of it, as the product is filed."""
+        if product.locality_kind is LocalityKind.GLOBAL:
+            return "global"
+        region = region or self.region_of_project.get(project.name, self.region_of_project["default"])(
+            self.rng
+        )
+        if region not in product.regions:
+            region = product.regions[0]
+        if product.locality_kind is LocalityKind.ZONAL:
+            return f"{region}-{self.rng.choice('112' if region == 'fr-par' else '123')}"
+        return region
+
+    def event(
+        self,
+        at: datetime,
+        *,
+        forbidden: bool,
+        principal: DemoPrincipal | None = None,
+        product_name: str | None = None,
+        method: str | None = None,
+        region: str | None = None,
+    ) -> Event:
+        """One event at `at`; the principal, product, method and region are drawn unless given."""
         rng = self.rng
         principal = principal or self.principal(at)
-        product = self.pick_product[id(principal)](rng)
-        if principal.actor.principal_type == PrincipalType.SYSTEM:
-            service = self.products[product]["services"][0]["name"]
-            method = rng.choice(SYSTEM_METHODS.get(product, ("ReplaceNode",)))
-        else:
-            service, method = self.methods[product](rng)
+        product = self.products[product_name or self.pick_product[id(principal)](rng)]
+        if method is None and principal.actor.principal_type == PrincipalType.SYSTEM:
+            method = rng.choice(SYSTEM_METHODS.get(product.name, ("ReplaceNode",)))
+        elif method is None:
+            method = self.methods[product.name](rng)
+        service = product.service_of(method)
+        assert service is not None  # demo methods come from the product's own services
         choices = [p for p in self.projects if not principal.projects or p.name in principal.projects]
-        project = rng.choice(choices or self.projects)
-        placement = PLACEMENT.get(product, "region")
-        region = self.region_of_project.get(project.name, self.region_of_project["default"])(rng)
-        if placement == "global":
-            locality = "global"
-        elif placement == "zone":
-            locality = f"{region}-{rng.choice('112' if region == 'fr-par' else '123')}"
-        else:
-            locality = region
-        if product in NO_PROJECT:
-            project = None
-        resource = self.resource(product, method, project)
+        home = rng.choice(choices or self.projects)
+        locality = self.locality(product, home, region)
+        resource = self.resource(product, method, principal, home)
+        # IAM and account events are about the organization: they carry no project.
+        project = None if product.name in ORGANIZATION_PRODUCTS else home
         actor = Actor(
             principal_type=principal.actor.principal_type,
             principal_id=principal.actor.principal_id,
@@ -742,8 +778,8 @@ class _Generator:
         return build_event(
             organization_id=self.organization.pk,
             actor=actor,
-            product_name=product,
-            service_name=service,
+            product_name=product.name,
+            service_name=service.name,
             method_name=method,
             locality=locality,
             status_code=403 if forbidden else 200,
@@ -784,9 +820,10 @@ def demo_events(
     globex = _Generator(world, world.globex, globex_principals, rng, {})
     member = refused[0]
 
-    # Moments with a story: someone without rights hammering the console 25 minutes ago (a burst of
-    # 403s, enough for HttpForbiddenErrorRateHigh: more than 20 in 5 minutes), and the owner
-    # removing the member who left.
+    # Moments with a story: the member without rights trying again and again to create an instance
+    # in Paris 25 minutes ago (a burst of 403s in one region, enough for fr-par's
+    # HttpForbiddenErrorRateHigh: more than 20 in 5 minutes), and the owner removing the member
+    # who left.
     special: list[tuple[datetime, str]] = []
     if count >= 2000:
         special += [(now - timedelta(minutes=27) + timedelta(seconds=10 * i), "burst") for i in range(24)]
@@ -799,7 +836,14 @@ def demo_events(
     timeline = sorted([(at, i) for i, at in enumerate(moments)] + special, key=lambda pair: pair[0])
     for at, what in timeline:
         if what == "burst":
-            yield acme_refused.event(at, forbidden=True, principal=member)
+            yield acme_refused.event(
+                at,
+                forbidden=True,
+                principal=member,
+                product_name="instance",
+                method="CreateServer",
+                region="fr-par",
+            )
         elif what == "removal":
             yield _removal(world, ok)
         elif what in globex_at:
@@ -825,7 +869,7 @@ def _removal(world: DemoWorld, principals: list[DemoPrincipal]) -> Event:
             request_id=str(uuid.uuid4()),
         ),
         product_name="iam",
-        service_name="scaleway.iam.v1alpha1.Api",
+        service_name=IAM.service_of("DeleteUser").name,  # type: ignore[union-attr]
         method_name="DeleteUser",
         locality="global",
         resources=[
@@ -843,9 +887,123 @@ def _removal(world: DemoWorld, principals: list[DemoPrincipal]) -> Event:
     )
 
 
+# --- console sign-ins ---------------------------------------------------------------------------
+
+# email: (IP, browser, MFA type): each person signs in from their usual place.
+SIGN_IN_HABITS = {
+    "owner@acme.example": ("81.250.12.34", CONSOLE_UA, "totp"),
+    "auditor@acme.example": ("81.250.12.51", CONSOLE_UA, ""),
+    "member@acme.example": ("92.184.108.3", CONSOLE_UA, ""),
+    "iam-manager@acme.example": ("81.250.12.40", FIREFOX_UA, "totp"),
+    "lucas.bernard@acme.example": ("88.163.45.201", CONSOLE_UA, ""),
+    "chloe.moreau@acme.example": ("90.112.7.19", FIREFOX_UA, ""),
+    "former@acme.example": ("78.193.66.140", CONSOLE_UA, ""),
+    "owner@globex.example": ("194.2.150.77", CONSOLE_UA, ""),
+}
+ATTACKER_IP = "185.220.101.47"  # a Tor exit node
+SCRIPT_UA = "python-requests/2.32.3"
+Result, Reason = AuthenticationEvent.Result, AuthenticationEvent.FailureReason
+
+
+def demo_sign_ins(
+    world: DemoWorld, *, days: int, now: datetime, rng: random.Random
+) -> list[AuthenticationEvent]:
+    """Console sign-in attempts over the last `days` days, oldest first, unsaved.
+
+    Each person signs in most working mornings (Paris time) from their usual IP, now and then
+    after mistyping their password; the member who left stops when they left. Two stories: three
+    nights ago someone tried the owner's password from a Tor exit node until the throttle
+    locked them out, and tried an address that does not exist (filed under no organization).
+    The auditor signed in a few minutes ago.
+    """
+    organization_of = dict.fromkeys(SIGN_IN_HABITS, world.acme.pk) | {"owner@globex.example": world.globex.pk}
+    attempts: list[AuthenticationEvent] = []
+
+    def attempt(
+        at: datetime,
+        email: str,
+        result: str,
+        *,
+        reason: str = "",
+        ip: str | None = None,
+        user_agent: str | None = None,
+        organization: bool = True,
+    ) -> None:
+        if at > now:
+            return
+        user = world.users.get(email)
+        habit_ip, habit_ua, mfa = SIGN_IN_HABITS.get(email, ("", "", ""))
+        attempts.append(
+            AuthenticationEvent(
+                id=uuid7(at),
+                recorded_at=at,
+                organization_id=organization_of.get(email) if organization else None,
+                user_id=user.pk if user else None,
+                email=email,
+                source_ip=ip or habit_ip,
+                user_agent=user_agent or habit_ua,
+                result=result,
+                failure_reason=reason,
+                mfa_type=mfa if result == Result.SUCCESS else "",
+            )
+        )
+
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for back in range(days, -1, -1):
+        day = today - timedelta(days=back)
+        working = day.weekday() < 5
+        for email in SIGN_IN_HABITS:
+            if rng.random() > (0.8 if working else 0.08):
+                continue
+            # 07:00-09:30 UTC, i.e. 08:00-10:30 in Paris.
+            at = day + timedelta(hours=7, seconds=rng.random() * 9000)
+            if email == "former@acme.example" and at >= world.removed_at:
+                continue
+            if rng.random() < 0.06:
+                attempt(
+                    at - timedelta(seconds=rng.randint(15, 90)),
+                    email,
+                    Result.FAILURE,
+                    reason=Reason.INVALID_PASSWORD,
+                )
+            attempt(at, email, Result.SUCCESS)
+
+    night = today - timedelta(days=3) + timedelta(hours=2, minutes=14)
+    for i in range(5):
+        attempt(night + timedelta(seconds=7 * i), "owner@acme.example", Result.FAILURE,
+                reason=Reason.INVALID_PASSWORD, ip=ATTACKER_IP, user_agent=SCRIPT_UA)  # fmt: skip
+    for i in range(5, 8):
+        attempt(night + timedelta(seconds=7 * i), "owner@acme.example", Result.FAILURE,
+                reason=Reason.THROTTLED, ip=ATTACKER_IP, user_agent=SCRIPT_UA)  # fmt: skip
+    for i in range(3):
+        attempt(night + timedelta(minutes=2, seconds=9 * i), "admin@acme.example", Result.FAILURE,
+                reason=Reason.UNKNOWN_USER, ip=ATTACKER_IP, user_agent=SCRIPT_UA, organization=False)  # fmt: skip
+    attempt(now - timedelta(minutes=12), "auditor@acme.example", Result.SUCCESS)
+    attempts.sort(key=lambda event: event.recorded_at)
+    return attempts
+
+
+def demo_sign_ins_record(sign_ins: Sequence[AuthenticationEvent]) -> int:
+    """Store the demo's sign-ins in one batch. AuthenticationEvent is append-only like Event, and
+    only the demo writes it in bulk (the login view records one attempt at a time)."""
+    return len(AuthenticationEvent.objects.bulk_create(sign_ins, batch_size=1000))
+
+
+# --- loading it all -----------------------------------------------------------------------------
+
+# The products the console audits by itself (IAM changes, alert settings): their events are no
+# sign that the demo's history was loaded.
+CONSOLE_PRODUCTS = ("iam", "audit-trail")
+
+
 def _acme_has_events() -> bool:
+    """Whether Acme's history is loaded: events from products other than the console's own, whose
+    set-up events (default groups, policies, API key, alerting) do not count."""
     acme = Organization.objects.filter(name=ACME, owner__email=LOGINS[0].email).first()
-    return acme is not None and Event.objects.filter(organization_id=acme.pk).exists()
+    return (
+        acme is not None
+        and Event.objects.filter(organization_id=acme.pk).exclude(product_name__in=CONSOLE_PRODUCTS).exists()
+    )
 
 
 def demo_seed(
@@ -858,14 +1016,15 @@ def demo_seed(
 ) -> DemoResult:
     """Ensure the demo world, then append `events` events over the last `days` days.
 
-    Events are skipped when Acme already has some, unless `force`. On PostgreSQL the monthly
+    Events are skipped when Acme already has some, unless `force`. The first load also records
+    the console sign-ins of those days (`--force` adds events only). On PostgreSQL the monthly
     partitions reaching back `days` are made first, so that old events do not land in the
-    default partition. Cost: one `record_many` (one transaction, batched INSERTs).
+    default partition. Cost: one `record_many` (one transaction, batched INSERTs) and one
+    batched insert of sign-ins.
     """
     if events < 0 or days < 1:
         raise ValueError("events must be 0 or more and days 1 or more.")
     now = now or timezone.now()
-    # Asked before the world exists: creating it records an event of its own (CreateAPIKey).
     already_seeded = _acme_has_events()
     world = demo_world_ensure(now=now)
     result = DemoResult(world=world)
@@ -875,6 +1034,9 @@ def demo_seed(
     started = time.perf_counter()
     ensure_partitions(months_back=days // 28 + 1)
     rng = random.Random(seed)
-    result.events = record_many(demo_events(world, count=events, days=days, now=now, rng=rng))
+    with transaction.atomic():
+        result.events = record_many(demo_events(world, count=events, days=days, now=now, rng=rng))
+        if not already_seeded:
+            result.sign_ins = demo_sign_ins_record(demo_sign_ins(world, days=days, now=now, rng=rng))
     result.seconds = time.perf_counter() - started
     return result

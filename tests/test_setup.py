@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TABLES = ("iam_user", "audit_event", "iam_group", "audit_authenticationevent")
 
 
 def _run(*args: str, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
@@ -63,14 +64,18 @@ def test_the_make_run_steps_on_a_fresh_sqlite_database_twice_leave_one_demo(tmp_
     assert first.returncode == 0, first.stderr
     assert "Recorded 500 events" in first.stdout and "auditor@acme.example" in first.stdout
     with sqlite3.connect(tmp_path / "fresh.sqlite3") as db:
-        counts = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("iam_user", "audit_event")]
+        counts = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES]
     second = _run(sys.executable, "manage.py", "seed_demo", "--events", "500", env=env)
     assert second.returncode == 0, second.stderr
     assert "Demo already loaded" in second.stdout
     with sqlite3.connect(tmp_path / "fresh.sqlite3") as db:
-        again = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("iam_user", "audit_event")]
+        again = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES]
         trigger = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
     assert again == counts
-    # 500 generated, plus what the demo does through the product itself (its API key, alert set-up).
-    assert counts[1] > 500
+    users, events, groups, sign_ins = counts
+    # 500 generated, plus what the demo does through the product itself: "Scaleway" creating each
+    # organization's default groups, the IAM set-up, the API key, alerting.
+    assert events > 500
+    assert groups >= 2 * 3 + 2
+    assert sign_ins > 0
     assert ("audit_event_no_update",) in trigger

@@ -16,10 +16,21 @@ from django.db.models import Count
 from django.test import Client
 from django.utils import timezone
 
-from audit.demo import DEMO_PASSWORD, LOGINS, PLACEMENT, PRODUCTS, RESOURCE_KINDS, demo_seed
-from audit.models import Event
+from audit import catalogue
+from audit.demo import (
+    DEMO_PASSWORD,
+    DEMO_PRODUCTS,
+    LOGINS,
+    ORGANIZATION_PRODUCTS,
+    RESOURCE_POOLS,
+    demo_methods,
+    demo_seed,
+)
+from audit.iam_logs import IamLog, iam_log_events
+from audit.models import AuthenticationEvent, Event
 from iam.models import APIKey, Application, Group, Membership, Organization, Policy, Project, Rule, User
 from iam.permissions import has_permission
+from iam.services import DEFAULT_GROUPS
 
 
 def _seed(*args: str) -> str:
@@ -29,7 +40,19 @@ def _seed(*args: str) -> str:
 
 
 def _counts() -> dict[str, int]:
-    models = (User, Organization, Project, Membership, Application, Group, Policy, Rule, APIKey, Event)
+    models = (
+        User,
+        Organization,
+        Project,
+        Membership,
+        Application,
+        Group,
+        Policy,
+        Rule,
+        APIKey,
+        Event,
+        AuthenticationEvent,
+    )
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -81,15 +104,17 @@ def test_seed_demo_refuses_nonsense(args):
         _seed(*args)
 
 
-def test_every_demo_product_has_resources_and_a_placement():
-    assert len(PRODUCTS) >= 12
-    for product in PRODUCTS:
-        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", product["name"])
-        assert product["name"] in RESOURCE_KINDS
-        assert PLACEMENT.get(product["name"], "region") in {"global", "region", "zone"}
-        for service in product["services"]:
-            assert service["name"].startswith("scaleway.")
-            assert service["methods"] == sorted(service["methods"])
+def test_the_demo_uses_the_catalogues_products_and_only_methods_whose_resources_it_can_name():
+    assert len(DEMO_PRODUCTS) >= 12
+    for product in DEMO_PRODUCTS:
+        assert catalogue.product(product.name) is product
+        for method in demo_methods(product):
+            assert product.service_of(method) is not None
+            if product.name not in ORGANIZATION_PRODUCTS:
+                assert product.resource_type_of(method) in RESOURCE_POOLS
+    assert "CloseOrganization" not in demo_methods(catalogue.product("account"))
+    iam = demo_methods(catalogue.product("iam"))
+    assert "CreateAPIKey" in iam and "CreatePasswordLogin" not in iam and "DeleteUser" not in iam
 
 
 def test_demo_logins_documented_in_the_readme_match_the_command():
@@ -138,14 +163,16 @@ def test_acme_has_its_people_projects_and_iam(seeded):
     assert not has_permission(globex.owner, acme, "audit_trail:read")
 
 
-def test_events_cover_twelve_products_with_their_services_and_methods(acme_events):
-    known = {(p["name"], s["name"], m) for p in PRODUCTS for s in p["services"] for m in s["methods"]} | {
-        ("iam", "scaleway.iam.v1alpha1.Api", "DeleteUser"),
-        ("iam", "scaleway.iam.v1alpha1.Api", "CreateAPIKey"),
-    }
+def test_events_name_the_catalogues_products_services_methods_and_resource_types(acme_events):
     seen = set(acme_events.values_list("product_name", "service_name", "method_name").distinct())
-    assert seen <= known
+    for product_name, service_name, method_name in seen:
+        product = catalogue.product(product_name)
+        assert product is not None and method_name in product.methods
+        assert product.service_of(method_name).name == service_name
     assert len({product for product, _, _ in seen}) >= 12
+    typed = acme_events.filter(status_code=200).values_list("product_name", "method_name", "resources")
+    for product_name, method_name, resources in typed:
+        assert resources[0]["type"] == catalogue.product(product_name).resource_type_of(method_name)
 
 
 def test_events_spread_over_fr_par_nl_ams_and_global(acme_events):
@@ -167,7 +194,12 @@ def test_about_three_percent_are_403s(acme_events):
 def test_the_last_hour_is_busy_and_holds_a_burst_of_403s(acme_events):
     recent = acme_events.filter(recorded_at__gte=timezone.now() - timedelta(hours=1))
     assert recent.count() >= 40
-    assert recent.filter(status_code=403, principal_name="member@acme.example").count() > 20
+    burst = recent.filter(status_code=403, principal_name="member@acme.example", region="fr-par")
+    # More than 20 refusals within 5 minutes in one region: fr-par's HttpForbiddenErrorRateHigh.
+    assert any(
+        burst.filter(recorded_at__gte=at, recorded_at__lt=at + timedelta(minutes=5)).count() > 20
+        for at in burst.values_list("recorded_at", flat=True)
+    )
     assert not acme_events.filter(recorded_at__gt=timezone.now()).exists()
 
 
@@ -176,7 +208,7 @@ def test_some_events_are_by_the_removed_member_and_only_before_they_left(seeded,
     theirs = acme_events.filter(principal_id=former.pk)
     assert theirs.exists()
     assert not theirs.filter(recorded_at__gte=seeded.world.removed_at).exists()
-    removal = acme_events.get(method_name="DeleteUser")
+    removal = acme_events.get(product_name="iam", method_name="DeleteUser")
     assert removal.principal_id == seeded.world.acme.owner_id
     assert removal.resources[0]["id"] == str(former.pk)
 
@@ -251,3 +283,98 @@ def test_seed_demo_turns_alerting_on_when_the_alerts_app_has_a_demo():
         assert (
             f"Alerting on in fr-par for Acme: {fired.filter(region='fr-par').count()} alert(s) fired." in out
         )
+
+
+def test_scaleway_creates_each_organizations_default_groups(seeded):
+    for organization in (seeded.world.acme, seeded.world.globex):
+        groups = Event.objects.filter(organization_id=organization.pk, method_name="CreateGroup")
+        by_scaleway = groups.filter(principal_type="system", principal_name="Scaleway", principal_id=None)
+        assert sorted(e.resources[0]["name"] for e in by_scaleway) == sorted(g for g, _, _ in DEFAULT_GROUPS)
+        assert set(Group.objects.filter(organization=organization).values_list("name", flat=True)) >= {
+            g for g, _, _ in DEFAULT_GROUPS
+        }
+
+
+def test_the_set_up_goes_through_iam_so_iam_logs_show_who_did_what(seeded):
+    acme, users = seeded.world.acme, seeded.world.users
+    owner, manager = users["owner@acme.example"], users["iam-manager@acme.example"]
+    logs = [IamLog.from_event(e) for e in iam_log_events(organization_id=acme.pk, bearer_id=owner.pk)]
+    assert {(log.action, log.resource_type) for log in logs} >= {
+        ("created", "policy"),
+        ("created", "api_key"),
+    }
+    by_manager = iam_log_events(organization_id=acme.pk, bearer_id=manager.pk)
+    assert set(by_manager.values_list("method_name", flat=True)) >= {
+        "CreateApplication",
+        "CreateGroup",
+        "AddGroupMember",
+        "CreatePolicy",
+    }
+    developers = Group.objects.get(organization=acme, name="Developers")
+    added = Event.objects.filter(
+        organization_id=acme.pk,
+        method_name="AddGroupMember",
+        resources__has_item={"id": str(developers.pk), "type": "iam_group"},
+    )
+    by_service = [e for e in added if "user_id" in e.request_body]  # the generator's bodies name no member
+    assert {e.request_body["user_id"] for e in by_service} == {
+        str(users["lucas.bernard@acme.example"].pk),
+        str(users["chloe.moreau@acme.example"].pk),
+    }
+    assert all(e.source_ip == "81.250.12.40" and e.principal_id == manager.pk for e in by_service)
+    assert len({e.request_id for e in by_service}) == 2
+
+
+def test_iam_create_and_delete_events_are_about_short_lived_objects_not_the_real_ones(seeded, acme_events):
+    real = {str(pk) for pk in Application.objects.values_list("pk", flat=True)}
+    real |= {str(pk) for pk in Policy.objects.values_list("pk", flat=True)}
+    generated = acme_events.filter(
+        method_name__in=["DeleteApplication", "DeletePolicy"],
+        recorded_at__lt=timezone.now() - timedelta(minutes=1),
+    )
+    assert generated.filter(status_code=200).exists()
+    assert (
+        not {r["id"] for resources in generated.values_list("resources", flat=True) for r in resources} & real
+    )
+
+
+@pytest.mark.django_db
+def test_an_empty_first_run_still_lets_a_later_run_load_the_history():
+    assert demo_seed(events=0).events == 0  # the set-up alone records IAM events
+    assert demo_seed(events=100, seed=3).events == 100
+
+
+def test_the_first_load_records_realistic_console_sign_ins(seeded):
+    acme, users = seeded.world.acme, seeded.world.users
+    assert seeded.sign_ins > 50
+    acme_sign_ins = AuthenticationEvent.objects.filter(organization_id=acme.pk)
+    succeeded = acme_sign_ins.filter(result="success")
+    assert {str(u) for u in succeeded.values_list("user_id", flat=True).distinct()} >= {
+        str(users[e].pk) for e in ("owner@acme.example", "auditor@acme.example", "chloe.moreau@acme.example")
+    }
+    assert succeeded.filter(email="owner@acme.example").exclude(mfa_type="totp").count() == 0
+    assert not acme_sign_ins.filter(
+        email="former@acme.example", recorded_at__gte=seeded.world.removed_at
+    ).exists()
+    assert acme_sign_ins.filter(email="former@acme.example").exists()
+    assert succeeded.filter(
+        email="auditor@acme.example", recorded_at__gte=timezone.now() - timedelta(hours=1)
+    ).exists()
+    # The story: a brute force on the owner from a Tor exit node, until the throttle stepped in.
+    attack = acme_sign_ins.filter(source_ip="185.220.101.47")
+    assert (
+        list(attack.order_by("recorded_at").values_list("failure_reason", flat=True))
+        == ["invalid_password"] * 5 + ["throttled"] * 3
+    )
+    unknown = AuthenticationEvent.objects.filter(failure_reason="unknown_user")
+    assert unknown.exists() and not unknown.exclude(organization_id=None).exists()
+    assert AuthenticationEvent.objects.filter(organization_id=seeded.world.globex.pk).exists()
+    assert not AuthenticationEvent.objects.filter(recorded_at__gt=timezone.now()).exists()
+    assert all(e.id.version == 7 for e in acme_sign_ins[:20])
+
+
+@pytest.mark.django_db
+def test_force_adds_events_but_no_sign_ins():
+    first = demo_seed(events=100, seed=1)
+    again = demo_seed(events=100, seed=2, force=True)
+    assert first.sign_ins > 0 and again.sign_ins == 0 and again.events == 100

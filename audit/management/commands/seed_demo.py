@@ -62,6 +62,8 @@ class Command(BaseCommand):
                     f"({result.rate:,.0f} events/s)."
                 )
             )
+        if result.sign_ins:
+            self.stdout.write(f"Recorded {result.sign_ins:,} console sign-ins (authentication events).")
         # Only on the first load: later events (--force) are evaluated as they are recorded,
         # because the rules are active by then.
         if result.events and not force:
