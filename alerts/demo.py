@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -38,7 +39,7 @@ def _probe_burst(organization: Organization, *, at: datetime) -> None:
             actor=actor,
             product_name="secret-manager",
             service_name="scaleway.secret_manager.v1beta1.Api",
-            method_name="AccessSecretVersion",
+            method_name="CreateSecretVersion",
             locality=DEMO_REGION,
             status_code=403,
             recorded_at=at + timedelta(seconds=5 * i),
@@ -57,7 +58,13 @@ def seed_alerts(organization: Organization, *, now: datetime | None = None) -> l
     """
     now = now or timezone.now()
     owner = organization.owner
-    actor = Actor.of(owner)
+    # The owner set this up in the console: give the events the fingerprint a browser would leave.
+    actor = replace(
+        Actor.of(owner),
+        source_ip="81.250.12.34",
+        user_agent="Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 Safari/605.1.15",
+        request_id=str(uuid.uuid4()),
+    )
     alert_rule_enable(
         actor=actor,
         organization=organization,
