@@ -55,7 +55,7 @@ WINDOW_MIN, WINDOW_MAX = 60, 24 * 3600
 DEFAULT_WINDOW = timedelta(minutes=5)
 # Python passes the string through ("300s"); Go's scw.Duration sends "300.000000000s".
 DURATION_RE = re.compile(r"^(\d{1,12})(?:\.(\d{1,9}))?s$")
-ALERT_RULE_TYPE = "audit_trail_alert_rule"
+NAME_TAKEN = "a custom rule with this name already exists in this region"
 CUSTOM_RULE_TYPE = "audit_trail_custom_alert_rule"
 
 
@@ -207,9 +207,7 @@ def _name_taken(
 
 
 def _name_taken_error() -> ApiError:
-    return invalid_arguments(
-        [argument_error("name", "constraint", "a custom rule with this name already exists in this region")]
-    )
+    return invalid_arguments([argument_error("name", "constraint", NAME_TAKEN)])
 
 
 # --- preconfigured rules (§2.8) ----------------------------------------------------------------
@@ -344,10 +342,10 @@ def create_custom_alert_rule(request: ApiRequest, region: str) -> HttpResponse:
     occurrences = params.integer("occurrences", minimum=1, maximum=OCCURRENCES_MAX)
     window = _evaluation_window(params)
     severity = params.enum("severity", SEVERITIES, default=Severity.INFO) or Severity.INFO
+    if name is not None and _name_taken(request, region, name):
+        params.error("name", "constraint", NAME_TAKEN)
     params.check()
     assert name is not None and query is not None and occurrences is not None  # check() passed
-    if _name_taken(request, region, name):
-        raise _name_taken_error()
     try:
         rule = services.custom_alert_rule_create(
             actor=Actor.from_request(request),
@@ -421,9 +419,9 @@ def custom_alert_rule_detail(request: ApiRequest, region: str, custom_alert_rule
     rule = _custom_rule(request, region, custom_alert_rule_id)
     name = params.string("name", max_length=NAME_MAX)
     description = _description(params)
-    params.check()
     if name is not None and _name_taken(request, region, name, exclude=rule):
-        raise _name_taken_error()
+        params.error("name", "constraint", NAME_TAKEN)
+    params.check()
     try:
         rule = services.custom_alert_rule_update(
             actor=Actor.from_request(request), rule=rule, name=name, description=description

@@ -402,6 +402,8 @@ def test_a_custom_rule_name_is_unique_per_region_whatever_its_case(owner_api, ac
     response = send(owner_api, "POST", CUSTOM, {"name": "secrets", "query": "true", "occurrences": 1})
     assert response.status_code == 400
     assert response.json()["details"][0]["argument_name"] == "name"
+    both = send(owner_api, "POST", CUSTOM, {"name": "SECRETS", "query": "status_code ==", "occurrences": 1})
+    assert [d["argument_name"] for d in both.json()["details"]] == ["query", "name"]  # one answer, all errors
     amsterdam = send(
         owner_api,
         "POST",
