@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
-from audit import ingest
+from audit import catalogue, ingest
 from audit.apiutils import (
     ApiError,
     Params,
@@ -38,35 +38,6 @@ READ = "audit_trail:read"
 ORDER_BY = ("recorded_at_desc", "recorded_at_asc")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-
-# Display titles of the products that Audit Trail knows (ListProducts' `title`). Kept here until
-# the shared product catalogue lands; an unknown product shows its hyphenated name, title-cased.
-PRODUCT_TITLES = {
-    "account": "Account",
-    "apple-silicon": "Apple Silicon",
-    "audit-trail": "Audit Trail",
-    "baremetal": "Elastic Metal",
-    "clickhouse": "ClickHouse",
-    "cockpit": "Cockpit",
-    "edge-services": "Edge Services",
-    "generative-apis": "Generative APIs",
-    "iam": "IAM",
-    "instance": "Instances",
-    "interlink": "InterLink",
-    "ipam": "IPAM",
-    "key-manager": "Key Manager",
-    "kubernetes": "Kubernetes",
-    "load-balancer": "Load Balancer",
-    "mongodb": "MongoDB",
-    "rdb": "PostgreSQL and MySQL",
-    "public-gateway": "Public Gateways",
-    "secret-manager": "Secret Manager",
-    "serverless-containers": "Serverless Containers",
-    "serverless-sql-database": "Serverless SQL Database",
-    "s2s-vpn": "Site-to-Site VPN",
-    "vpc": "VPC",
-}
-
 
 # --- wire shapes -------------------------------------------------------------------------------
 
@@ -268,7 +239,7 @@ def list_products(request: ApiRequest, region: str) -> HttpResponse:
         products.setdefault(product, {}).setdefault(service, set()).add(method)
     listing = [
         {
-            "title": PRODUCT_TITLES.get(name, name.replace("-", " ").title()),
+            "title": _product_title(name),
             "name": name,
             "services": [
                 {"name": service, "methods": sorted(methods)} for service, methods in sorted(services.items())
@@ -278,6 +249,12 @@ def list_products(request: ApiRequest, region: str) -> HttpResponse:
     ]
     listing.sort(key=lambda p: (p["title"].lower(), p["name"]))
     return JsonResponse({"products": listing, "total_count": len(listing)})
+
+
+def _product_title(name: str) -> str:
+    """The catalogue's title; a product it does not know (ingested events) shows its name."""
+    known = catalogue.product(name)
+    return known.title if known else name
 
 
 def _authentication_events(request: ApiRequest, region: str) -> QuerySet[AuthenticationEvent]:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from audit import ingest
 from audit.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDER_BY
 from audit.iam_logs import LOG_ACTIONS, LOG_RESOURCE_TYPES
+from audit.regions import REGIONS
 from iam.api import API_KEY_ORDER
 
 UUID = {"type": "string", "format": "uuid"}
@@ -343,6 +344,247 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+# --- alert rules (reference §2.8, §2.9) ----------------------------------------------------------
+# Scaleway's enums (reference §4), written out: audit does not import alerts (DESIGN §3).
+RULE_STATUS = {"type": "string", "enum": ["unknown_status", "enabled", "disabled", "enabling", "disabling"]}
+SEVERITY = {"type": "string", "enum": ["unknown_severity", "info", "warning", "error", "critical"]}
+ALERT_REGION = path_param("region", {"type": "string", "enum": list(REGIONS)})
+MAX_RULE_IDS = 1000
+
+
+def _ids(description: str) -> dict[str, Any]:
+    return {"type": "array", "maxItems": MAX_RULE_IDS, "items": UUID, "description": description}
+
+
+def _with_organization(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {"organization_id": ORGANIZATION["schema"], **properties}}
+
+
+SCHEMAS.update(
+    {
+        "AlertRule": {
+            "type": "object",
+            "required": ["id", "name", "description", "status"],
+            "properties": {
+                "id": {**UUID, "description": "Stable: the same for every organization and region."},
+                "name": {"type": "string", "examples": ["ApiKeyCreated"]},
+                "description": {"type": "string"},
+                "status": RULE_STATUS,
+            },
+        },
+        "ListAlertRulesResponse": {
+            "type": "object",
+            "required": ["alert_rules", "total_count"],
+            "properties": {
+                "alert_rules": {"type": "array", "items": ref("AlertRule")},
+                "total_count": {"type": "integer"},
+            },
+        },
+        "AlertRulesResponse": {
+            "type": "object",
+            "required": ["alert_rules"],
+            "properties": {"alert_rules": {"type": "array", "items": ref("AlertRule")}},
+        },
+        "AlertRuleIdsRequest": _with_organization(
+            {"alert_rule_ids": _ids("Unknown ids answer not_found and change nothing.")}
+        ),
+        "SetEnabledAlertRulesRequest": _with_organization(
+            {"enabled_alert_rule_ids": _ids("The complete set of enabled rules; the others are disabled.")}
+        ),
+        "CustomAlertRule": {
+            "type": "object",
+            "required": ["id", "name", "status", "query", "occurrences", "severity"],
+            "properties": {
+                "id": UUID,
+                "name": {"type": "string"},
+                "description": {"type": ["string", "null"]},
+                "status": RULE_STATUS,
+                "query": {"type": "string", "description": "A CEL expression over the event's fields."},
+                "evaluation_window": {"type": "string", "pattern": "^[0-9]+s$", "examples": ["300s"]},
+                "occurrences": {"type": "integer"},
+                "severity": SEVERITY,
+                "created_at": TIMESTAMP,
+                "updated_at": TIMESTAMP,
+            },
+        },
+        "ListCustomAlertRulesResponse": {
+            "type": "object",
+            "required": ["custom_alert_rules", "total_count"],
+            "properties": {
+                "custom_alert_rules": {"type": "array", "items": ref("CustomAlertRule")},
+                "total_count": {"type": "integer"},
+            },
+        },
+        "CustomAlertRulesResponse": {
+            "type": "object",
+            "required": ["custom_alert_rules"],
+            "properties": {"custom_alert_rules": {"type": "array", "items": ref("CustomAlertRule")}},
+        },
+        "CreateCustomAlertRuleRequest": {
+            "type": "object",
+            "required": ["name", "query", "occurrences"],
+            "properties": {
+                "organization_id": ORGANIZATION["schema"],
+                "name": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 100,
+                    "description": "Unique in the region.",
+                },
+                "description": {"type": "string", "maxLength": 500},
+                "query": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 4000,
+                    "description": "CEL, checked as the console checks it; a bad one answers invalid_arguments on `query`.",
+                    "examples": ['status_code == 403 && product_name == "secret-manager"'],
+                },
+                "occurrences": {"type": "integer", "minimum": 1, "maximum": 100_000},
+                "evaluation_window": {
+                    "type": "string",
+                    "pattern": "^[0-9]+(\\.[0-9]{1,9})?s$",
+                    "default": "300s",
+                    "description": 'Whole seconds from 60s to 86400s: "300s" or "300.000000000s".',
+                },
+                "severity": {**SEVERITY, "default": "info"},
+            },
+        },
+        "UpdateCustomAlertRuleRequest": {
+            "type": "object",
+            "description": "Only the metadata is updatable.",
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 100},
+                "description": {
+                    "type": "string",
+                    "maxLength": 500,
+                    "description": "An empty string clears it.",
+                },
+            },
+        },
+        "CustomAlertRuleIdsRequest": _with_organization(
+            {"custom_alert_rule_ids": _ids("Unknown ids answer not_found and change nothing.")}
+        ),
+        "SetEnabledCustomAlertRulesRequest": _with_organization(
+            {"enabled_custom_alert_rule_ids": _ids("The complete set of enabled custom rules in the region.")}
+        ),
+    }
+)
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref(schema)}}}}
+
+
+def alert_rule_paths(audit: str) -> dict[str, Any]:
+    """The alert-rule operations (reference §2.8, §2.9): reads need audit_trail:read, writes
+    audit_trail:write; each write is recorded in the trail."""
+    tag = "Audit Trail"
+    status = query("status", RULE_STATUS, "`unknown_status` or empty: no filter.")
+    custom_id = path_param("custom_alert_rule_id", UUID)
+    return {
+        f"{audit}/alert-rules": {
+            "get": operation(
+                "ListAlertRules",
+                "List the preconfigured alert rules and whether each is enabled in the region",
+                tag,
+                json_response(ref("ListAlertRulesResponse")),
+                [ALERT_REGION, ORGANIZATION, status, *PAGE],
+            ),
+            "patch": operation(
+                "SetEnabledAlertRules",
+                "Enable exactly these preconfigured rules in the region (the others are disabled)",
+                tag,
+                json_response(ref("AlertRulesResponse")),
+                [ALERT_REGION],
+                extra=_body("SetEnabledAlertRulesRequest"),
+            ),
+        },
+        f"{audit}/enable-alert-rules": {
+            "post": operation(
+                "EnableAlertRules",
+                "Enable preconfigured rules in the region",
+                tag,
+                json_response(ref("AlertRulesResponse")),
+                [ALERT_REGION],
+                extra=_body("AlertRuleIdsRequest"),
+            )
+        },
+        f"{audit}/disable-alert-rules": {
+            "post": operation(
+                "DisableAlertRules",
+                "Disable preconfigured rules in the region",
+                tag,
+                json_response(ref("AlertRulesResponse")),
+                [ALERT_REGION],
+                extra=_body("AlertRuleIdsRequest"),
+            )
+        },
+        f"{audit}/custom-alert-rules": {
+            "get": operation(
+                "ListCustomAlertRules",
+                "List the organization's custom alert rules in the region",
+                tag,
+                json_response(ref("ListCustomAlertRulesResponse")),
+                [ALERT_REGION, ORGANIZATION, status, *PAGE],
+            ),
+            "post": operation(
+                "CreateCustomAlertRule",
+                "Create a custom (CEL) alert rule in the region; it is enabled at once",
+                tag,
+                json_response(ref("CustomAlertRule")),
+                [ALERT_REGION],
+                extra=_body("CreateCustomAlertRuleRequest"),
+            ),
+            "put": operation(
+                "SetEnabledCustomAlertRules",
+                "Enable exactly these custom rules in the region (the others are disabled)",
+                tag,
+                json_response(ref("CustomAlertRulesResponse")),
+                [ALERT_REGION],
+                extra=_body("SetEnabledCustomAlertRulesRequest"),
+            ),
+        },
+        f"{audit}/custom-alert-rules/{{custom_alert_rule_id}}": {
+            "patch": operation(
+                "UpdateCustomAlertRule",
+                "Rename or redescribe a custom rule",
+                tag,
+                json_response(ref("CustomAlertRule")),
+                [ALERT_REGION, custom_id],
+                extra=_body("UpdateCustomAlertRuleRequest"),
+            ),
+            "delete": operation(
+                "DeleteCustomAlertRule",
+                "Delete a custom rule for good (its past alerts stay)",
+                tag,
+                {"description": "Deleted"},
+                [ALERT_REGION, custom_id],
+                status="204",
+            ),
+        },
+        f"{audit}/enable-custom-alert-rules": {
+            "post": operation(
+                "EnableCustomAlertRules",
+                "Enable custom rules in the region",
+                tag,
+                json_response(ref("CustomAlertRulesResponse")),
+                [ALERT_REGION],
+                extra=_body("CustomAlertRuleIdsRequest"),
+            )
+        },
+        f"{audit}/disable-custom-alert-rules": {
+            "post": operation(
+                "DisableCustomAlertRules",
+                "Disable custom rules in the region",
+                tag,
+                json_response(ref("CustomAlertRulesResponse")),
+                [ALERT_REGION],
+                extra=_body("CustomAlertRuleIdsRequest"),
+            )
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     audit = "/audit-trail/v1alpha1/regions/{region}"
     return {
@@ -415,6 +657,7 @@ def document() -> dict[str, Any]:
                     ],
                 )
             },
+            **alert_rule_paths(audit),
             "/iam/v1alpha1/logs": {
                 "get": operation(
                     "ListLogs",

@@ -12,6 +12,7 @@ urlpatterns = [
     # The Scaleway-compatible API (and our /x/ extensions), at the paths the SDKs use.
     path("", include("audit.api_urls")),
     path("", include("iam.api_urls")),
+    path("", include("alerts.api_urls")),
 ]
 
 # Unknown API paths answer JSON (the SDK parses error bodies); console paths keep the HTML page.

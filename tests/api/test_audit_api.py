@@ -255,3 +255,15 @@ def test_products_list_what_the_organization_has_events_for(auditor_api, acme):
         ],
         "total_count": 2,
     }
+
+
+@pytest.mark.django_db
+def test_product_titles_come_from_the_catalogue_and_unknown_products_show_their_name(auditor_api, acme):
+    make_events(acme, 1, product_name="rdb", service_name="scaleway.rdb.v1.Api", method_name="CreateInstance")
+    make_events(
+        acme, 1, product_name="acme-billing", service_name="acme.billing.v1.Api", method_name="Charge"
+    )
+    body = auditor_api.get("/audit-trail/v1alpha1/regions/fr-par/products").json()
+    titles = {p["name"]: p["title"] for p in body["products"]}
+    assert titles["rdb"] == "Managed Database for PostgreSQL and MySQL"
+    assert titles["acme-billing"] == "acme-billing"

@@ -34,6 +34,17 @@ def test_the_document_is_served_and_lists_every_operation(client):
         "GetAPIKey",
         "DeleteAPIKey",
         "IngestEvents",
+        "ListAlertRules",
+        "SetEnabledAlertRules",
+        "EnableAlertRules",
+        "DisableAlertRules",
+        "ListCustomAlertRules",
+        "CreateCustomAlertRule",
+        "SetEnabledCustomAlertRules",
+        "UpdateCustomAlertRule",
+        "DeleteCustomAlertRule",
+        "EnableCustomAlertRules",
+        "DisableCustomAlertRules",
     }
 
 
@@ -56,7 +67,7 @@ def test_fuzzing_every_operation_from_the_document_gives_no_server_error(
     schema = schemathesis.openapi.from_dict(document())
     app = wsgi_app
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 11
+    assert len(operations) == 22
     for operation in operations:
         secret = writer_key[1] if operation.definition.raw["operationId"] == "IngestEvents" else owner_key[1]
         fuzzer(operation, app, secret)()
