@@ -203,9 +203,12 @@ def build_event(
 
 
 def _announce(events: Iterable[Event | EventRow]) -> None:
-    groups: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = defaultdict(list)
+    spelled: dict[tuple[uuid.UUID | str, str], list[uuid.UUID]] = defaultdict(list)
     for event in events:
-        groups[(uuid.UUID(str(event.organization_id)), event.region)].append(event.id)
+        spelled[(event.organization_id, event.region)].append(event.id)
+    groups: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = defaultdict(list)
+    for (organization_id, region), ids in spelled.items():  # one UUID parse per group, not per event
+        groups[(uuid.UUID(str(organization_id)), region)] += ids
 
     def send() -> None:
         for (organization_id, region), ids in groups.items():
