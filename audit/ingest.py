@@ -2,14 +2,13 @@
 
 A batch is up to `MAX_BATCH` events in the wire shape of ListEvents (reference §3.1). Every
 event is validated; one bad event refuses the whole batch, and the errors name each bad event
-by its index. A valid batch is stored in one transaction through `audit.services.record_new`,
+by its index. A valid batch is stored in one transaction through `audit.services.record_rows`,
 which skips events whose id is already stored, so a retried batch creates nothing new.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -18,11 +17,12 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from django.utils import timezone
 
 from audit.models import Event, PrincipalType
 from audit.regions import LOCALITY_RE
-from audit.services import Actor, build_event, record_new
+from audit.services import EventRow, event_row, record_rows
 from iam.models import Application, Organization, Project, User
 
 MAX_BATCH = 1000
@@ -69,6 +69,11 @@ REQUIRED_FIELDS = (
 PRINCIPAL_FIELDS = frozenset({"id", "type", "name"})
 RESOURCE_FIELDS = frozenset({"id", "type", "name", "action", "created_at", "updated_at", "deleted_at"})
 RESOURCE_TIMESTAMPS = ("created_at", "updated_at", "deleted_at")
+_NAMES = (
+    ("product_name", PRODUCT_RE, "secret-manager"),
+    ("service_name", SERVICE_RE, "scaleway.secret_manager.v1beta1.Api"),
+    ("method_name", METHOD_RE, "CreateSecret"),
+)
 
 
 class BatchInvalid(Exception):
@@ -113,7 +118,7 @@ def parse_payload_unbounded(raw: bytes, *, ndjson: bool = False) -> list[Any]:
         errors = []
         for index, line in enumerate(_lines(raw)):
             try:
-                items.append(json.loads(line))
+                items.append(orjson.loads(line))
             except ValueError:
                 items.append(None)
                 errors.append(_detail(index, "", "format", "this line is not valid JSON"))
@@ -121,7 +126,7 @@ def parse_payload_unbounded(raw: bytes, *, ndjson: bool = False) -> list[Any]:
             raise BatchInvalid(errors)
     else:
         try:
-            payload = json.loads(raw) if raw.strip() else None
+            payload = orjson.loads(raw) if raw.strip() else None
         except (ValueError, UnicodeDecodeError):
             raise BatchInvalid([_detail(None, "", "format", "the body is not valid JSON")]) from None
         if isinstance(payload, dict) and set(payload) == {"events"}:
@@ -154,6 +159,48 @@ def _timestamp(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def _is_timestamp(value: Any) -> bool:
+    """`_timestamp(value) is not None`, without the conversion."""
+    if not isinstance(value, str) or len(value) > 64:
+        return False
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _is_resource_type(value: Any) -> bool:
+    return _matches(RESOURCE_TYPE_RE, value)
+
+
+def _matches(pattern: re.Pattern[str], value: Any) -> bool:
+    """`value` is a string that `pattern` matches."""
+    return isinstance(value, str) and _matches_string(pattern, value)
+
+
+@lru_cache(maxsize=4096)
+def _matches_string(pattern: re.Pattern[str], value: str) -> bool:
+    """Remembered: a batch repeats its names."""
+    return pattern.match(value) is not None
+
+
+@lru_cache(maxsize=1024)
+def _resource_keys(keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
+    """A resource's `<type>_info` keys, and the errors its keys earn (`.key`, reason, message).
+    Remembered: a producer sends the same few shapes over and over."""
+    infos, errors = [], []
+    for key in keys:
+        if key in RESOURCE_FIELDS:
+            continue
+        if isinstance(key, str) and INFO_KEY_RE.match(key):  # usually just the one
+            infos.append(key)
+        else:
+            errors.append((f".{str(key)[:64]}", "unknown", "unknown resource field"))
+    if len(infos) > 1:
+        errors.append(("", "constraint", "a resource carries at most one *_info object"))
+    return tuple(infos), tuple(errors)
+
+
 @lru_cache(maxsize=4096)
 def _ip(value: str) -> str:
     """The canonical spelling of an IP address (a batch often repeats a few). Raises ValueError."""
@@ -181,7 +228,11 @@ def _uuid(value: Any) -> uuid.UUID | None:
 
 
 class _Validator:
-    """Checks one event at a time, collecting errors; returns the cleaned fields or None."""
+    """Checks one event at a time, collecting errors, and builds each valid one's row.
+
+    One pass per event: the happy path reads each field once and goes straight to
+    `audit.services.event_row` (no model instance); errors are collected on the side.
+    """
 
     def __init__(
         self, organization: Organization, *, payload_size: int | None = None, payload_has_nul: bool = True
@@ -207,11 +258,13 @@ class _Validator:
             parsed = self.uuids[value] = _uuid(value)
         return parsed
 
-    def event(self, index: int, item: Any) -> dict[str, Any] | None:
-        start = len(self.errors)
+    def event(self, index: int, item: Any) -> EventRow | None:
+        """The event's row, or None (and its errors recorded) when it is invalid."""
+        errors = self.errors
+        start = len(errors)
 
         def bad(field: str, reason: str, message: str) -> None:
-            self.errors.append(_detail(index, field, reason, message))
+            errors.append(_detail(index, field, reason, message))
 
         if not isinstance(item, dict):
             bad("", "format", "an event is a JSON object")
@@ -219,81 +272,99 @@ class _Validator:
         if self.check_nul and _has_nul(item):
             bad("", "format", "strings must not contain NUL characters (\\u0000)")
             return None
-        for key in item.keys() - EVENT_FIELDS:
-            bad(str(key)[:64], "unknown", "unknown field")
+        if not item.keys() <= EVENT_FIELDS:
+            for key in item.keys() - EVENT_FIELDS:
+                bad(str(key)[:64], "unknown", "unknown field")
+        get = item.get
         for key in REQUIRED_FIELDS:
-            if item.get(key) is None:
+            if get(key) is None:
                 bad(key, "required", f"{key} is required")
-        clean: dict[str, Any] = {}
 
-        if (value := item.get("id")) is not None:
-            clean["id"] = self.uuid(value)
-            if clean["id"] is None:
-                bad("id", "format", "id must be a UUID")
-        if (value := item.get("recorded_at")) is not None:
-            clean["recorded_at"] = _timestamp(value)
-            if clean["recorded_at"] is None:
+        if (value := get("id")) is not None and (event_id := self.uuid(value)) is None:
+            bad("id", "format", "id must be a UUID")
+        if (value := get("recorded_at")) is not None:
+            recorded_at = _timestamp(value)
+            if recorded_at is None:
                 bad("recorded_at", "format", "recorded_at must be an RFC 3339 timestamp with an offset")
-            elif clean["recorded_at"] > self.latest:
+            elif recorded_at > self.latest:
                 bad("recorded_at", "constraint", "recorded_at is in the future")
-        if (value := item.get("organization_id")) is not None and self.uuid(value) != self.organization.pk:
+        if (value := get("organization_id")) is not None and self.uuid(value) != self.organization.pk:
             bad("organization_id", "constraint", "events can only be sent to the API key's organization")
-        if (value := item.get("project_id")) is not None:
+        project_id = None
+        if (value := get("project_id")) is not None:
             project_id = self.uuid(value)
             if project_id is None:
                 bad("project_id", "format", "project_id must be a UUID")
             elif project_id not in self.known_projects:
                 bad("project_id", "constraint", "project_id is not a project of this organization")
-            else:
-                clean["project_id"] = project_id
-        if (value := item.get("locality")) is not None:
-            if isinstance(value, str) and LOCALITY_RE.match(value):
-                clean["locality"] = value
-            else:
-                bad("locality", "format", "locality is global, a region (fr-par) or a zone (fr-par-1)")
-        for key, pattern, example in (
-            ("product_name", PRODUCT_RE, "secret-manager"),
-            ("service_name", SERVICE_RE, "scaleway.secret_manager.v1beta1.Api"),
-            ("method_name", METHOD_RE, "CreateSecret"),
+        if (locality := get("locality")) is not None and not _matches(LOCALITY_RE, locality):
+            bad("locality", "format", "locality is global, a region (fr-par) or a zone (fr-par-1)")
+        for key, pattern, example in _NAMES:
+            if (value := get(key)) is not None and not _matches(pattern, value):
+                bad(key, "format", f"{key} must look like {example}")
+        if (status := get("status_code")) is not None and not (
+            type(status) is int and 100 <= status <= 599  # not bool, a subclass of int
         ):
-            if (value := item.get(key)) is not None:
-                if isinstance(value, str) and pattern.match(value):
-                    clean[key] = value
-                else:
-                    bad(key, "format", f"{key} must look like {example}")
-        if (value := item.get("status_code")) is not None:
-            if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
-                clean["status_code"] = value
-            else:
-                bad("status_code", "constraint", "status_code is an HTTP status between 100 and 599")
-        clean["principal"] = self.principal(item.get("principal"), bad)
-        if (value := item.get("source_ip")) not in (None, ""):
+            bad("status_code", "constraint", "status_code is an HTTP status between 100 and 599")
+        principal = self.principal(get("principal"), bad)
+        source_ip = get("source_ip")
+        if source_ip is not None and source_ip != "":
             try:
-                if not isinstance(value, str):
-                    raise ValueError(value)
-                clean["source_ip"] = _ip(value)
+                if not isinstance(source_ip, str):
+                    raise ValueError(source_ip)
+                source_ip = _ip(source_ip)
             except ValueError:
                 bad("source_ip", "format", "source_ip must be an IP address")
-        for key, limit in (("user_agent", 512), ("request_id", 64)):
-            if (value := item.get(key)) is not None:
-                if isinstance(value, str) and len(value) <= limit:
-                    clean[key] = value
-                else:
-                    bad(key, "constraint", f"{key} is a string of at most {limit} characters")
-        clean["resources"] = self.resources(item.get("resources"), bad)
-        if (value := item.get("request_body")) is not None:
-            if not isinstance(value, dict):
+        user_agent = get("user_agent")
+        if user_agent is None:
+            user_agent = ""
+        elif not (isinstance(user_agent, str) and len(user_agent) <= 512):
+            bad("user_agent", "constraint", "user_agent is a string of at most 512 characters")
+        request_id = get("request_id")
+        if request_id is None:
+            request_id = ""
+        elif not (isinstance(request_id, str) and len(request_id) <= 64):
+            bad("request_id", "constraint", "request_id is a string of at most 64 characters")
+        resources = self.resources(get("resources"), bad)
+        if (body := get("request_body")) is not None:
+            if not isinstance(body, dict):
                 bad("request_body", "format", "request_body must be a JSON object")
-            elif self.check_body_size and len(json.dumps(value)) > MAX_REQUEST_BODY_BYTES:
+            elif self.check_body_size and len(orjson.dumps(body)) > MAX_REQUEST_BODY_BYTES:
                 bad("request_body", "constraint", f"request_body is at most {MAX_REQUEST_BODY_BYTES} bytes")
-            else:
-                clean["request_body"] = value
-        return clean if len(self.errors) == start else None
+        if len(errors) != start:
+            return None
 
-    def principal(self, value: Any, bad: Any) -> dict[str, Any] | None:
+        if principal is None:
+            kind, principal_id, name = PrincipalType.ANONYMOUS, None, ""
+        else:
+            principal_id, kind, name = principal
+            known_kind, known_name = self.known_principals.get(principal_id, (PrincipalType.USER, ""))
+            kind = kind or known_kind
+            name = known_name if name is None else name
+        return event_row(
+            id=event_id,
+            recorded_at=recorded_at,
+            organization_id=self.organization.pk,
+            project_id=project_id,
+            locality=locality,
+            principal_type=kind,
+            principal_id=principal_id,
+            principal_name=name,
+            source_ip=source_ip,
+            user_agent=user_agent,
+            product_name=item["product_name"],
+            service_name=item["service_name"],
+            method_name=item["method_name"],
+            resources=resources,
+            request_id=request_id,
+            request_body=body,
+            status_code=status,
+        )
+
+    def principal(self, value: Any, bad: Any) -> tuple[uuid.UUID, str | None, str | None] | None:
         if value is None:
             return None
-        if not isinstance(value, dict) or value.keys() - PRINCIPAL_FIELDS:
+        if not isinstance(value, dict) or not value.keys() <= PRINCIPAL_FIELDS:
             bad("principal", "format", 'principal is {"id": "<uuid>"} (optionally "type" and "name")')
             return None
         principal_id = self.uuid(value.get("id"))
@@ -308,7 +379,7 @@ class _Validator:
         if name is not None and (not isinstance(name, str) or len(name) > 200):
             bad("principal.name", "constraint", "principal.name is a string of at most 200 characters")
             return None
-        return {"id": principal_id, "type": kind, "name": name}
+        return principal_id, kind, name
 
     def resources(self, value: Any, bad: Any) -> list[dict[str, Any]]:
         if value is None:
@@ -317,33 +388,27 @@ class _Validator:
             bad("resources", "format", f"resources is a list of at most {MAX_RESOURCES} objects")
             return []
         for i, resource in enumerate(value):
-            where = f"resources[{i}]"
             if not isinstance(resource, dict):
-                bad(where, "format", "a resource is a JSON object")
+                bad(f"resources[{i}]", "format", "a resource is a JSON object")
                 continue
-            infos = []
-            for key in resource.keys() - RESOURCE_FIELDS:  # usually just the `<type>_info` key
-                if INFO_KEY_RE.match(key):
-                    infos.append(key)
-                else:
-                    bad(f"{where}.{key[:64]}", "unknown", "unknown resource field")
-            if len(infos) > 1:
-                bad(where, "constraint", "a resource carries at most one *_info object")
+            infos, key_errors = _resource_keys(tuple(resource))
+            for field, reason, message in key_errors:
+                bad(f"resources[{i}]{field}", reason, message)
             for key in infos:
                 if not isinstance(resource[key], dict):
-                    bad(f"{where}.{key}", "format", f"{key} must be an object")
-            kind = resource.get("type")
-            if not isinstance(kind, str) or not RESOURCE_TYPE_RE.match(kind):
-                bad(f"{where}.type", "format", "type is a resource type such as secret_manager_secret")
-            rid = resource.get("id")
+                    bad(f"resources[{i}].{key}", "format", f"{key} must be an object")
+            get = resource.get
+            if not _is_resource_type(get("type")):
+                bad(f"resources[{i}].type", "format", "type is a resource type such as secret_manager_secret")
+            rid = get("id")
             if not isinstance(rid, str) or not 0 < len(rid) <= 200:
-                bad(f"{where}.id", "format", "id is a non-empty string of at most 200 characters")
+                bad(f"resources[{i}].id", "format", "id is a non-empty string of at most 200 characters")
             for key in ("name", "action"):
-                if resource.get(key) is not None and not isinstance(resource[key], str):
-                    bad(f"{where}.{key}", "format", f"{key} must be a string or null")
+                if (field := get(key)) is not None and not isinstance(field, str):
+                    bad(f"resources[{i}].{key}", "format", f"{key} must be a string or null")
             for key in RESOURCE_TIMESTAMPS:
-                if resource.get(key) is not None and _timestamp(resource[key]) is None:
-                    bad(f"{where}.{key}", "format", f"{key} must be an RFC 3339 timestamp or null")
+                if (field := get(key)) is not None and not _is_timestamp(field):
+                    bad(f"resources[{i}].{key}", "format", f"{key} must be an RFC 3339 timestamp or null")
         return value
 
     def prepare(self, items: list[Any]) -> list[uuid.UUID]:
@@ -369,48 +434,17 @@ class _Validator:
         self.known_principals = _principals(self.organization, principals)
         return ids
 
-    def stream(self, items: list[Any], *, offset: int = 0) -> Iterator[Event]:
-        """Validate every item, yielding built events until the first error, then none; raise
+    def stream(self, items: list[Any], *, offset: int = 0) -> Iterator[EventRow]:
+        """Validate every item, yielding built rows until the first error, then none; raise
         BatchInvalid at the end if any item was bad (a consumer storing as it goes must roll
-        back: `record_new` does)."""
+        back: `record_rows` does)."""
+        event = self.event
         for index, item in enumerate(items, start=offset):
-            clean = self.event(index, item)
-            if clean is not None and not self.errors:
-                yield self.build(clean)
+            row = event(index, item)
+            if row is not None and not self.errors:
+                yield row
         if self.errors:
             raise BatchInvalid(self.errors[:MAX_BATCH])
-
-    def build(self, clean: dict[str, Any]) -> Event:
-        principal = clean["principal"]
-        if principal is None:
-            kind, principal_id, name = PrincipalType.ANONYMOUS, None, ""
-        else:
-            kind, name = self.known_principals.get(principal["id"], (PrincipalType.USER, ""))
-            kind = principal["type"] or kind
-            principal_id = principal["id"]
-            name = principal["name"] if principal["name"] is not None else name
-        actor = Actor(
-            principal_type=kind,
-            principal_id=principal_id,
-            principal_name=name,
-            source_ip=clean.get("source_ip"),
-            user_agent=clean.get("user_agent", ""),
-            request_id=clean.get("request_id", ""),
-        )
-        return build_event(
-            id=clean["id"],
-            recorded_at=clean["recorded_at"],
-            organization_id=self.organization.pk,
-            project_id=clean.get("project_id"),
-            locality=clean["locality"],
-            actor=actor,
-            product_name=clean["product_name"],
-            service_name=clean["service_name"],
-            method_name=clean["method_name"],
-            status_code=clean["status_code"],
-            resources=clean["resources"],
-            request_body=clean.get("request_body"),
-        )
 
 
 def _principals(organization: Organization, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
@@ -440,7 +474,7 @@ def validate(
     """
     validator = _Validator(organization, payload_size=payload_size)
     validator.prepare(items)
-    return list(validator.stream(items, offset=offset))
+    return [Event(*row) for row in validator.stream(items, offset=offset)]
 
 
 def ingest_events(
@@ -453,12 +487,12 @@ def ingest_events(
 ) -> IngestResult:
     """Validate and store one batch, all or nothing. Events whose id is stored are skipped.
 
-    Events are built while the database stores the previous ones (`record_new` streams them
+    Rows are built while the database stores the previous ones (`record_rows` streams them
     into one COPY); a bad event anywhere aborts the whole batch.
     """
     validator = _Validator(organization, payload_size=payload_size, payload_has_nul=payload_has_nul)
     ids = validator.prepare(items)
-    created = record_new(validator.stream(items, offset=offset), ids=ids)
+    created = record_rows(validator.stream(items, offset=offset), ids=ids)
     return IngestResult(received=len(items), created=len(created))
 
 

@@ -162,3 +162,119 @@ def test_nul_characters_are_refused_not_a_server_error(writer_api, acme):
     response = post(writer_api, batch)
     assert response.status_code == 400
     assert [d["argument_name"] for d in response.json()["details"]] == ["events[1]"]
+
+
+@pytest.mark.django_db
+def test_ingested_events_store_what_record_many_would_store(writer_api, acme, project):
+    """The batch path builds rows without model instances; build_event + record_many is the
+    reference for every stored value (redaction, region, principal, defaults)."""
+    from audit.services import Actor, build_event, record_many
+
+    event = wire_event(
+        acme,
+        locality="nl-ams-1",
+        project_id=str(project.pk),
+        principal={"id": str(uuid.uuid4()), "type": "application", "name": "shipper"},
+        user_agent="",
+        source_ip="2001:DB8::1",
+        resources=[
+            {
+                "id": "s-1",
+                "type": "secret_manager_secret",
+                "name": None,
+                "secret_manager_secret_info": {"path": "/", "password": "p", "token_id": "t"},
+            }
+        ],
+        request_body={"name": "x", "tags": ["a"], "nested": {"api_token": "t", "secret_id": "i"}},
+    )
+    assert post(writer_api, [event]).json()["created"] == 1
+    ingested_event = Event.objects.get(id=event["id"])
+
+    reference_id = uuid.uuid4()
+    record_many(
+        [
+            build_event(
+                id=reference_id,
+                recorded_at=ingested_event.recorded_at,
+                organization_id=acme.pk,
+                project_id=project.pk,
+                locality="nl-ams-1",
+                actor=Actor(
+                    principal_type="application",
+                    principal_id=uuid.UUID(event["principal"]["id"]),
+                    principal_name="shipper",
+                    source_ip="2001:db8::1",
+                    user_agent="",
+                    request_id=event["request_id"],
+                ),
+                product_name=event["product_name"],
+                service_name=event["service_name"],
+                method_name=event["method_name"],
+                status_code=200,
+                resources=event["resources"],
+                request_body=event["request_body"],
+            )
+        ]
+    )
+    reference = Event.objects.get(id=reference_id)
+    columns = [f.attname for f in Event._meta.concrete_fields if f.attname != "id"]
+    assert {c: getattr(ingested_event, c) for c in columns} == {c: getattr(reference, c) for c in columns}
+    assert ingested_event.region == "nl-ams"
+    assert ingested_event.request_body == {
+        "name": "x",
+        "tags": ["a"],
+        "nested": {"api_token": "REDACTED", "secret_id": "i"},
+    }
+    assert ingested_event.resources[0]["secret_manager_secret_info"] == {
+        "path": "/",
+        "password": "REDACTED",
+        "token_id": "t",
+    }
+
+
+def test_copy_on_write_redaction_matches_the_deep_copy_and_leaves_its_input_alone():
+    import copy
+
+    from audit.redaction import redact, redacted
+
+    values = [
+        {"secret_key": "s", "password": "", "token": None, "otp": 0, "private_key": False},
+        {"tokens": ["a", "b"], "secret": [], "credentials": {"user": "u", "password": "p"}},
+        {"page_token": "p", "secret_id": "i", "key_ids": ["k"], 1: "one", "Authorization": "Bearer x"},
+        [{"a": [1, {"client_secret": "c"}]}, "x", [{"b": 2}]],
+        {"name": "n", "tags": ["prod"], "info": {"path": "/"}},
+    ]
+    for value in values:
+        before = copy.deepcopy(value)
+        assert redacted(value) == redact(value)
+        assert value == before
+    clean = {"name": "n", "tags": ["prod"], "info": {"path": "/"}}
+    assert redacted(clean) is clean  # nothing to hide: no copy
+    secret = {"a": {"b": 1}, "c": {"password": "p"}}
+    assert redacted(secret)["a"] is secret["a"]  # only the way to the secret is copied
+
+
+@pytest.mark.django_db
+def test_ingestion_announces_the_stored_events_once_committed(
+    writer_api, acme, django_capture_on_commit_callbacks
+):
+    from audit.signals import events_recorded
+
+    received = []
+
+    def listener(sender, **kwargs):
+        received.append(kwargs)
+
+    events_recorded.connect(listener)
+    try:
+        batch = [wire_event(acme, locality="fr-par-2"), wire_event(acme, locality="pl-waw")]
+        with django_capture_on_commit_callbacks(execute=True):
+            post(writer_api, batch)
+        with django_capture_on_commit_callbacks(execute=True):
+            post(writer_api, batch)  # the retry stores nothing, so announces nothing
+    finally:
+        events_recorded.disconnect(listener)
+    assert sorted((r["region"], r["organization_id"], r["event_ids"]) for r in received) == [
+        ("fr-par", acme.pk, [uuid.UUID(batch[0]["id"])]),
+        ("pl-waw", acme.pk, [uuid.UUID(batch[1]["id"])]),
+    ]
