@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from audit.api import event_json
 from audit.filters import CUSTOM, RANGE_LABELS, RANGES, EventFilter
 from audit.models import Event
 from audit.regions import REGIONS
@@ -203,7 +204,7 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
     return {
         "event": event,
         "event_project": project,
-        "event_json": _wire(event),
+        "event_json": event_json(event),
         "close_url": reverse("audit:events") + _query(request.GET),
         "same_request_url": _url(
             QueryDict(),
@@ -228,30 +229,6 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
         if event.principal_id
         else None,
     }
-
-
-def _wire(event: Event) -> dict[str, Any]:
-    """The event as ListEvents shows it (reference §3.1), for the drawer's Copy JSON."""
-    data: dict[str, Any] = {
-        "id": str(event.id),
-        "recorded_at": event.recorded_at.isoformat().replace("+00:00", "Z"),
-        "locality": event.locality,
-        "organization_id": str(event.organization_id),
-        "source_ip": event.source_ip or "",
-        "user_agent": event.user_agent,
-        "product_name": event.product_name,
-        "service_name": event.service_name,
-        "method_name": event.method_name,
-        "resources": event.resources,
-        "request_id": event.request_id,
-        "request_body": event.request_body,
-        "status_code": event.status_code,
-    }
-    if event.principal_id:
-        data["principal"] = {"id": str(event.principal_id)}
-    if event.project_id:
-        data["project_id"] = str(event.project_id)
-    return data
 
 
 # --- URLs: every state is a link --------------------------------------------------------------
