@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Model
 from django.utils import timezone
 
 from audit.services import Actor, record
@@ -90,6 +92,31 @@ def group_resource(group: Group, *, deleted: bool = False) -> dict[str, Any]:
 
 def policy_resource(policy: Policy, *, deleted: bool = False) -> dict[str, Any]:
     return _resource("iam_policy", policy.pk, policy.name, created_at=policy.created_at, deleted=deleted)
+
+
+def delete_and_record(
+    instance: Model,
+    *,
+    actor: Actor,
+    organization: Organization,
+    method_name: str,
+    resource_of: Callable[..., dict[str, Any]],
+    id_field: str,
+) -> None:
+    """Delete `instance` and record `method_name` (DeleteGroup, DeleteAPIKey…) in the trail.
+
+    The resource is taken before the row goes, while it still has its id; the request body names
+    that id under `id_field`, as the Scaleway API call would. One DELETE (plus cascades), one INSERT.
+    """
+    resource = resource_of(instance, deleted=True)
+    instance.delete()
+    iam_record(
+        actor=actor,
+        organization=organization,
+        method_name=method_name,
+        resources=[resource],
+        request_body={id_field: resource["id"]},
+    )
 
 
 def api_key_resource(key: APIKey, *, deleted: bool = False) -> dict[str, Any]:

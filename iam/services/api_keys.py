@@ -10,7 +10,7 @@ from django.db import transaction
 
 from audit.services import Actor
 from iam.models import APIKey, Application, Organization, Project, User, hash_secret
-from iam.services._audit import _iso, api_key_resource, iam_record
+from iam.services._audit import _iso, api_key_resource, delete_and_record, iam_record
 
 
 @transaction.atomic
@@ -64,15 +64,13 @@ def api_key_create(
 @transaction.atomic
 def api_key_delete(*, actor: Actor, key: APIKey) -> None:
     """Delete an API key; its later use fails authentication."""
-    organization = key.organization
-    resource = api_key_resource(key, deleted=True)
-    key.delete()
-    iam_record(
+    delete_and_record(
+        key,
         actor=actor,
-        organization=organization,
+        organization=key.organization,
         method_name="DeleteAPIKey",
-        resources=[resource],
-        request_body={"access_key": resource["id"]},
+        resource_of=api_key_resource,
+        id_field="access_key",
     )
 
 

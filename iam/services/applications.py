@@ -6,7 +6,7 @@ from django.db import transaction
 
 from audit.services import Actor
 from iam.models import Application, Organization
-from iam.services._audit import application_resource, iam_record
+from iam.services._audit import application_resource, delete_and_record, iam_record
 
 
 @transaction.atomic
@@ -44,13 +44,11 @@ def application_update(
 @transaction.atomic
 def application_delete(*, actor: Actor, application: Application) -> None:
     """Delete an application, its API keys and its policies."""
-    organization = application.organization
-    resource = application_resource(application, deleted=True)
-    application.delete()
-    iam_record(
+    delete_and_record(
+        application,
         actor=actor,
-        organization=organization,
+        organization=application.organization,
         method_name="DeleteApplication",
-        resources=[resource],
-        request_body={"application_id": resource["id"]},
+        resource_of=application_resource,
+        id_field="application_id",
     )

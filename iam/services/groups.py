@@ -6,7 +6,7 @@ from django.db import transaction
 
 from audit.services import Actor
 from iam.models import Application, Group, Organization, User
-from iam.services._audit import group_resource, iam_record
+from iam.services._audit import delete_and_record, group_resource, iam_record
 from iam.services._common import IamError, is_member
 
 
@@ -25,15 +25,13 @@ def group_create(*, actor: Actor, organization: Organization, name: str, descrip
 
 @transaction.atomic
 def group_delete(*, actor: Actor, group: Group) -> None:
-    organization = group.organization
-    resource = group_resource(group, deleted=True)
-    group.delete()
-    iam_record(
+    delete_and_record(
+        group,
         actor=actor,
-        organization=organization,
+        organization=group.organization,
         method_name="DeleteGroup",
-        resources=[resource],
-        request_body={"group_id": resource["id"]},
+        resource_of=group_resource,
+        id_field="group_id",
     )
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.services import Actor
 from iam.models import Invitation, Membership, Organization, User
-from iam.services._audit import iam_record, user_resource
+from iam.services._audit import delete_and_record, iam_record, user_resource
 from iam.services._common import IamError, is_member
 
 INVITATION_VALIDITY = timedelta(days=7)
@@ -140,14 +140,13 @@ def _close_invitation(invitation: Invitation, status: str, request_id: str) -> N
         and not user.owned_organizations.exists()
         and not user.invitations.filter(status=Invitation.Status.PENDING).exclude(pk=invitation.pk).exists()
     ):
-        resource = user_resource(user, deleted=True)
-        user.delete()
-        iam_record(
+        delete_and_record(
+            user,
             actor=Actor.system(request_id=request_id),
             organization=invitation.organization,
             method_name="DeleteUser",
-            resources=[resource],
-            request_body={"user_id": resource["id"]},
+            resource_of=user_resource,
+            id_field="user_id",
         )
 
 

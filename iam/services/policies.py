@@ -12,7 +12,7 @@ from django.db import transaction
 from audit.services import Actor
 from iam.models import Application, Group, Organization, Policy, Project, Rule, User
 from iam.permission_sets import CATALOGUE
-from iam.services._audit import iam_record, policy_resource
+from iam.services._audit import delete_and_record, iam_record, policy_resource
 from iam.services._common import IamError, is_member
 
 
@@ -153,13 +153,11 @@ def policy_update(
 
 @transaction.atomic
 def policy_delete(*, actor: Actor, policy: Policy) -> None:
-    organization = policy.organization
-    resource = policy_resource(policy, deleted=True)
-    policy.delete()
-    iam_record(
+    delete_and_record(
+        policy,
         actor=actor,
-        organization=organization,
+        organization=policy.organization,
         method_name="DeletePolicy",
-        resources=[resource],
-        request_body={"policy_id": resource["id"]},
+        resource_of=policy_resource,
+        id_field="policy_id",
     )
