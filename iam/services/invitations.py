@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -92,17 +93,20 @@ def invitation_for_token(token: str) -> Invitation | None:
     )
 
 
+def _locked(pk: uuid.UUID) -> Invitation:
+    """The invitation, re-read under a row lock so that two answers to it cannot both win."""
+    return (
+        Invitation.objects.select_for_update(of=("self",)).select_related("user", "organization").get(pk=pk)
+    )
+
+
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, password: str | None = None, request_id: str = "") -> User:
     """Accept: the platform ("Scaleway") adds the user to the organization (UpdateUser, activated).
 
     A user created for the invitation chooses their password here.
     """
-    invitation = (
-        Invitation.objects.select_for_update(of=("self",))
-        .select_related("user", "organization")
-        .get(pk=invitation.pk)
-    )
+    invitation = _locked(invitation.pk)
     if not invitation.is_open:
         raise IamError("This invitation is no longer valid.")
     user = invitation.user
@@ -152,11 +156,7 @@ def _close_invitation(invitation: Invitation, status: str, request_id: str) -> N
 
 @transaction.atomic
 def invitation_reject(*, invitation: Invitation, request_id: str = "") -> None:
-    invitation = (
-        Invitation.objects.select_for_update(of=("self",))
-        .select_related("user", "organization")
-        .get(pk=invitation.pk)
-    )
+    invitation = _locked(invitation.pk)
     if not invitation.is_open:
         raise IamError("This invitation is no longer valid.")
     _close_invitation(invitation, Invitation.Status.REJECTED, request_id)
@@ -170,11 +170,7 @@ def invitations_expire(*, now: datetime | None = None) -> int:
         "pk", flat=True
     ):
         with transaction.atomic():
-            invitation = (
-                Invitation.objects.select_for_update(of=("self",))
-                .select_related("user", "organization")
-                .get(pk=pk)
-            )
+            invitation = _locked(pk)
             if invitation.status == Invitation.Status.PENDING:
                 _close_invitation(invitation, Invitation.Status.EXPIRED, "")
                 count += 1
