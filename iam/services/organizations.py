@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from audit.services import Actor
-from iam.models import Group, Membership, Organization, User
-from iam.services._audit import group_resource, iam_record
+from iam.models import Membership, Organization, User
+from iam.services.groups import group_create
 from iam.services.policies import RuleSpec, policy_create
 
 # The groups every new organization starts with, each with the policy that gives it its meaning.
@@ -28,17 +28,8 @@ def organization_create(*, name: str, owner: User, request_id: str = "") -> Orga
     Membership.objects.create(organization=organization, user=owner)
     scaleway = Actor.system(request_id=request_id)
     for group_name, description, permission_sets in DEFAULT_GROUPS:
-        group = Group.objects.create(organization=organization, name=group_name, description=description)
-        iam_record(
-            actor=scaleway,
-            organization=organization,
-            method_name="CreateGroup",
-            resources=[group_resource(group)],
-            request_body={
-                "name": group_name,
-                "description": description,
-                "organization_id": str(organization.pk),
-            },
+        group = group_create(
+            actor=scaleway, organization=organization, name=group_name, description=description
         )
         policy_create(
             actor=scaleway,
