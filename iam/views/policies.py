@@ -54,6 +54,16 @@ def _policy_form_page(
     )
 
 
+def _policy_fields(form: PolicyForm, formset: Any) -> dict[str, Any]:
+    """What policy_create and policy_update take from a valid policy form and its rules formset."""
+    return {
+        "name": form.cleaned_data["name"],
+        "description": form.cleaned_data["description"],
+        "principal": form.cleaned_data["principal"],
+        "rules": formset.specs(),
+    }
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def policy_create(request: ConsoleRequest) -> HttpResponse:
@@ -67,10 +77,7 @@ def policy_create(request: ConsoleRequest) -> HttpResponse:
             policy = services.policy_create(
                 actor=Actor.from_request(request),
                 organization=organization,
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-                principal=form.cleaned_data["principal"],
-                rules=formset.specs(),
+                **_policy_fields(form, formset),
             )
         except services.IamError as error:
             form.add_error(None, str(error))
@@ -101,10 +108,7 @@ def policy_detail(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
                 services.policy_update(
                     actor=Actor.from_request(request),
                     policy=policy,
-                    name=form.cleaned_data["name"],
-                    description=form.cleaned_data["description"],
-                    principal=form.cleaned_data["principal"],
-                    rules=formset.specs(),
+                    **_policy_fields(form, formset),
                 )
             except services.IamError as error:
                 form.add_error(None, str(error))
