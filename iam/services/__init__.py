@@ -1,0 +1,72 @@
+"""Writes to IAM. Every one of them records its audit event in the same transaction.
+
+One module per area; this package re-exports their public names, so callers import
+`from iam.services import api_key_create` (or `from iam import services`) whatever module holds it.
+"""
+
+from __future__ import annotations
+
+from iam.services._audit import (
+    IAM_PRODUCT,
+    IAM_SERVICE,
+    api_key_resource,
+    application_resource,
+    group_resource,
+    iam_record,
+    policy_resource,
+    user_resource,
+)
+from iam.services._common import IamError, is_member
+from iam.services.api_keys import api_key_authenticate, api_key_create, api_key_delete
+from iam.services.applications import application_create, application_delete, application_update
+from iam.services.groups import group_create, group_delete, group_member_add, group_member_remove
+from iam.services.invitations import (
+    INVITATION_VALIDITY,
+    invitation_accept,
+    invitation_cancel,
+    invitation_for_token,
+    invitation_reject,
+    invitations_expire,
+    user_invite,
+)
+from iam.services.members import member_remove
+from iam.services.organizations import DEFAULT_GROUPS, organization_create
+from iam.services.policies import PolicyPrincipal, RuleSpec, policy_create, policy_delete, policy_update
+
+__all__ = [
+    "DEFAULT_GROUPS",
+    "IAM_PRODUCT",
+    "IAM_SERVICE",
+    "INVITATION_VALIDITY",
+    "IamError",
+    "PolicyPrincipal",
+    "RuleSpec",
+    "api_key_authenticate",
+    "api_key_create",
+    "api_key_delete",
+    "api_key_resource",
+    "application_create",
+    "application_delete",
+    "application_resource",
+    "application_update",
+    "group_create",
+    "group_delete",
+    "group_member_add",
+    "group_member_remove",
+    "group_resource",
+    "iam_record",
+    "invitation_accept",
+    "invitation_cancel",
+    "invitation_for_token",
+    "invitation_reject",
+    "invitations_expire",
+    "is_member",
+    "member_remove",
+    "organization_create",
+    "policy_create",
+    "policy_delete",
+    "policy_resource",
+    "policy_update",
+    "user_invite",
+    "user_resource",
+]

@@ -1,0 +1,76 @@
+"""Groups of users and applications, which policies can name as their principal."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from audit.services import Actor
+from iam.models import Application, Group, Organization, User
+from iam.services._audit import delete_and_record, group_resource, iam_record
+from iam.services._common import IamError, is_member
+
+
+@transaction.atomic
+def group_create(*, actor: Actor, organization: Organization, name: str, description: str = "") -> Group:
+    group = Group.objects.create(organization=organization, name=name, description=description)
+    iam_record(
+        actor=actor,
+        organization=organization,
+        method_name="CreateGroup",
+        resources=[group_resource(group)],
+        request_body={"name": name, "description": description, "organization_id": str(organization.pk)},
+    )
+    return group
+
+
+@transaction.atomic
+def group_delete(*, actor: Actor, group: Group) -> None:
+    delete_and_record(
+        group,
+        actor=actor,
+        organization=group.organization,
+        method_name="DeleteGroup",
+        resource_of=group_resource,
+        id_field="group_id",
+    )
+
+
+def _member_body(member: User | Application) -> dict[str, str]:
+    return {"user_id": str(member.pk)} if isinstance(member, User) else {"application_id": str(member.pk)}
+
+
+@transaction.atomic
+def group_member_add(*, actor: Actor, group: Group, member: User | Application) -> None:
+    """Add a user (an active member of the organization) or an application of the organization."""
+    if isinstance(member, User):
+        if not is_member(group.organization, member):
+            raise IamError(f"{member.email} is not a member of the organization.")
+        group.users.add(member)
+    else:
+        if member.organization_id != group.organization_id:
+            raise IamError("The application belongs to another organization.")
+        group.applications.add(member)
+    group.save(update_fields=["updated_at"])
+    iam_record(
+        actor=actor,
+        organization=group.organization,
+        method_name="AddGroupMember",
+        resources=[group_resource(group)],
+        request_body={"group_id": str(group.pk), **_member_body(member)},
+    )
+
+
+@transaction.atomic
+def group_member_remove(*, actor: Actor, group: Group, member: User | Application) -> None:
+    if isinstance(member, User):
+        group.users.remove(member)
+    else:
+        group.applications.remove(member)
+    group.save(update_fields=["updated_at"])
+    iam_record(
+        actor=actor,
+        organization=group.organization,
+        method_name="RemoveGroupMember",
+        resources=[group_resource(group)],
+        request_body={"group_id": str(group.pk), **_member_body(member)},
+    )

@@ -1,0 +1,86 @@
+"""IAM ▸ API keys: the secret is shown once, in the response that creates it."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from audit.services import Actor
+from iam import selectors, services
+from iam.forms import APIKeyForm
+from iam.http import ConsoleRequest
+from iam.models import APIKey, Application, User
+from iam.tables import APIKeyTable
+from iam.views._common import _done, _may_write, _organization, _page, _refuse, _table, iam_read
+
+
+def _api_keys_page(request: ConsoleRequest, form: APIKeyForm | None = None) -> HttpResponse:
+    organization = _organization(request)
+    return _page(
+        request,
+        "iam/api_key_list.html",
+        {
+            "tab": "api_keys",
+            "table": _table(request, APIKeyTable, selectors.api_key_list(organization=organization)),
+            # The create form's choices cost two queries; the refreshed region does not show it.
+            "form": None
+            if request.htmx.target == "results"
+            else form or APIKeyForm(organization=organization, user=request.user),
+        },
+    )
+
+
+@require_GET
+@login_required
+@iam_read("ListAPIKeys")
+def api_key_list(request: ConsoleRequest) -> HttpResponse:
+    return _api_keys_page(request)
+
+
+@never_cache
+@require_POST
+@login_required
+def api_key_create(request: ConsoleRequest) -> HttpResponse:
+    """Create a key and show its secret, once: in this response only, never stored, never redirected."""
+    organization = _organization(request)
+    if not _may_write(request):
+        return _refuse(request, "CreateAPIKey")
+    form = APIKeyForm(request.POST, organization=organization, user=request.user)
+    if not form.is_valid():
+        return _api_keys_page(request, form)
+    bearer = form.cleaned_data["bearer"]
+    key, secret_key = services.api_key_create(
+        actor=Actor.from_request(request),
+        organization=organization,
+        user=bearer if isinstance(bearer, User) else None,
+        application=bearer if isinstance(bearer, Application) else None,
+        description=form.cleaned_data["description"],
+        default_project=form.cleaned_data["default_project"],
+        expires_at=form.cleaned_data["expires_at"],
+    )
+    response = render(
+        request,
+        "iam/api_key_created.html",
+        {"tab": "api_keys", "nav": "iam", "key": key, "secret_key": secret_key},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@login_required
+def api_key_delete(request: ConsoleRequest, access_key: str) -> HttpResponse:
+    key = get_object_or_404(
+        APIKey.objects.select_related("organization"),
+        organization=_organization(request),
+        access_key=access_key,
+    )
+    if not _may_write(request):
+        return _refuse(request, "DeleteAPIKey", [services.api_key_resource(key)])
+    access_key = key.access_key
+    services.api_key_delete(actor=Actor.from_request(request), key=key)
+    return _done(request, f"API key {access_key} deleted.", reverse("iam:api-keys"))

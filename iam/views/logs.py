@@ -1,0 +1,99 @@
+"""IAM ▸ Logs: the IAM events of the organization, a keyset page at a time."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from audit.iam_logs import iam_log_events
+from audit.selectors import Cursor
+from iam import selectors
+from iam.filters import IamLogFilter
+from iam.http import ConsoleRequest
+from iam.permissions import permission_required, request_may
+from iam.tables import IamLogTable
+from iam.views._common import IAM_FORBIDDEN, _organization, _page
+
+LOG_PAGE_SIZE = 50
+
+
+def _cursor(request: HttpRequest) -> Cursor | None:
+    token = request.GET.get("cursor") or ""
+    if not token:
+        return None
+    try:
+        return Cursor.decode(token)
+    except ValueError:
+        return None  # a stale or forged cursor: start from the first page
+
+
+@require_GET
+@login_required
+@permission_required("iam:logs", method="ListLogs", template_name=IAM_FORBIDDEN)
+@vary_on_headers("HX-Request", "HX-Target")
+def log_list(request: ConsoleRequest) -> HttpResponse:
+    """IAM ▸ Logs: one keyset page of entries, newest first unless `sort=created_at`."""
+    organization = _organization(request)
+    ascending = request.GET.get("sort") == "created_at"
+    log_filter = IamLogFilter(request.GET or None, queryset=iam_log_events(organization_id=organization.pk))
+    # Invalid fields show their errors and are left out; the valid ones still apply.
+    events = log_filter.qs
+    rows, page = selectors.iam_log_page(
+        organization=organization,
+        events=events,
+        may_see_principals=request_may(request, "iam:read"),
+        ascending=ascending,
+        cursor=_cursor(request),
+        page_size=LOG_PAGE_SIZE,
+    )
+    table = IamLogTable(rows)
+    params = request.GET.copy()
+    params.pop("cursor", None)
+
+    def link(**changes: str | None) -> str:
+        query = params.copy()
+        for key, value in changes.items():
+            query.pop(key, None)
+            if value:
+                query[key] = value
+        return f"?{query.urlencode()}" if query else "?"
+
+    table.ascending = ascending  # the table template renders the Date header's sort toggle
+    table.sort_url = link(sort=None if ascending else "created_at")
+    context = {
+        "tab": "logs",
+        "filter": log_filter,
+        "table": table,
+        "rows": rows,
+        "ascending": ascending,
+        "newer_url": link(cursor=page.previous_cursor.encode()) if page.previous_cursor else None,
+        "older_url": link(cursor=page.next_cursor.encode()) if page.next_cursor else None,
+        "may_see_principals": request_may(request, "iam:read"),
+    }
+    return _page(request, "iam/log_list.html", context)
+
+
+@require_GET
+@login_required
+@permission_required("iam:logs", method="GetLog", template_name=IAM_FORBIDDEN)
+@vary_on_headers("HX-Request", "HX-Target")
+def log_detail(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
+    """One entry's "More info": user agent and IP. The popup's body for htmx, a page otherwise."""
+    organization = _organization(request)
+    event = selectors.iam_log_get(
+        organization=organization, log_id=pk, events=iam_log_events(organization_id=organization.pk)
+    )
+    if event is None:
+        raise Http404("No such log entry.")
+    (row,) = selectors.log_rows(
+        organization=organization, events=[event], may_see_principals=request_may(request, "iam:read")
+    )
+    template = "iam/log_detail.html"
+    if request.htmx.target == "log-dialog-body":
+        template += "#detail"
+    return render(request, template, {"tab": "logs", "nav": "iam", "row": row})
