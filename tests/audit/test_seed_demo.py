@@ -232,13 +232,14 @@ def test_events_carry_realistic_fingerprints_and_redacted_secrets(acme_events):
     bodies = [json.dumps(body) for body in acme_events.values_list("request_body", flat=True)]
     assert any('"password": "REDACTED"' in body for body in bodies)
     assert not any("passw0rd" in body or "s3cr3t" in body or "sk_live" in body for body in bodies)
+    # (iam_api_key is left out: random UpdateAPIKey/DeleteAPIKey calls are rare enough that a 2,000-event
+    # sample, which depends on the weekday and hour, may have none; the API-key resource shape is tested in tests/api/test_iam_api.py and the IAM browser test.)
     typed = acme_events.filter(status_code=200).exclude(method_name="CreateAPIKey")
     resource_types = {r["type"] for resources in typed.values_list("resources", flat=True) for r in resources}
     assert {
         "instance_server",
         "secret_manager_secret",
         "kube_cluster",
-        "iam_api_key",
         "rdb_instance",
     } <= resource_types
 
