@@ -55,6 +55,7 @@ class IamLog:
     organization_id: uuid.UUID
     resource_type: str
     resource_id: str
+    resource_name: str = ""  # the resource's name when the event recorded one (not on the IAM API wire)
 
     @classmethod
     def from_event(cls, event: Event) -> IamLog:
@@ -74,6 +75,7 @@ class IamLog:
             organization_id=event.organization_id,
             resource_type=resource_type,
             resource_id=resource_id,
+            resource_name=str((event.resources[0].get("name") if event.resources else "") or ""),
         )
 
 

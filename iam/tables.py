@@ -131,7 +131,10 @@ class IamLogTable(tables.Table):
     created_at = TimeColumn(verbose_name="Date", orderable=True)
     action = tables.TemplateColumn(template_name="iam/_columns/log_action.html", verbose_name="Action")
     resource_type = tables.Column(verbose_name="Category")
-    resource_id = tables.TemplateColumn("<code>{{ record.resource_id }}</code>", verbose_name="Resource")
+    resource_id = tables.TemplateColumn(
+        "{% if record.resource_name %}{{ record.resource_name }} {% endif %}<code>{{ record.resource_id }}</code>",
+        verbose_name="Resource",
+    )
     principal = tables.TemplateColumn(
         template_name="iam/_columns/log_principal.html", verbose_name="Principal"
     )

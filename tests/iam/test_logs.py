@@ -191,3 +191,10 @@ def test_logs_page_query_count(owner_client, acme, owner, iam_manager, django_as
         owner_client.get("/iam/logs/", headers=HX_RESULTS)
     with django_assert_num_queries(5):
         owner_client.get("/iam/logs/")
+
+
+@pytest.mark.django_db
+def test_a_log_entry_names_its_resource_next_to_the_id(owner_client, acme, owner):
+    group = services.group_create(actor=Actor.of(owner), organization=acme, name="release-managers")
+    html = owner_client.get("/iam/logs/").content.decode()
+    assert f"release-managers <code>{group.pk}</code>" in html
