@@ -124,6 +124,10 @@ class LogRow:
         return self.log.resource_id
 
     @property
+    def resource_name(self) -> str:
+        return self.log.resource_name
+
+    @property
     def bearer_id(self) -> uuid.UUID | None:
         return self.log.bearer_id
 
