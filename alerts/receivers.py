@@ -19,11 +19,17 @@ def enqueue_evaluation(
     """
     from alerts.tasks import alerts_evaluate_task
 
+    # One query for both kinds of rule (a batch announces one group per region it touches).
     active = (
-        AlertRuleSetting.objects.filter(organization_id=organization_id, region=region, enabled=True).exists()
-        or CustomAlertRule.objects.filter(
-            organization_id=organization_id, region=region, enabled=True
-        ).exists()
+        AlertRuleSetting.objects.filter(organization_id=organization_id, region=region, enabled=True)
+        .order_by()
+        .values_list("organization_id")
+        .union(
+            CustomAlertRule.objects.filter(organization_id=organization_id, region=region, enabled=True)
+            .order_by()
+            .values_list("organization_id")
+        )
+        .exists()
     )
     if not active:
         return

@@ -135,25 +135,53 @@ def test_ingestion_costs_a_fixed_number_of_queries(writer_api, acme, django_asse
         assert post(writer_api, batch).json()["created"] == 200
 
 
-@pytest.mark.skipif(
+RACE_SKIP = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="SQLite's IMMEDIATE transactions serialize writers: no race"
 )
-@pytest.mark.django_db
-def test_a_concurrent_writer_of_the_same_ids_falls_back_to_on_conflict(acme, monkeypatch, writer_api):
+
+
+def _race(acme, monkeypatch):
     """Between the known-id probe and the COPY, another request stored some of the ids."""
-    from audit import ingest
-    from audit.services import record_many
+    from audit import ingest, services
 
     first = ingest.validate([wire_event(acme) for _ in range(3)], organization=acme)
-    record_many(first)
+    services.record_many(first)
     second = ingest.validate([wire_event(acme) for _ in range(2)], organization=acme)
-    monkeypatch.setattr(Event.objects, "filter", lambda *a, **k: Event.objects.none())  # the race
-    from audit.services import record_new
-
-    created = record_new(first + second)
-    assert [e.id for e in created] == [e.id for e in second]
+    monkeypatch.setattr(services, "_stored_ids", lambda ids, connection: set())  # the race
+    created = services.record_new(first + second)
     monkeypatch.undo()
+    return first, second, created
+
+
+@RACE_SKIP
+@pytest.mark.django_db
+def test_a_concurrent_writer_of_the_same_ids_falls_back_to_on_conflict(acme, monkeypatch, writer_api):
+    first, second, created = _race(acme, monkeypatch)  # inside the test's transaction: a savepoint
+    assert [e.id for e in created] == [e.id for e in second]
     assert ingested(acme).count() == 5
+
+
+@RACE_SKIP
+@pytest.mark.django_db(transaction=True)
+def test_the_fallback_also_works_when_ingestion_is_the_outermost_transaction(
+    acme, monkeypatch, django_capture_on_commit_callbacks
+):
+    from audit.signals import events_recorded
+
+    announced = []
+
+    def listener(sender, **kwargs):
+        announced.extend(kwargs["event_ids"])
+
+    events_recorded.connect(listener)
+    try:
+        assert not connection.in_atomic_block  # as in an API request
+        first, second, created = _race(acme, monkeypatch)
+    finally:
+        events_recorded.disconnect(listener)
+    assert [e.id for e in created] == [e.id for e in second]
+    assert ingested(acme).count() == 5
+    assert sorted(announced) == sorted([e.id for e in first] + [e.id for e in second])
 
 
 @pytest.mark.django_db
