@@ -306,3 +306,62 @@ def test_ingestion_announces_the_stored_events_once_committed(
         ("fr-par", acme.pk, [uuid.UUID(batch[0]["id"])]),
         ("pl-waw", acme.pk, [uuid.UUID(batch[1]["id"])]),
     ]
+
+
+@pytest.mark.django_db
+def test_the_validators_rows_are_what_event_row_builds_for_every_shape(acme):
+    """Validation builds rows itself (region, redacted resources and body) for speed; event_row
+    stays the reference, over shapes that take each of its shortcuts and each way around them."""
+    from audit import ingest
+    from audit.services import event_row
+
+    at = (timezone.now() - timedelta(minutes=2)).isoformat()
+    info = {"path": "/", "password": "p", "nested": {"token": "t", "secret_id": "i"}, "list": [{"otp": 1}]}
+    shapes = [
+        {},
+        {"locality": "fr-par-2"},  # same names, another locality: another region
+        {"locality": "global", "request_body": None, "resources": None},
+        {"request_body": {}, "resources": []},
+        {"request_body": {"a": [{"client_secret": "x"}], "secret_id": "keep", "page_token": "keep"}},
+        {"resources": [{"id": "r", "type": "t", "created_at": at, "updated_at": at, "t_info": info}]},
+        {
+            "resources": [
+                {"id": "a", "type": "t", "t_info": {"path": "/"}},
+                {"id": "b", "type": "t", "name": None, "action": "x", "t_info": {"secret": "s"}},
+                {"id": "c", "type": "t", "deleted_at": at},
+            ]
+        },
+        {"principal": {"id": str(uuid.uuid4()), "type": "application", "name": "n" * 200}},
+        {"principal": None, "source_ip": "", "user_agent": None, "request_id": None},
+        {"source_ip": "2001:DB8::1", "status_code": 403, "method_name": "DeleteSecret"},
+    ]
+    items = [wire_event(acme, **shape) for shape in shapes]
+    before = json.dumps(items)
+    events = ingest.validate(items, organization=acme)
+    assert json.dumps(items) == before  # the input is left alone
+    for item, event in zip(items, events, strict=True):
+        principal = item["principal"] or {}
+        expected = event_row(
+            id=uuid.UUID(item["id"]),
+            recorded_at=event.recorded_at,
+            organization_id=acme.pk,
+            project_id=None,
+            locality=item["locality"],
+            principal_type=event.principal_type,
+            principal_id=uuid.UUID(principal["id"]) if principal else None,
+            principal_name=principal.get("name", ""),
+            source_ip=event.source_ip,
+            user_agent=item["user_agent"] or "",
+            product_name=item["product_name"],
+            service_name=item["service_name"],
+            method_name=item["method_name"],
+            resources=item["resources"] or [],
+            request_id=item["request_id"] or "",
+            request_body=item["request_body"],
+            status_code=item["status_code"],
+        )
+        assert [getattr(event, f) for f in expected._fields] == list(expected)
+    assert events[1].region == "fr-par" and events[2].region == "fr-par"
+    assert events[5].resources[0]["t_info"]["password"] == "REDACTED"
+    assert events[5].resources[0]["t_info"]["nested"] == {"token": "REDACTED", "secret_id": "i"}
+    assert events[6].resources[0] is items[6]["resources"][0]  # nothing to hide: not copied
