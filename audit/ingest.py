@@ -240,6 +240,7 @@ class _Validator:
         self, organization: Organization, *, payload_size: int | None = None, payload_has_nul: bool = True
     ) -> None:
         self.organization = organization
+        self.organization_id = organization.pk
         # JSON can only carry NUL as the escape \u0000, so a payload without one needs no deep scan.
         self.check_nul = payload_has_nul
         # A request body cannot be larger than the payload that carried it.
@@ -280,9 +281,10 @@ class _Validator:
             for key in item.keys() - EVENT_FIELDS:
                 bad(str(key)[:64], "unknown", "unknown field")
         get = item.get
-        for key in REQUIRED_FIELDS:
-            if get(key) is None:
-                bad(key, "required", f"{key} is required")
+        if None in map(get, REQUIRED_FIELDS):
+            for key in REQUIRED_FIELDS:
+                if get(key) is None:
+                    bad(key, "required", f"{key} is required")
 
         if (value := get("id")) is not None and (event_id := self.uuid(value)) is None:
             bad("id", "format", "id must be a UUID")
@@ -294,7 +296,7 @@ class _Validator:
                 self.timestamps[value] = True  # its resources' timestamps are often the same string
                 if recorded_at > self.latest:
                     bad("recorded_at", "constraint", "recorded_at is in the future")
-        if (value := get("organization_id")) is not None and self.uuid(value) != self.organization.pk:
+        if (value := get("organization_id")) is not None and self.uuid(value) != self.organization_id:
             bad("organization_id", "constraint", "events can only be sent to the API key's organization")
         project_id = None
         if (value := get("project_id")) is not None:
@@ -368,7 +370,7 @@ class _Validator:
         return EventRow(
             event_id,
             recorded_at,
-            self.organization.pk,
+            self.organization_id,
             project_id,
             locality,
             region,
@@ -389,6 +391,13 @@ class _Validator:
     def principal(self, value: Any, bad: Any) -> tuple[uuid.UUID, str | None, str | None] | None:
         if value is None:
             return None
+        if (
+            type(value) is dict
+            and len(value) == 1
+            and type(pk := value.get("id")) is str
+            and (principal_id := self.uuids.get(pk)) is not None
+        ):
+            return principal_id, None, None  # the common {"id": ...}, its id parsed by prepare()
         if not isinstance(value, dict) or not value.keys() <= PRINCIPAL_FIELDS:
             bad("principal", "format", 'principal is {"id": "<uuid>"} (optionally "type" and "name")')
             return None

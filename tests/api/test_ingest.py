@@ -365,3 +365,21 @@ def test_the_validators_rows_are_what_event_row_builds_for_every_shape(acme):
     assert events[5].resources[0]["t_info"]["password"] == "REDACTED"
     assert events[5].resources[0]["t_info"]["nested"] == {"token": "REDACTED", "secret_id": "i"}
     assert events[6].resources[0] is items[6]["resources"][0]  # nothing to hide: not copied
+
+
+@pytest.mark.django_db
+def test_unhashable_values_where_the_fast_paths_look_up_caches_are_named_not_a_server_error(writer_api, acme):
+    batch = [
+        wire_event(acme, principal={"id": ["not", "a", "uuid"]}),
+        wire_event(acme, locality=["fr-par"]),
+        wire_event(acme, method_name={"name": "CreateSecret"}),
+        wire_event(acme, resources=[{"id": "r", "type": "t", "created_at": ["2026-01-01T00:00:00Z"]}]),
+    ]
+    response = post(writer_api, batch)
+    assert response.status_code == 400
+    assert [d["argument_name"] for d in response.json()["details"]] == [
+        "events[0].principal.id",
+        "events[1].locality",
+        "events[2].method_name",
+        "events[3].resources[0].created_at",
+    ]
