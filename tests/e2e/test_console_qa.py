@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,82 @@ def test_iam_row_actions_are_in_view_without_scrolling_the_table(
     expect(page.get_by_role("button", name="Delete terraform-ci")).to_be_visible()
     assert not _overflows(page, "#results .table-container")
     page.screenshot(path=str(SHOTS / f"qa_iam_applications_{width}.png"), full_page=True)
+
+
+@pytest.fixture
+def spread_events(acme, owner):
+    """Events over the last hour, a few minutes apart, so the timeline has many bars."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audit.services import Actor, build_event, record_many
+
+    now = timezone.now()
+    actor = Actor("user", owner.pk, owner.email, "81.250.12.34", "Mozilla/5.0")
+    record_many(
+        [
+            build_event(
+                organization_id=acme.pk,
+                actor=actor,
+                product_name="secret-manager",
+                service_name="scaleway.secret_manager.v1beta1.Api",
+                method_name="CreateSecret",
+                locality="fr-par",
+                recorded_at=now - timedelta(minutes=2 + 4 * i),
+            )
+            for i in range(12)
+        ]
+    )
+
+
+def _focused(page: Page) -> str:
+    return page.evaluate(
+        "(() => { const e = document.activeElement;"
+        " return `${e.tagName.toLowerCase()}.${e.getAttribute('class') || ''}`; })()"
+    )
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_the_timeline_is_one_tab_stop_and_arrow_keys_move_between_its_bars(
+    live_server, page: Page, owner, spread_events
+):
+    _login(page, live_server, owner)
+    page.goto(f"{live_server.url}/audit-trail/events/")
+    bars = page.locator(".timeline-chart a.bar")
+    assert bars.count() >= 10
+
+    page.get_by_role("link", name="Newest first").focus()
+    page.keyboard.press("Tab")
+    assert _focused(page) == "a.bar"
+    page.keyboard.press("Tab")  # straight past the other bars, to the table's sort link
+    assert _focused(page) == "a.sort-link"
+
+    page.keyboard.press("Shift+Tab")
+    assert _focused(page) == "a.bar"
+    last = page.evaluate("document.activeElement.querySelector('title').textContent")
+    page.keyboard.press("ArrowLeft")
+    assert _focused(page) == "a.bar"
+    assert page.evaluate("document.activeElement.querySelector('title').textContent") != last
+    page.keyboard.press("Enter")  # zooms into that bar
+    expect(page).to_have_url(re.compile(r"range=custom"))
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_closing_the_drawer_gives_focus_back_to_the_row_that_opened_it(
+    live_server, page: Page, owner, spread_events
+):
+    _login(page, live_server, owner)
+    page.goto(f"{live_server.url}/audit-trail/events/")
+    third = page.locator("#events-table tbody tr").nth(2)
+    event_id = third.get_attribute("data-event-id")
+    third.locator("a.event-link").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("dialog.drawer")).to_be_visible()
+    expect(page.locator("#drawer-title")).to_be_focused()
+
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog.drawer")).to_have_count(0)
+    expect(page.locator(f'#events-table tr[data-event-id="{event_id}"] a.event-link')).to_be_focused()
