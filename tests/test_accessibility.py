@@ -82,3 +82,36 @@ def test_the_custom_rule_form_points_every_control_at_its_help_and_errors(owner_
 def test_event_filters_point_their_controls_at_their_errors(owner_client):
     response = owner_client.get("/audit-trail/events/?ip=not-an-ip")
     assert_errors_are_announced(response, field_id="id_ip")
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(foreground: str, background: str) -> float:
+    lighter, darker = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_badge_and_text_colours_meet_wcag_aa_contrast():
+    """Badges are 12px text: they need 4.5:1 against their tint (the warning badge had 4.25:1)."""
+    import re
+    from pathlib import Path
+
+    from django.conf import settings
+
+    css = (Path(settings.BASE_DIR) / "static/css/app.css").read_text()
+    tokens = dict(re.findall(r"--([a-z0-9-]+):\s*(#[0-9a-fA-F]{6})", css))
+    pairs = [
+        ("success", "success-soft"),
+        ("danger", "danger-soft"),
+        ("warning", "warning-soft"),
+        ("muted", "surface-2"),
+        ("muted", "bg"),
+        ("primary", "primary-soft"),
+        ("warning", "surface"),
+    ]
+    low = {f"{fg} on {bg}": round(_contrast(tokens[fg], tokens[bg]), 2) for fg, bg in pairs}
+    assert {pair: ratio for pair, ratio in low.items() if ratio < 4.5} == {}
