@@ -3,6 +3,7 @@
 
 (() => {
   const form = () => document.getElementById("filters");
+  let openedId = null; // the event whose drawer is open, to give focus back to its row
 
   // Controls that belong to the filter form but sit elsewhere (the region drop-down in the tabs)
   // submit it like the controls inside it.
@@ -38,6 +39,7 @@
     if (event.detail.elt !== form()) return;
     const drawer = document.getElementById("drawer");
     if (drawer) drawer.replaceChildren();
+    openedId = null;
     markSelected(null);
   });
 
@@ -62,8 +64,49 @@
     return dialog;
   }
 
-  document.addEventListener("htmx:afterSettle", () => drawerOpened());
-  document.addEventListener("DOMContentLoaded", () => drawerOpened());
+  // Closing the drawer puts focus back on the row that opened it, not at the top of the page.
+  function drawerSettled(event) {
+    const dialog = drawerOpened();
+    if (dialog) {
+      openedId = dialog.dataset.eventId;
+      return;
+    }
+    if (!openedId || event?.detail?.target?.id !== "drawer") return;
+    const row = document.querySelector(`#events-table tr[data-event-id="${CSS.escape(openedId)}"]`);
+    openedId = null;
+    row?.querySelector("a.event-link")?.focus();
+  }
+
+  // The timeline is one stop in the Tab order (not one per bar): arrow keys move between its bars.
+  function rovingTimeline() {
+    const bars = [...document.querySelectorAll(".timeline-chart a.bar")];
+    if (!bars.length || bars.some((bar) => bar.getAttribute("tabindex") === "0")) return;
+    bars.forEach((bar, index) => bar.setAttribute("tabindex", index === bars.length - 1 ? "0" : "-1"));
+  }
+  document.addEventListener("keydown", (event) => {
+    const bar = event.target instanceof Element ? event.target.closest(".timeline-chart a.bar") : null;
+    if (!bar) return;
+    const bars = [...bar.closest(".timeline-chart").querySelectorAll("a.bar")];
+    const moves = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1 };
+    let index = bars.indexOf(bar);
+    if (event.key in moves) index = Math.min(bars.length - 1, Math.max(0, index + moves[event.key]));
+    else if (event.key === "Home") index = 0;
+    else if (event.key === "End") index = bars.length - 1;
+    else return;
+    event.preventDefault();
+    for (const other of bars) other.setAttribute("tabindex", "-1");
+    bars[index].setAttribute("tabindex", "0");
+    bars[index].focus();
+  });
+
+  document.addEventListener("htmx:afterSettle", (event) => {
+    drawerSettled(event);
+    rovingTimeline();
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    drawerSettled();
+    rovingTimeline();
+  });
 
   // Escape closes the drawer (through its own link, so the URL follows).
   document.addEventListener("keydown", (event) => {
