@@ -13,6 +13,7 @@ from audit.ids import uuid7_time
 from audit.models import Event, PrincipalType
 from audit.selectors import Cursor, EventPage, event_page
 from audit.services import SCALEWAY
+from iam.filters import RESOURCE_TYPE_LABELS
 from iam.models import APIKey, Application, Group, Invitation, Membership, Organization, Policy, Rule, User
 
 UNKNOWN = "Unknown"
@@ -126,6 +127,10 @@ class LogRow:
     @property
     def resource_name(self) -> str:
         return self.log.resource_name
+
+    @property
+    def resource_type_label(self) -> str:
+        return RESOURCE_TYPE_LABELS.get(self.log.resource_type, self.log.resource_type)
 
     @property
     def bearer_id(self) -> uuid.UUID | None:

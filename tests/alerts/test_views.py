@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 from django.utils.html import escape
 
-from alerts.models import AlertRuleSetting, CustomAlertRule, NotificationContact
+from alerts.models import Alert, AlertRuleSetting, CustomAlertRule, NotificationContact
 from alerts.rules import PRECONFIGURED_BY_NAME
 from audit.models import Event
 from tests.alerts.conftest import activate, forbidden_events
@@ -103,6 +104,10 @@ def test_fired_alerts_link_to_their_window_on_the_events_page(
     html = owner_client.get(URL).content.decode()
     assert "HttpForbiddenErrorRateHigh" in html and "21 events" in html
     assert "/audit-trail/events/?region=fr-par&amp;after=" in html and "status=403" in html
+    # The window says which day it was, with its offset, not only a time of day.
+    alert = Alert.objects.get(organization=acme)
+    start = timezone.localtime(alert.window_start, timezone=ZoneInfo("Europe/Paris"))
+    assert f"{start:%Y-%m-%d %H:%M:%S} +0" in html
 
 
 def test_the_fired_alerts_partial_and_its_query_count(

@@ -78,3 +78,9 @@ def test_times_show_the_users_offset_or_utc_by_choice(auditor_client, acme):
     utc = auditor_client.get("/audit-trail/events/").content.decode()
     assert "+01:00" not in utc and "+00:00" in utc
     assert 'value="utc" aria-pressed="true"' in utc
+
+
+@pytest.mark.django_db
+def test_the_login_page_shows_no_console_navigation(client):
+    html = client.get("/login/").content.decode()
+    assert 'class="shell shell-bare"' in html
