@@ -34,7 +34,7 @@ fmt: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 bench: install
-	$(PY) manage.py bench_ingest && $(PY) manage.py bench_seed
+	$(PY) manage.py bench_ingest && $(PY) manage.py bench_events --reuse && $(PY) manage.py bench_seed
 
 seed: install
 	$(PY) manage.py migrate --noinput

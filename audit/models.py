@@ -83,16 +83,24 @@ class Event(AppendOnlyModel):
         default_permissions = ("view",)
         indexes = [
             # The Events page and ListEvents: one organization and region, newest first, keyset.
+            # It carries status_code so that the timeline (events and 403s per bucket) counts
+            # from the index alone, an index-only scan (`manage.py bench_events`: 30 days of a
+            # busy organization, 340k events, in ~50 ms instead of ~450 ms reading the table).
             models.Index(
-                fields=["organization_id", "region", "-recorded_at", "-id"], name="audit_event_org_time_idx"
+                fields=["organization_id", "region", "-recorded_at", "-id"],
+                include=["status_code"],
+                name="audit_event_org_time_idx",
             ),
             # Principal filter, and the IAM logs' "by this bearer" lookups.
             models.Index(
                 fields=["organization_id", "principal_id", "-recorded_at"], name="audit_event_principal_idx"
             ),
-            # Status 403 filter, the timeline's 403 series and HttpForbiddenErrorRateHigh.
+            # Status 403 filter, the timeline's 403 series and HttpForbiddenErrorRateHigh. It
+            # carries status_code too, or the status filter's timeline would rather scan every
+            # entry of audit_event_org_time_idx index-only than this one's few plus the table.
             models.Index(
                 fields=["organization_id", "region", "recorded_at"],
+                include=["status_code"],
                 condition=~Q(status_code=200),
                 name="audit_event_refused_idx",
             ),
