@@ -109,6 +109,10 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "audit-trail"
+    # Console and API queries are short and index-driven; JIT compilation only adds latency to the
+    # few wide scans (free text or CIDR over 30 days). Set PG_JIT=1 to let PostgreSQL decide.
+    if not env_bool("PG_JIT", False):
+        DATABASES["default"]["OPTIONS"]["options"] = "-c jit=off"
 else:
     # SQLite: let the web server and the task worker share the file without "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
