@@ -107,7 +107,7 @@ def _results_context(request: ConsoleRequest, filterset: EventFilter) -> dict[st
     events_with_principals(organization=request.organization, events=page.events)  # type: ignore[arg-type]
     timeline: Timeline = event_timeline(qs, start=after, end=before)
     context: dict[str, Any] = {
-        "table": EventTable(page.events, order=filterset.selected_order),
+        "table": EventTable(page.events, order=filterset.selected_order, list_query=_query(request.GET)),
         "page": page,
         "timeline": timeline,
         "bars": _bars(request, timeline),
