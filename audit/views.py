@@ -24,6 +24,7 @@ from audit.api import event_json
 from audit.filters import CUSTOM, RANGE_LABELS, RANGES, EventFilter
 from audit.models import Event
 from audit.regions import REGIONS
+from audit.renderers import SELECTS_IN_PYTHON
 from audit.selectors import (
     EventPage,
     Timeline,
@@ -72,6 +73,7 @@ def _events_page(request: ConsoleRequest, *, event: Event | None) -> HttpRespons
     assert organization is not None
     projects = project_list(organization=organization)
     filterset = EventFilter(request.GET, organization=organization, projects=projects, now=timezone.now())
+    filterset.form.renderer = SELECTS_IN_PYTHON  # the same markup, without a template per <option>
     target = request.htmx.target if request.htmx and not request.htmx.history_restore_request else None
     context: dict[str, Any] = {
         "nav": "audit",

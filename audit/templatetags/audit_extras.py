@@ -1,5 +1,4 @@
-"""Template filters for the trail: times with their offset, JSON, short ids, counts, and a fast
-rendering of long drop-downs."""
+"""Template filters for the trail: times with their offset, JSON, short ids and counts."""
 
 from __future__ import annotations
 
@@ -8,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import template
-from django.forms import BoundField
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
@@ -98,48 +96,3 @@ def duration_label(value: timedelta) -> str:
             n = seconds // size
             return unit if n == 1 else f"{n} {unit}s"
     return f"{seconds} seconds"
-
-
-def _attrs_html(attrs: dict[str, Any]) -> SafeString:
-    """Django's `django/forms/widgets/attrs.html`: True is a bare attribute, False none at all."""
-    return format_html_join(
-        "",
-        "{}",
-        (
-            (format_html(" {}", name) if value is True else format_html(' {}="{}"', name, value),)
-            for name, value in attrs.items()
-            if value is not False
-        ),
-    )
-
-
-@register.filter
-def select_html(field: BoundField) -> SafeString:
-    """`{{ field }}` for a drop-down, the same HTML as Django's `select.html`, built in Python.
-
-    Django renders each `<option>` through two template includes, ~40 µs apiece: the Events
-    filters' 236 methods cost 10 ms a page. The widget still supplies the context (attributes,
-    choices, the selected option), so only the printing changes.
-    """
-    widget = field.field.widget
-    attrs = field.build_widget_attrs({}, widget)
-    if field.auto_id and "id" not in widget.attrs:
-        attrs.setdefault("id", field.auto_id)
-    context = widget.get_context(field.html_name, field.value(), attrs)["widget"]
-    parts = [format_html('<select name="{}"{}>', context["name"], _attrs_html(context["attrs"]))]
-    for group_name, options, _index in context["optgroups"]:
-        if group_name:
-            parts.append(format_html('\n  <optgroup label="{}">', group_name))
-        parts.extend(
-            format_html(
-                '\n  <option value="{}"{}>{}</option>',
-                str(option["value"]),
-                _attrs_html(option["attrs"]),
-                option["label"],
-            )
-            for option in options
-        )
-        if group_name:
-            parts.append(mark_safe("\n  </optgroup>"))  # noqa: S308 (a constant)
-    parts.append(mark_safe("\n</select>"))  # noqa: S308 (a constant)
-    return mark_safe("".join(parts))  # noqa: S308 (format_html escaped every value)
