@@ -8,6 +8,8 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -52,6 +54,20 @@ def iso_utc(value: datetime | None) -> str:
     if not isinstance(value, datetime):
         return ""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_STATUS_BADGES = {
+    200: mark_safe('<span class="badge badge-success">200 Successful</span>'),  # noqa: S308 (a constant)
+    403: mark_safe('<span class="badge badge-danger">403 Forbidden</span>'),  # noqa: S308 (a constant)
+}
+
+
+@register.filter
+def status_badge(event: Any) -> SafeString:
+    """An event's status as a badge: green 200, red 403, amber for anything else."""
+    return _STATUS_BADGES.get(event.status_code) or format_html(
+        '<span class="badge badge-warning">{} {}</span>', event.status_code, event.status_label
+    )
 
 
 @register.filter
