@@ -138,22 +138,35 @@ def alert_rule_set_enabled(
     return [(rule, enabled[rule.name]) for rule in PRECONFIGURED]
 
 
+def _alert_rules_switch(
+    *,
+    actor: Actor,
+    organization: Organization,
+    region: str,
+    alert_rule_ids: Iterable[str | uuid.UUID],
+    active: bool,
+) -> list[PreconfiguredRule]:
+    rules = _rules_from_ids(alert_rule_ids)
+    _apply_enabled(organization=organization, region=region, enabled={r.name: active for r in rules})
+    _record_audit_trail(
+        actor=actor,
+        organization=organization,
+        region=region,
+        method_name="EnableAlertRules" if active else "DisableAlertRules",
+        resources=[alert_rule_resource(rule) for rule in rules],
+        request_body={"alert_rule_ids": [str(r.id) for r in rules]},
+    )
+    return rules
+
+
 @transaction.atomic
 def alert_rule_enable(
     *, actor: Actor, organization: Organization, region: str, alert_rule_ids: Iterable[str | uuid.UUID]
 ) -> list[PreconfiguredRule]:
     """Activate these preconfigured rules (EnableAlertRules). Returns them."""
-    rules = _rules_from_ids(alert_rule_ids)
-    _apply_enabled(organization=organization, region=region, enabled={r.name: True for r in rules})
-    _record_audit_trail(
-        actor=actor,
-        organization=organization,
-        region=region,
-        method_name="EnableAlertRules",
-        resources=[alert_rule_resource(rule) for rule in rules],
-        request_body={"alert_rule_ids": [str(r.id) for r in rules]},
+    return _alert_rules_switch(
+        actor=actor, organization=organization, region=region, alert_rule_ids=alert_rule_ids, active=True
     )
-    return rules
 
 
 @transaction.atomic
@@ -161,17 +174,9 @@ def alert_rule_disable(
     *, actor: Actor, organization: Organization, region: str, alert_rule_ids: Iterable[str | uuid.UUID]
 ) -> list[PreconfiguredRule]:
     """Deactivate these preconfigured rules (DisableAlertRules). Returns them."""
-    rules = _rules_from_ids(alert_rule_ids)
-    _apply_enabled(organization=organization, region=region, enabled={r.name: False for r in rules})
-    _record_audit_trail(
-        actor=actor,
-        organization=organization,
-        region=region,
-        method_name="DisableAlertRules",
-        resources=[alert_rule_resource(rule) for rule in rules],
-        request_body={"alert_rule_ids": [str(r.id) for r in rules]},
+    return _alert_rules_switch(
+        actor=actor, organization=organization, region=region, alert_rule_ids=alert_rule_ids, active=False
     )
-    return rules
 
 
 # --- custom rules ----------------------------------------------------------------------------------
