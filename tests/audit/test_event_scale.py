@@ -148,3 +148,18 @@ def test_the_benchmark_loads_the_trail_then_times_and_explains_the_events_page()
     assert re.search(r"^- first page, last hour: .+; 1 partition\(s\); \d+ rows", report, re.MULTILINE)
     with pytest.raises(CommandError, match="--reuse"):
         call_command("bench_events", "--events", "2000", "--runs", "1", stdout=StringIO())
+
+
+@pytest.mark.parametrize("count", [7, 2_500, 12_345])
+@pytest.mark.parametrize("minute", [0, 17, 42])
+def test_the_benchmark_spreads_exactly_the_events_asked_for_in_time_order(count, minute):
+    import random
+    from datetime import UTC, datetime
+
+    from audit.management.commands.bench_events import _moments
+
+    moments = list(
+        _moments(random.Random(minute), count, end=datetime(2026, 11, 21, 13, minute, tzinfo=UTC), days=60)
+    )
+    assert len(moments) == count
+    assert moments == sorted(moments)

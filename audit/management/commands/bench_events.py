@@ -209,12 +209,15 @@ def _moments(rng: random.Random, count: int, *, end: datetime, days: int) -> Ite
     start = end - timedelta(days=days)
     hours = [start + timedelta(hours=h) for h in range(days * 24)]
     weights = [HOUR_WEIGHTS[(h + timedelta(hours=1)).hour] * (1 if h.weekday() < 5 else 0.35) for h in hours]
-    scale = count / sum(weights)
-    carried = 0.0
-    for hour, weight in zip(hours, weights, strict=True):
-        carried += weight * scale
-        n = int(carried)
-        carried -= n
+    total = sum(weights)
+    cumulative = 0.0
+    produced = 0
+    for index, (hour, weight) in enumerate(zip(hours, weights, strict=True)):
+        cumulative += weight
+        # Round the running total, not each hour, so exactly `count` instants come out (the
+        # float sum of the shares may fall a hair short of `count`).
+        target = count if index == len(hours) - 1 else round(count * cumulative / total)
+        n, produced = target - produced, target
         yield from sorted(hour + timedelta(seconds=rng.random() * 3600) for _ in range(n))
 
 
