@@ -151,6 +151,23 @@ def deny(
     )
 
 
+def forbidden(
+    request: HttpRequest,
+    action: str,
+    *,
+    method: str,
+    resources: list[dict[str, Any]] | None = None,
+    template_name: str = "403.html",
+    extra_context: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The console's answer to a refusal: the 403 event (when there is an organization to file it
+    under) and a 403 page that names the permission sets the action needs."""
+    if getattr(request, "organization", None) is not None:
+        deny(request, action, method=method, resources=resources)
+    context = {"action": action, "permission_sets": sorted(ACTIONS.get(action, ())), **(extra_context or {})}
+    return render(request, template_name, context, status=403)
+
+
 def permission_required(
     action: str, *, method: str, template_name: str = "403.html"
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
@@ -165,10 +182,7 @@ def permission_required(
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request_may(request, action):
                 return view(request, *args, **kwargs)
-            if getattr(request, "organization", None) is not None:
-                deny(request, action, method=method)
-            context = {"action": action, "permission_sets": sorted(ACTIONS.get(action, ()))}
-            return render(request, template_name, context, status=403)
+            return forbidden(request, action, method=method, template_name=template_name)
 
         return wrapper
 

@@ -13,7 +13,7 @@ from django_tables2 import RequestConfig
 
 from iam.http import ConsoleRequest
 from iam.models import Organization
-from iam.permissions import deny, permission_required, request_may
+from iam.permissions import forbidden, permission_required, request_may
 
 IAM_FORBIDDEN = "iam/403.html"
 CHANGED = "iam-changed"  # the HX-Trigger event a list region reloads itself on
@@ -38,8 +38,14 @@ def _refuse(
     action: str = "iam:write",
 ) -> HttpResponse:
     """A refusal: recorded as a 403 event under the Scaleway method attempted, and a 403 page."""
-    deny(request, action, method=method, resources=resources)
-    return render(request, IAM_FORBIDDEN, {"action": action, "nav": "iam"}, status=403)
+    return forbidden(
+        request,
+        action,
+        method=method,
+        resources=resources,
+        template_name=IAM_FORBIDDEN,
+        extra_context={"nav": "iam"},
+    )
 
 
 def _may_write(request: ConsoleRequest) -> bool:
