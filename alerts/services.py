@@ -270,6 +270,16 @@ def custom_alert_rule_delete(*, actor: Actor, rule: CustomAlertRule) -> None:
     )
 
 
+def _switch_custom_rules(rules: list[CustomAlertRule], *, enabled: bool) -> None:
+    """Set `enabled` on these rules in one UPDATE, and on the instances the caller returns."""
+    if not rules:
+        return
+    now = timezone.now()
+    CustomAlertRule.objects.filter(pk__in=[rule.pk for rule in rules]).update(enabled=enabled, updated_at=now)
+    for rule in rules:
+        rule.enabled, rule.updated_at = enabled, now
+
+
 @transaction.atomic
 def custom_alert_rule_set_enabled(
     *,
@@ -288,11 +298,8 @@ def custom_alert_rule_set_enabled(
     if unknown := wanted - set(by_id):
         raise ValueError(f"Unknown custom alert rule id {sorted(unknown)[0]}.")
     changed = [rule for rule in rules if rule.enabled != (str(rule.pk) in wanted)]
-    now = timezone.now()
-    for rule in changed:
-        rule.enabled = str(rule.pk) in wanted
-        rule.updated_at = now
-        rule.save(update_fields=["enabled", "updated_at"])
+    _switch_custom_rules([r for r in changed if str(r.pk) in wanted], enabled=True)
+    _switch_custom_rules([r for r in changed if str(r.pk) not in wanted], enabled=False)
     _record_audit_trail(
         actor=actor,
         organization=organization,
@@ -325,12 +332,7 @@ def _custom_rules_switch(
     if unknown := [i for i in wanted if i not in by_id]:
         raise ValueError(f"Unknown custom alert rule id {unknown[0]}.")
     rules = [by_id[i] for i in wanted]
-    now = timezone.now()
-    for rule in rules:
-        if rule.enabled != enabled:
-            rule.enabled = enabled
-            rule.updated_at = now
-            rule.save(update_fields=["enabled", "updated_at"])
+    _switch_custom_rules([rule for rule in rules if rule.enabled != enabled], enabled=enabled)
     _record_audit_trail(
         actor=actor,
         organization=organization,
