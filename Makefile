@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test test-fast lint fmt bench seed worker
+.PHONY: install run test test-fast lint fmt bench soak soak-ci seed worker
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -35,6 +35,16 @@ fmt: install
 
 bench: install
 	$(PY) manage.py bench_ingest && $(PY) manage.py bench_events --reuse && $(PY) manage.py bench_seed
+
+# Mixed load on gunicorn + PostgreSQL, then every acknowledged event checked stored exactly once
+# (DATABASE_URL=postgres://…; the soak drops and creates <its name>_soak). `soak` ~60 s of load,
+# `soak-ci` ~15 s. The command only orchestrates (DEBUG=1 spares it a SECRET_KEY); the gunicorn
+# and the worker it starts run with DEBUG=0 and a generated key. Summary: .run/soak.json.
+soak: install
+	DEBUG=1 $(PY) manage.py soak
+
+soak-ci: install
+	DEBUG=1 $(PY) manage.py soak --short
 
 seed: install
 	$(PY) manage.py migrate --noinput
