@@ -496,7 +496,10 @@ def _matching(rule: Rule, qs: Any, *, limit: int, budget: Budget) -> list[Match]
     qs = qs.filter(rule.filter).order_by("recorded_at", "id")
     if isinstance(rule, CelRule):
         rows = event_rows(qs, rule.columns).iterator(chunk_size=2000)
-        return list(rule_matches(rule, rows, limit=limit, budget=budget))
+        try:
+            return list(rule_matches(rule, rows, limit=limit, budget=budget))
+        finally:
+            rows.close()  # its server-side cursor, before an over-budget error ends the transaction
     return [Match(at, pk) for at, pk in qs.values_list("recorded_at", "id")[:limit]]
 
 
