@@ -54,7 +54,10 @@ def _form_data(query: str, name: str = "Costly") -> dict[str, object]:
     ("expression", "message"),
     [
         (FOUR_NESTED, "nests comprehensions (all, exists, exists_one, map, filter) 4 deep; at most 3"),
-        (f"{SIXTY}.all(a, {SIXTY}.all(b, {SIXTY}.all(c, a + b + c >= 0)))", "too costly to run on every event"),
+        (
+            f"{SIXTY}.all(a, {SIXTY}.all(b, {SIXTY}.all(c, a + b + c >= 0)))",
+            "too costly to run on every event",
+        ),
         # two nested walks over event data: quadratic in a 64 KiB request body
         ("request_body.a.all(x, request_body.b.exists(y, x == y))", "too costly to run on every event"),
         ("resources.all(r, resources.all(s, r.id != s.id || r == s))", "too costly to run on every event"),
@@ -100,7 +103,9 @@ def test_the_bound_keeps_any_accepted_expression_to_milliseconds_per_event():
 
 
 @pytest.mark.django_db
-def test_the_console_and_the_api_refuse_the_reported_rule_with_the_same_message(owner_client, owner_api, acme):
+def test_the_console_and_the_api_refuse_the_reported_rule_with_the_same_message(
+    owner_client, owner_api, acme
+):
     started = time.monotonic()
     html = owner_client.post(NEW_RULE, _form_data(FOUR_NESTED)).content.decode()
     assert "nests comprehensions (all, exists, exists_one, map, filter) 4 deep" in html
@@ -128,8 +133,12 @@ def test_a_stored_rule_over_the_bound_is_switched_off_with_its_reason_and_others
     acme, django_capture_on_commit_callbacks
 ):
     """A rule saved before the bound existed: evaluation switches it off instead of running it."""
-    costly = CustomAlertRule.objects.create(organization=acme, region="fr-par", name="Costly", query=FOUR_NESTED)
-    CustomAlertRule.objects.create(organization=acme, region="fr-par", name="Refusals", query="status_code == 403")
+    costly = CustomAlertRule.objects.create(
+        organization=acme, region="fr-par", name="Costly", query=FOUR_NESTED
+    )
+    CustomAlertRule.objects.create(
+        organization=acme, region="fr-par", name="Refusals", query="status_code == 403"
+    )
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
         forbidden_events(acme, 2)
@@ -148,7 +157,9 @@ def test_a_rule_over_its_time_budget_is_switched_off_and_the_other_rules_still_f
     owner_client, acme, monkeypatch, django_capture_on_commit_callbacks
 ):
     slow = CustomAlertRule.objects.create(organization=acme, region="fr-par", name="Slow", query="true")
-    CustomAlertRule.objects.create(organization=acme, region="fr-par", name="Refusals", query="status_code == 403")
+    CustomAlertRule.objects.create(
+        organization=acme, region="fr-par", name="Refusals", query="status_code == 403"
+    )
     matches = CelRule.matches
 
     def slow_matches(rule, event):  # as a rule that costs 40 ms of CEL per event
@@ -202,5 +213,7 @@ def test_the_backtest_stops_after_its_time_budget(owner_client, acme, monkeypatc
 
     forbidden_events(acme, 50, start=timezone.now() - timedelta(days=1))
     monkeypatch.setattr(selectors, "BACKTEST_SECONDS", 0)
-    html = owner_client.post(NEW_RULE, {**_form_data("status_code == 403"), "action": "backtest"}).content.decode()
+    html = owner_client.post(
+        NEW_RULE, {**_form_data("status_code == 403"), "action": "backtest"}
+    ).content.decode()
     assert "only the most recent" in html

@@ -88,7 +88,10 @@ def test_an_alert_of_a_rule_named_with_a_line_break_before_the_fix_is_still_e_ma
 ):
     """Rows saved before the check: the subject is made safe when the e-mail is built."""
     CustomAlertRule.objects.create(
-        organization=acme, region="fr-par", name="Refused\r\nBcc: victim@example.org", query="status_code == 403"
+        organization=acme,
+        region="fr-par",
+        name="Refused\r\nBcc: victim@example.org",
+        query="status_code == 403",
     )
     acme.name = "Acme\nCorp"
     acme.save()

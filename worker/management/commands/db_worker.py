@@ -52,9 +52,8 @@ class Maintenance(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self.stopping.is_set():
+            while not self.stopping.wait(services.heartbeat_interval()):
                 self.tick()
-                self.stopping.wait(services.heartbeat_interval())
         finally:
             connection.close()
 
@@ -84,9 +83,10 @@ class Maintenance(threading.Thread):
 
 class Worker(library.Worker):
     def run(self) -> None:
-        # Beat before the first claim, so that no task of ours ever looks abandoned.
-        services.worker_beat(worker_id=self.worker_id)
         maintenance = Maintenance(worker_id=self.worker_id, backend_name=self.backend_name)
+        # Once before the first claim: our heartbeat exists before any task of ours, and the
+        # abandoned tasks are back in the queue before a --batch run looks at it.
+        maintenance.tick()
         maintenance.start()
         try:
             super().run()
