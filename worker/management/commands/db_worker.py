@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection
+from django.db import Error, connection
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django.utils.module_loading import import_string
 from django_tasks_db.management.commands import db_worker as library
@@ -53,7 +53,11 @@ class Maintenance(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stopping.wait(services.heartbeat_interval()):
-                self.tick()
+                try:
+                    self.tick()
+                except Exception:  # noqa: BLE001 - a dead heartbeat thread would get our tasks reclaimed
+                    logger.exception("Worker %s: maintenance failed", self.worker_id)
+                    connection.close()
         finally:
             connection.close()
 
@@ -61,7 +65,7 @@ class Maintenance(threading.Thread):
         try:
             services.worker_beat(worker_id=self.worker_id)
             services.tasks_reclaim(backend_name=self.backend_name)
-        except DatabaseError as exc:  # the database is away: beat again next time
+        except Error as exc:  # the database is away: beat again next time
             logger.warning("Worker %s: heartbeat failed: %s", self.worker_id, exc)
             connection.close()
             return
@@ -94,7 +98,7 @@ class Worker(library.Worker):
             maintenance.stop()
             try:
                 services.worker_forget(worker_id=self.worker_id)
-            except DatabaseError:
+            except Error:
                 pass  # its heartbeat goes stale instead
 
 
