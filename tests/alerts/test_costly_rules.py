@@ -172,7 +172,7 @@ def test_a_rule_over_its_time_budget_is_switched_off_and_the_other_rules_still_f
         forbidden_events(acme, 5)
     slow.refresh_from_db()
     assert slow.enabled is False
-    assert "on 3 events, more than its budget of 0.1 s" in slow.disabled_reason
+    assert "more than its budget of 0.1 s" in slow.disabled_reason
     assert not Alert.objects.filter(rule_name="Slow").exists()
     assert Alert.objects.filter(organization=acme, rule_name="Refusals").count() == 5
     # The tab says why; enabling the rule again clears the reason.
