@@ -24,7 +24,15 @@ from django.http import HttpResponse, JsonResponse
 
 from alerts import selectors, services
 from alerts.models import CustomAlertRule
-from alerts.rules import PRECONFIGURED_BY_ID, ExpressionError, PreconfiguredRule, Severity, compile_expression
+from alerts.rules import (
+    PRECONFIGURED_BY_ID,
+    ExpressionError,
+    PreconfiguredRule,
+    RuleNameError,
+    Severity,
+    check_rule_name,
+    compile_expression,
+)
 from audit.apiutils import (
     ApiError,
     Params,
@@ -187,6 +195,18 @@ def _query(params: Params) -> str | None:
     return query
 
 
+def _name(params: Params, *, required: bool) -> str | None:
+    """The rule's name, checked exactly as the console's form checks it."""
+    name = params.string("name", max_length=NAME_MAX, required=required)
+    if name is None:
+        return None
+    try:
+        return check_rule_name(name)
+    except RuleNameError as exc:
+        params.error("name", "constraint", str(exc))
+        return None
+
+
 def _description(params: Params) -> str | None:
     """None when absent; an empty string clears the description."""
     value = params.data.get("description")
@@ -334,7 +354,7 @@ def custom_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
 def create_custom_alert_rule(request: ApiRequest, region: str) -> HttpResponse:
     """CreateCustomAlertRule: the rule is active at once, as the console's form creates it."""
     params = _prepare(request, region, WRITE, "CreateCustomAlertRule", _body(request))
-    name = params.string("name", max_length=NAME_MAX, required=True)
+    name = _name(params, required=True)
     description = _description(params) or ""
     query = _query(params)
     if params.data.get("occurrences") in (None, ""):
@@ -417,7 +437,7 @@ def custom_alert_rule_detail(request: ApiRequest, region: str, custom_alert_rule
         return HttpResponse(status=204)
     params = _prepare(request, region, WRITE, "UpdateCustomAlertRule", _body(request), resources)
     rule = _custom_rule(request, region, custom_alert_rule_id)
-    name = params.string("name", max_length=NAME_MAX)
+    name = _name(params, required=False)
     description = _description(params)
     if name is not None and _name_taken(request, region, name, exclude=rule):
         params.error("name", "constraint", NAME_TAKEN)

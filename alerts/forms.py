@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 
 from alerts.models import CustomAlertRule, NotificationContact
-from alerts.rules import ExpressionError, Severity, compile_expression
+from alerts.rules import ExpressionError, RuleNameError, Severity, check_rule_name, compile_expression
 from alerts.selectors import RuleState
 from audit.regions import DEFAULT_REGION, REGION_NAMES, REGIONS
 
@@ -104,7 +104,10 @@ class CustomAlertRuleForm(forms.Form):
         return query
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
+        try:
+            name = check_rule_name(self.cleaned_data["name"])
+        except RuleNameError as exc:
+            raise forms.ValidationError(str(exc), code="name") from exc
         if CustomAlertRule.objects.filter(
             organization=self.organization, region=self.region, name__iexact=name
         ).exists():

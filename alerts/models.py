@@ -17,6 +17,7 @@ from alerts.rules import (
     humanize_duration,
 )
 from audit.ids import uuid7
+from worker.models import Delivery, EmailDelivery
 
 SEVERITY_CHOICES = Severity.CHOICES
 CUSTOM_PREFIX = "custom:"
@@ -62,6 +63,8 @@ class CustomAlertRule(models.Model):
     evaluation_window = models.DurationField(default=timedelta(minutes=5))
     severity = models.CharField(max_length=16, choices=SEVERITY_CHOICES, default=Severity.INFO)
     enabled = models.BooleanField(default=True)
+    # Why the platform switched the rule off (too costly to evaluate); cleared when it is enabled.
+    disabled_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -101,15 +104,14 @@ class CustomAlertRule(models.Model):
         )
 
 
-class Alert(models.Model):
-    """One firing of a rule. Events are referenced by id only: the events table is partitioned."""
+class Alert(EmailDelivery):
+    """One firing of a rule. Events are referenced by id only: the events table is partitioned.
 
-    class Notification(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        NO_RECIPIENTS = "no_recipients", "No Security contact"
+    Its e-mail's state (`notification_*`) is `worker.delivery`'s: sent at least once, marked sent
+    only once SMTP took it, with one Message-ID whatever the attempt.
+    """
+
+    Notification = Delivery
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     organization = models.ForeignKey("iam.Organization", on_delete=models.CASCADE, related_name="+")
@@ -128,15 +130,9 @@ class Alert(models.Model):
     # The event that made the rule fire (the one that crossed the threshold): the idempotency key.
     trigger_event_id = models.UUIDField()
     sample_event_ids = models.JSONField(default=list, blank=True)
-    notification_status = models.CharField(
-        max_length=16, choices=Notification.choices, default=Notification.PENDING
-    )
-    notification_attempts = models.PositiveSmallIntegerField(default=0)
-    notification_error = models.TextField(blank=True)
-    notified_at = models.DateTimeField(null=True, blank=True)
     recipients = models.JSONField(default=list, blank=True)
 
-    class Meta:
+    class Meta(EmailDelivery.Meta):
         ordering = ["-fired_at", "-id"]
         constraints = [
             # Evaluation may run twice over the same events: the second run finds this row.
@@ -146,6 +142,7 @@ class Alert(models.Model):
             ),
         ]
         indexes = [
+            *EmailDelivery.Meta.indexes,
             # The tab's list of fired alerts: one organization and region, newest first.
             models.Index(fields=["organization", "region", "-fired_at"], name="alerts_alert_list_idx"),
             # Threshold rules' cool-down: this rule's firings around a time.

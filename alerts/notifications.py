@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC
@@ -10,19 +9,13 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 
 from alerts.models import CUSTOM_PREFIX, Alert, NotificationContact
 from alerts.rules import PRECONFIGURED_BY_NAME, Rule, Severity
-
-logger = logging.getLogger(__name__)
-
-# Delivery is tried this many times, with a growing delay, before the alert shows "Failed".
-MAX_ATTEMPTS = 5
-RETRY_DELAYS = (30, 120, 600, 1800)  # seconds before attempts 2, 3, 4, 5
+from worker.delivery import MAX_ATTEMPTS as MAX_ATTEMPTS  # how often an alert e-mail is tried
+from worker.delivery import deliver, header_safe
 
 
 def _iso(value: object) -> str:
@@ -79,7 +72,9 @@ def alert_email(alert: Alert) -> AlertEmail:
         "events_url": alert_events_url(alert),
         "alerting_url": f"{settings.SITE_URL}{reverse('alerts:management')}?region={alert.region}",
     }
-    subject = f"[Audit Trail] {context['severity']}: {alert.rule_name} in {alert.organization.name} ({alert.region})"
+    subject = header_safe(
+        f"[Audit Trail] {context['severity']}: {alert.rule_name} in {alert.organization.name} ({alert.region})"
+    )
     return AlertEmail(
         subject=subject,
         text=render_to_string("alerts/email/alert.txt", context),
@@ -87,49 +82,30 @@ def alert_email(alert: Alert) -> AlertEmail:
     )
 
 
-def alert_notification_send(*, alert_id: uuid.UUID | str) -> str:
-    """Send an alert's e-mail, once. Returns the alert's notification status afterwards.
-
-    The alert is claimed (pending -> sending) by one conditional UPDATE, so two workers never send
-    it twice. A failed delivery goes back to pending with its error until MAX_ATTEMPTS, then to
-    failed; the caller (the task) schedules the retry.
-    """
-    claimed = Alert.objects.filter(pk=alert_id, notification_status=Alert.Notification.PENDING).update(
-        notification_status=Alert.Notification.SENDING, notification_attempts=F("notification_attempts") + 1
-    )
-    alert = Alert.objects.select_related("organization", "custom_rule").get(pk=alert_id)
-    if not claimed:
-        return alert.notification_status
+def _compose(alert: Alert) -> EmailMultiAlternatives | str:
     recipients = list(
         NotificationContact.objects.filter(organization_id=alert.organization_id, security=True)
         .order_by("email")
         .values_list("email", flat=True)
     )
     if not recipients:
-        Alert.objects.filter(pk=alert.pk).update(
-            notification_status=Alert.Notification.NO_RECIPIENTS, notification_error=""
-        )
         return Alert.Notification.NO_RECIPIENTS
     email = alert_email(alert)
     message = EmailMultiAlternatives(email.subject, email.text, settings.DEFAULT_FROM_EMAIL, recipients)
     message.attach_alternative(email.html, "text/html")
-    try:
-        message.send()
-    except Exception as exc:  # noqa: BLE001 - any delivery failure is recorded on the alert and retried
-        status = (
-            Alert.Notification.FAILED
-            if alert.notification_attempts >= MAX_ATTEMPTS
-            else Alert.Notification.PENDING
-        )
-        logger.warning("Alert %s: e-mail attempt %d failed: %s", alert.pk, alert.notification_attempts, exc)
-        Alert.objects.filter(pk=alert.pk).update(
-            notification_status=status, notification_error=f"{type(exc).__name__}: {exc}"[:1000]
-        )
-        return status
-    Alert.objects.filter(pk=alert.pk).update(
-        notification_status=Alert.Notification.SENT,
-        notification_error="",
-        notified_at=timezone.now(),
-        recipients=recipients,
+    return message
+
+
+def alert_notification_send(*, alert_id: uuid.UUID | str) -> Alert:
+    """Send an alert's e-mail to the organization's Security contacts, once. Returns the alert.
+
+    `worker.delivery.deliver` claims it (pending -> sending) in one conditional UPDATE, so two
+    workers never send it at once, and marks it sent only once SMTP took it. A failed delivery goes
+    back to pending until MAX_ATTEMPTS, then to failed; the caller (the task) schedules the retry.
+    """
+    return deliver(
+        Alert,
+        alert_id,
+        compose=_compose,
+        sent_fields=lambda message: {"recipients": list(message.to)},
     )
-    return Alert.Notification.SENT

@@ -7,9 +7,12 @@ from typing import Any
 from django.db import connections, models
 
 from alerts.models import AlertRuleSetting, CustomAlertRule
+from worker.services import tasks_queued
 
 # One task evaluates at most this many events (a large ingestion batch becomes several tasks).
 TASK_BATCH = 500
+# Priorities 0 to -100 (django.tasks' lowest) tell apart organizations with 0 to 100+ waiting tasks.
+BACKLOG_LEVELS = 100
 
 
 def enqueue_evaluation(
@@ -32,8 +35,16 @@ def enqueue_evaluation(
     if not active:
         return
     ids = [str(i) for i in event_ids]
+    # Fair queueing: the more evaluations an organization already has waiting, the lower the
+    # priority of its next one, so one organization's backlog (a flood of events, a costly rule)
+    # delays another's alerts by one task at most, not by the whole backlog.
+    waiting = tasks_queued(alerts_evaluate_task, first_argument=str(organization_id), limit=BACKLOG_LEVELS)
     for start in range(0, len(ids), TASK_BATCH):
-        alerts_evaluate_task.enqueue(str(organization_id), region, ids[start : start + TASK_BATCH])
+        priority = -min(waiting, BACKLOG_LEVELS)
+        alerts_evaluate_task.using(priority=priority).enqueue(
+            str(organization_id), region, ids[start : start + TASK_BATCH]
+        )
+        waiting += 1
 
 
 @cache

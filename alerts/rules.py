@@ -242,6 +242,146 @@ class ExpressionError(ValueError):
     """A CEL expression that cannot be a rule, with a message for the person who wrote it."""
 
 
+class RuleNameError(ValueError):
+    """A name that a custom rule cannot have, with a message for the person who typed it."""
+
+
+NAME_MAX_LENGTH = 100
+# Control characters (line breaks, tabs, NUL, DEL, C1) and Unicode's line and paragraph
+# separators: a rule's name goes into alert e-mails' Subject header, on one line.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def check_rule_name(name: str) -> str:
+    """The name a custom rule is saved with (stripped), or RuleNameError. The console's form, the
+    API and the services all call this one check."""
+    name = (name or "").strip()
+    if not name:
+        raise RuleNameError("Enter a name.")
+    if len(name) > NAME_MAX_LENGTH:
+        raise RuleNameError(f"The name is at most {NAME_MAX_LENGTH} characters.")
+    if _CONTROL_CHARACTERS.search(name):
+        raise RuleNameError("The name cannot contain line breaks, tabs or other control characters.")
+    return name
+
+
+# --- what an expression costs ------------------------------------------------------------------------
+# A rule runs on every new event, in the one task queue that every organization shares, and the CEL
+# library evaluates in native code without releasing the GIL: a running evaluation cannot be
+# interrupted. So a rule's cost is bounded when it is saved. The library gives no cost estimate, so
+# we make one from the tokens: each token is one step, and a comprehension (all, exists, exists_one,
+# map, filter) repeats its body once per element of the list it walks. A list literal has its own
+# length; a list read from the event (resources, a request_body field, a split string) is assumed
+# to hold ASSUMED_LIST_SIZE elements. A request body holds at most 64 KiB, so one comprehension over
+# event data stays cheap, while two nested ones could take minutes on a hostile event: the estimate
+# refuses those, as it refuses four nested loops over 60-element literals (13 million steps).
+MAX_EXPRESSION_LENGTH = 4000
+MAX_COMPREHENSIONS = 10
+MAX_COMPREHENSION_DEPTH = 3
+ASSUMED_LIST_SIZE = 1000
+# About 10 ms of CEL per event at most (tests/alerts/test_rules.py measures it).
+MAX_COST = 100_000
+COMPREHENSIONS = frozenset(["all", "exists", "exists_one", "map", "filter"])
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+|//[^\n]*)
+    | (?P<string>(?:[rR][bB]?|[bB][rR]?)?
+        (?:"{3}(?:\\.|[^\\])*?"{3} | '{3}(?:\\.|[^\\])*?'{3} | "(?:\\.|[^"\\\n])*" | '(?:\\.|[^'\\\n])*'))
+    | (?P<number>0[xX][0-9a-fA-F]+[uU]? | (?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[uU]?)
+    | (?P<ident>[A-Za-z_]\w*)
+    | (?P<op>==|!=|<=|>=|&&|\|\||.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+@dataclass
+class _Open:
+    """An open bracket met while estimating: what it opened, and how often its content runs."""
+
+    kind: str  # "list", "map", "index", "group", "call" or "comprehension"
+    repeat: int  # how many times each token inside runs, per event
+    size: int = 1  # a comprehension: the length of the list it walks
+    name: str = ""  # a comprehension: its macro
+    commas: int = 0
+    empty: bool = True
+
+
+@dataclass(frozen=True)
+class Cost:
+    steps: int
+    comprehensions: int
+    depth: int
+
+
+def expression_cost(expression: str) -> Cost:
+    """Estimate the steps of one evaluation of a CEL expression that compiles. One linear pass."""
+    tokens = [(m.lastgroup or "op", m.group()) for m in _TOKEN.finditer(expression)]
+    tokens = [token for token in tokens if token[0] != "space"]
+    steps = comprehensions = depth = 0
+    stack: list[_Open] = []
+    previous = ("", "")  # the last token: (kind, text)
+    operand = 1  # the length of the last complete operand, were it a list
+    receiver = 1  # the operand before the last ".": what a comprehension walks
+    for index, (kind, text) in enumerate(tokens):
+        repeat = stack[-1].repeat if stack else 1
+        steps += repeat
+        if stack and text not in (")", "]", "}"):
+            stack[-1].empty = False
+        if kind == "op" and text in ("(", "[", "{"):
+            after_operand = previous[0] in ("ident", "string", "number") or previous[1] in (")", "]", "}")
+            is_member = index >= 2 and tokens[index - 2] == ("op", ".")
+            if text == "(" and previous[0] == "ident" and previous[1] in COMPREHENSIONS and is_member:
+                comprehensions += 1
+                size = max(receiver, 1)
+                stack.append(_Open("comprehension", repeat * size, size=size, name=previous[1]))
+                depth = max(depth, sum(1 for frame in stack if frame.kind == "comprehension"))
+            elif text == "(":
+                stack.append(_Open("call" if previous[0] == "ident" else "group", repeat))
+            elif text == "[":
+                stack.append(_Open("index" if after_operand else "list", repeat))
+            else:
+                stack.append(_Open("map", repeat))
+        elif kind == "op" and text in (")", "]", "}") and stack:
+            frame = stack.pop()
+            if frame.kind in ("list", "map"):
+                operand = 0 if frame.empty else frame.commas + 1
+            elif frame.kind == "comprehension":
+                operand = frame.size if frame.name in ("map", "filter") else 1
+            else:  # a call, a group or an index: unknown, maybe event data
+                operand = ASSUMED_LIST_SIZE
+        elif text == "," and stack:
+            stack[-1].commas += 1
+        elif text == ".":
+            receiver = operand
+        elif kind in ("ident", "string"):
+            operand = ASSUMED_LIST_SIZE  # event data, or a string that split() makes a list
+        elif kind == "number":
+            operand = 1
+        previous = (kind, text)
+    return Cost(steps=steps, comprehensions=comprehensions, depth=depth)
+
+
+def check_cost(expression: str) -> None:
+    """Refuse an expression too costly to run on every event (ExpressionError)."""
+    cost = expression_cost(expression)
+    loops = "comprehensions (all, exists, exists_one, map, filter)"
+    if cost.comprehensions > MAX_COMPREHENSIONS:
+        raise ExpressionError(
+            f"The expression uses {cost.comprehensions} {loops}; at most {MAX_COMPREHENSIONS} are allowed."
+        )
+    if cost.depth > MAX_COMPREHENSION_DEPTH:
+        raise ExpressionError(
+            f"The expression nests {loops} {cost.depth} deep; at most {MAX_COMPREHENSION_DEPTH} are allowed."
+        )
+    if cost.steps > MAX_COST:
+        raise ExpressionError(
+            f"The expression is too costly to run on every event: about {cost.steps:,} steps, at most "
+            f"{MAX_COST:,}. Nest fewer comprehensions, or walk shorter lists (a list from the event "
+            f"counts as {ASSUMED_LIST_SIZE:,} elements)."
+        )
+
+
 # Each CEL variable, built from the columns it needs (a rule only fetches what its expression reads).
 _CONTEXT: dict[str, tuple[tuple[str, ...], Any]] = {
     "id": (("id",), lambda e: str(e["id"])),
@@ -330,12 +470,18 @@ def _syntax_error(raw: str) -> str:
 def compile_expression(expression: str) -> cel.Program:
     """Compile and check a rule's expression. Raises ExpressionError with a readable message.
 
-    Checks, in order: syntax; that every variable is an event field; that every function is in
-    CEL's standard library; and that it yields true or false on sample events.
+    Checks, in order: its length; syntax; that every variable is an event field; that every
+    function is in CEL's standard library; that its cost is bounded (`check_cost`); and that it
+    yields true or false on sample events. The console's form, its backtest, the API and the
+    services all call this one check.
     """
     expression = (expression or "").strip()
     if not expression:
         raise ExpressionError("Enter a CEL expression, for example: status_code == 403")
+    if len(expression) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(
+            f"The expression is too long: {len(expression):,} characters, at most {MAX_EXPRESSION_LENGTH:,}."
+        )
     try:
         program = cel.compile(expression)
     except ValueError as exc:
@@ -353,6 +499,7 @@ def compile_expression(expression: str) -> cel.Program:
     )
     if unknown_functions:
         raise ExpressionError(f"Unknown function {', '.join(f + '()' for f in unknown_functions)}.")
+    check_cost(expression)  # before running it on the samples, which could take that long
     for sample in _sample_events():
         try:
             result = program.execute(event_context(sample))

@@ -18,6 +18,9 @@ from iam.models import Organization
 BACKTEST_DAYS = 30
 # The backtest runs CEL on at most this many events (the most recent ones) to answer fast.
 BACKTEST_MAX_EVENTS = 30_000
+# ... and for at most this many seconds: a costly expression tests fewer events, not the request's
+# patience (the cost bound of compile_expression keeps one event to a few milliseconds).
+BACKTEST_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,8 @@ def custom_rule_backtest(
 
     Runs the same sweep as evaluation. Costs one streamed query (server-side cursor on
     PostgreSQL) over the organization's events in the region, newest first, and CEL on at most
-    BACKTEST_MAX_EVENTS of them; `capped` says when older events were left out.
+    BACKTEST_MAX_EVENTS of them, for BACKTEST_SECONDS at most; `capped` says when older events
+    were left out.
     """
     started = time.monotonic()
     now = now or timezone.now()
@@ -90,7 +94,7 @@ def custom_rule_backtest(
     capped = False
     matches: list[Match] = []
     for row in event_rows(qs, rule.columns).iterator(chunk_size=2000):
-        if evaluated >= BACKTEST_MAX_EVENTS:
+        if evaluated >= BACKTEST_MAX_EVENTS or time.monotonic() - started > BACKTEST_SECONDS:
             capped = True
             break
         evaluated += 1

@@ -8,11 +8,13 @@ console and a later API call the same services and leave the same trail.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,6 +27,7 @@ from alerts.rules import (
     PreconfiguredRule,
     Rule,
     Severity,
+    check_rule_name,
     compile_expression,
     event_rows,
 )
@@ -196,7 +199,9 @@ def custom_alert_rule_create(
     severity: str = Severity.INFO,
     enabled: bool = True,
 ) -> CustomAlertRule:
-    """Create a custom rule (CreateCustomAlertRule). Raises ExpressionError on a bad expression."""
+    """Create a custom rule (CreateCustomAlertRule). Raises ExpressionError on a bad expression,
+    RuleNameError on a bad name."""
+    name = check_rule_name(name)
     compile_expression(query)
     if occurrences < 1:
         raise ValueError("Occurrences must be at least 1.")
@@ -235,10 +240,12 @@ def custom_alert_rule_create(
 def custom_alert_rule_update(
     *, actor: Actor, rule: CustomAlertRule, name: str | None = None, description: str | None = None
 ) -> CustomAlertRule:
-    """Rename or redescribe a custom rule (UpdateCustomAlertRule: only metadata is updatable)."""
+    """Rename or redescribe a custom rule (UpdateCustomAlertRule: only metadata is updatable).
+
+    Raises RuleNameError on a bad name."""
     body: dict[str, Any] = {}
     if name is not None:
-        rule.name = body["name"] = name
+        rule.name = body["name"] = check_rule_name(name)
     if description is not None:
         rule.description = body["description"] = description
     rule.updated_at = timezone.now()
@@ -275,9 +282,12 @@ def _switch_custom_rules(rules: list[CustomAlertRule], *, enabled: bool) -> None
     if not rules:
         return
     now = timezone.now()
-    CustomAlertRule.objects.filter(pk__in=[rule.pk for rule in rules]).update(enabled=enabled, updated_at=now)
+    # Enabling a rule the platform switched off is its author's answer to the reason: clear it.
+    CustomAlertRule.objects.filter(pk__in=[rule.pk for rule in rules]).update(
+        enabled=enabled, updated_at=now, disabled_reason=""
+    )
     for rule in rules:
-        rule.enabled, rule.updated_at = enabled, now
+        rule.enabled, rule.updated_at, rule.disabled_reason = enabled, now, ""
 
 
 @transaction.atomic
@@ -389,8 +399,59 @@ def custom_alert_rule_disable(
 # --- evaluation ------------------------------------------------------------------------------------
 
 
+class RuleOverBudget(Exception):
+    """A custom rule spent more than its time budget on one evaluation."""
+
+
+class Budget:
+    """The CEL time one custom rule may spend on one evaluation (ALERT_RULE_TIME_BUDGET seconds)."""
+
+    def __init__(self, seconds: float | None = None) -> None:
+        self.seconds = float(getattr(settings, "ALERT_RULE_TIME_BUDGET", 2) if seconds is None else seconds)
+        self.spent = 0.0
+        self.events = 0
+
+    def charge(self, started: float) -> None:
+        self.spent += time.perf_counter() - started
+        self.events += 1
+        if self.spent > self.seconds:
+            raise RuleOverBudget(
+                f"Switched off by the platform: evaluating it took {self.spent:.1f} s on {self.events} "
+                f"event{'s' if self.events != 1 else ''}, more than its budget of {self.seconds:g} s. "
+                "Simplify the expression, then activate the rule again."
+            )
+
+
+def custom_alert_rule_switch_off(*, rule_id: uuid.UUID | str, reason: str) -> bool:
+    """The platform switches off a custom rule it cannot afford to evaluate, saying why.
+
+    The reason shows on the Alerting Management tab, and the trail records a
+    DisableCustomAlertRules by "Scaleway". Returns whether the rule was active. Idempotent.
+    """
+    with transaction.atomic():
+        rule = CustomAlertRule.objects.select_for_update().filter(pk=rule_id, enabled=True).first()
+        if rule is None:
+            return False
+        rule.enabled, rule.disabled_reason, rule.updated_at = False, reason[:500], timezone.now()
+        rule.save(update_fields=["enabled", "disabled_reason", "updated_at"])
+        _record_audit_trail(
+            actor=Actor.system(),
+            organization=rule.organization,
+            region=rule.region,
+            method_name="DisableCustomAlertRules",
+            resources=[custom_rule_resource(rule)],
+            request_body={"custom_alert_rule_ids": [str(rule.pk)], "reason": rule.disabled_reason},
+        )
+    logger.warning("Custom alert rule %s switched off: %s", rule_id, reason)
+    return True
+
+
 def active_rules(*, organization_id: uuid.UUID | str, region: str) -> list[Rule]:
-    """The rules that evaluate new events of this organization and region. Two queries."""
+    """The rules that evaluate new events of this organization and region. Two queries.
+
+    A custom rule that no longer passes the checks of a new rule (saved before a bound was added,
+    say) is switched off, with the check's message as the reason.
+    """
     names = AlertRuleSetting.objects.filter(
         organization_id=organization_id, region=region, enabled=True
     ).values_list("rule_name", flat=True)
@@ -400,35 +461,54 @@ def active_rules(*, organization_id: uuid.UUID | str, region: str) -> list[Rule]
     ):
         try:
             rules.append(custom.rule)
-        except ValueError:
-            logger.warning("Custom alert rule %s no longer compiles; skipped.", custom.pk)
+        except ValueError as exc:
+            custom_alert_rule_switch_off(
+                rule_id=custom.pk,
+                reason=f"Switched off by the platform: the expression is refused now. {exc}",
+            )
     return rules
 
 
 def rule_matches(
-    rule: Rule, rows: Iterable[dict[str, Any]] | Iterator[dict[str, Any]], *, limit: int
+    rule: Rule,
+    rows: Iterable[dict[str, Any]] | Iterator[dict[str, Any]],
+    *,
+    limit: int,
+    budget: Budget | None = None,
 ) -> Iterator[Match]:
-    """The matches of `rule` among event rows (already narrowed by `rule.filter`), at most `limit` rows."""
+    """The matches of `rule` among event rows (already narrowed by `rule.filter`), at most `limit` rows.
+
+    With a `budget`, raises RuleOverBudget once the rule has spent it.
+    """
     for seen, row in enumerate(rows):
         if seen >= limit:
             logger.warning("Alert rule %s: stopped after %d events.", rule.key, limit)
             return
-        if rule.matches(row):
+        started = time.perf_counter()
+        matched = rule.matches(row)
+        if budget is not None:
+            budget.charge(started)
+        if matched:
             yield Match(row["recorded_at"], row["id"])
 
 
-def _matching(rule: Rule, qs: Any, *, limit: int) -> list[Match]:
+def _matching(rule: Rule, qs: Any, *, limit: int, budget: Budget) -> list[Match]:
     qs = qs.filter(rule.filter).order_by("recorded_at", "id")
     if isinstance(rule, CelRule):
-        return list(rule_matches(rule, event_rows(qs, rule.columns).iterator(chunk_size=2000), limit=limit))
+        rows = event_rows(qs, rule.columns).iterator(chunk_size=2000)
+        try:
+            return list(rule_matches(rule, rows, limit=limit, budget=budget))
+        finally:
+            rows.close()  # its server-side cursor, before an over-budget error ends the transaction
     return [Match(at, pk) for at, pk in qs.values_list("recorded_at", "id")[:limit]]
 
 
 def _firings(
     rule: Rule, *, organization_id: uuid.UUID | str, region: str, event_ids: list[uuid.UUID]
 ) -> list[Firing]:
+    budget = Budget()
     events = Event.objects.filter(organization_id=organization_id, region=region)
-    new = _matching(rule, events.filter(id__in=event_ids), limit=len(event_ids))
+    new = _matching(rule, events.filter(id__in=event_ids), limit=len(event_ids), budget=budget)
     if not new or not rule.is_threshold:
         return sweep(new, occurrences=1, window=rule.window, cooldown=rule.cooldown)
     # Late events count in their own window: look at the matches around the new ones, by time.
@@ -438,6 +518,7 @@ def _firings(
         rule,
         events.filter(recorded_at__gte=low, recorded_at__lte=high),
         limit=MAX_CEL_EVENTS if isinstance(rule, CelRule) else MAX_MATCHES,
+        budget=budget,
     )
     fired = Alert.objects.filter(
         organization_id=organization_id,
@@ -479,35 +560,51 @@ def alerts_evaluate(
     Idempotent: a firing is keyed by (organization, region, rule, triggering event), and threshold
     rules also respect the cool-down around earlier firings, so running this twice over the same
     events creates nothing the second time. Returns the alerts it created; each one's e-mail is
-    enqueued when its transaction commits.
-    """
-    from alerts.tasks import alert_notify  # tasks import services
+    enqueued when its transaction commits (and swept up if that enqueue is lost).
 
+    Bounded in time: each custom rule may spend ALERT_RULE_TIME_BUDGET seconds of CEL; one that
+    spends more is switched off with the reason, and the other rules are evaluated as usual.
+    """
     ids = [uuid.UUID(str(i)) for i in event_ids]
     created: list[Alert] = []
     for rule in active_rules(organization_id=organization_id, region=region):
-        with transaction.atomic():
-            if not _lock(rule, organization_id=organization_id, region=region):
-                continue
-            for firing in _firings(rule, organization_id=organization_id, region=region, event_ids=ids):
-                alert, was_created = Alert.objects.get_or_create(
-                    organization_id=organization_id,
-                    region=region,
-                    rule_key=rule.key,
-                    trigger_event_id=firing.trigger.id,
-                    defaults={
-                        "rule_name": rule.name,
-                        "custom_rule_id": rule.key.split(":", 1)[1] if isinstance(rule, CelRule) else None,
-                        "severity": rule.severity,
-                        "window_start": firing.window_start,
-                        "window_end": firing.window_end,
-                        "matched_count": firing.matched_count,
-                        "sample_event_ids": [str(i) for i in firing.samples],
-                    },
-                )
-                if was_created:
-                    created.append(alert)
-                    transaction.on_commit(lambda pk=str(alert.pk): alert_notify.enqueue(pk))
+        try:
+            created.extend(
+                _evaluate_rule(rule, organization_id=organization_id, region=region, event_ids=ids)
+            )
+        except RuleOverBudget as over:
+            custom_alert_rule_switch_off(rule_id=rule.key.split(":", 1)[1], reason=str(over))
+    return created
+
+
+def _evaluate_rule(
+    rule: Rule, *, organization_id: uuid.UUID | str, region: str, event_ids: list[uuid.UUID]
+) -> list[Alert]:
+    from alerts.tasks import alert_notify  # tasks import services
+
+    created: list[Alert] = []
+    with transaction.atomic():
+        if not _lock(rule, organization_id=organization_id, region=region):
+            return created
+        for firing in _firings(rule, organization_id=organization_id, region=region, event_ids=event_ids):
+            alert, was_created = Alert.objects.get_or_create(
+                organization_id=organization_id,
+                region=region,
+                rule_key=rule.key,
+                trigger_event_id=firing.trigger.id,
+                defaults={
+                    "rule_name": rule.name,
+                    "custom_rule_id": rule.key.split(":", 1)[1] if isinstance(rule, CelRule) else None,
+                    "severity": rule.severity,
+                    "window_start": firing.window_start,
+                    "window_end": firing.window_end,
+                    "matched_count": firing.matched_count,
+                    "sample_event_ids": [str(i) for i in firing.samples],
+                },
+            )
+            if was_created:
+                created.append(alert)
+                transaction.on_commit(lambda pk=str(alert.pk): alert_notify.enqueue(pk))
     return created
 
 

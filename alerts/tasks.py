@@ -1,15 +1,17 @@
-"""Background work of alerting. Both tasks may run twice: both are idempotent."""
+"""Background work of alerting. Every task may run twice (a worker killed mid-task has its tasks
+run again): all are idempotent."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.tasks import task
-from django.utils import timezone
 
 from alerts.models import Alert
-from alerts.notifications import MAX_ATTEMPTS, RETRY_DELAYS, alert_notification_send
+from alerts.notifications import alert_notification_send
 from alerts.services import alerts_evaluate
+from worker.delivery import deliveries_sweep, follow_up
+
+# E-mails are short and time-sensitive: they pass before queued evaluations (priority 0 and below).
+NOTIFY_PRIORITY = 10
 
 
 @task()
@@ -18,16 +20,14 @@ def alerts_evaluate_task(organization_id: str, region: str, event_ids: list[str]
     return len(alerts_evaluate(organization_id=organization_id, region=region, event_ids=event_ids))
 
 
-@task()
+@task(priority=NOTIFY_PRIORITY)
 def alert_notify(alert_id: str) -> str:
-    """Send an alert's e-mail; on failure, try again later (a bounded number of times)."""
-    status = alert_notification_send(alert_id=alert_id)
-    if status == Alert.Notification.PENDING:
-        attempts = Alert.objects.filter(pk=alert_id).values_list("notification_attempts", flat=True).get()
-        if attempts < MAX_ATTEMPTS:
-            delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
-            if alert_notify.get_backend().supports_defer:
-                alert_notify.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(alert_id)
-            else:  # a backend that cannot defer (the immediate one): retry now
-                alert_notify.enqueue(alert_id)
-    return status
+    """Send an alert's e-mail; until it is sent or failed for good, run again later."""
+    alert = alert_notification_send(alert_id=alert_id)
+    follow_up(alert_notify, alert)
+    return alert.notification_status
+
+
+def alert_notifications_sweep() -> int:
+    """Enqueue again the alert e-mails whose task was lost (a step of every db_worker's loop)."""
+    return deliveries_sweep(Alert, alert_notify)

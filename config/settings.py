@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "django_htmx",
+    # Before django_tasks_db: its `db_worker` command (which takes up dead workers' tasks) wins.
+    "worker",
     "django_tasks_db",
     "iam",
     "audit",
@@ -152,6 +154,17 @@ STORAGES = {
 
 # Background work: Django's tasks framework on the database (worker: manage.py db_worker).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Each worker beats every TASKS_WORKER_HEARTBEAT seconds; the RUNNING tasks of a worker silent for
+# TASKS_WORKER_TIMEOUT seconds (killed, or its machine gone) are queued again.
+TASKS_WORKER_HEARTBEAT = env_int("TASKS_WORKER_HEARTBEAT", 5)
+TASKS_WORKER_TIMEOUT = env_int("TASKS_WORKER_TIMEOUT", 60)
+# Every TASKS_WORKER_SWEEP_INTERVAL seconds each worker runs these, which enqueue again the work
+# whose task was lost (an e-mail left pending or half-sent by a dead worker).
+TASKS_WORKER_SWEEP_INTERVAL = env_int("TASKS_WORKER_SWEEP_INTERVAL", 60)
+TASKS_WORKER_SWEEPS = ["alerts.tasks.alert_notifications_sweep", "iam.tasks.invitation_emails_sweep"]
+# A custom alert rule may spend this many seconds of CEL on one batch of events; past it, it is
+# switched off with the reason shown, so that one costly rule never stalls the shared queue.
+ALERT_RULE_TIME_BUDGET = float(os.environ.get("ALERT_RULE_TIME_BUDGET") or 2)
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if redis_url := os.environ.get("REDIS_URL"):
@@ -171,6 +184,10 @@ if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
         "timeout": env_int("EMAIL_TIMEOUT", 10),
     }
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Audit Trail <audit-trail@localhost>")
+# E-mails (alerts, invitations) are retried after these many seconds, then marked failed. A send
+# still unfinished EMAIL_DELIVERY_LEASE seconds after it began is taken as abandoned and redone.
+EMAIL_RETRY_DELAYS = (30, 120, 600, 1800)
+EMAIL_DELIVERY_LEASE = env_int("EMAIL_DELIVERY_LEASE", 300)
 
 # Source IPs: X-Forwarded-For is believed only when the direct peer is one of these proxies.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")

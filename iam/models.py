@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from worker.models import EmailDelivery
+
 ACCESS_KEY_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -278,10 +280,11 @@ class APIKey(models.Model):
         return self.expires_at is not None and self.expires_at <= timezone.now()
 
 
-class Invitation(models.Model):
+class Invitation(EmailDelivery):
     """An e-mailed invitation to join an organization: accepted, rejected, or left to expire.
 
-    Only the SHA-256 of the e-mailed token is stored, like API key secrets.
+    Only the SHA-256 of the e-mailed token is stored, like API key secrets. The e-mail is sent by
+    a task, at least once (`notification_*`: `worker.delivery`'s state).
     """
 
     class Status(models.TextChoices):
@@ -306,7 +309,7 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     responded_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(EmailDelivery.Meta):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -316,6 +319,7 @@ class Invitation(models.Model):
             ),
         ]
         indexes = [
+            *EmailDelivery.Meta.indexes,
             # The expiry sweep: pending invitations past their date.
             models.Index(fields=["status", "expires_at"], name="iam_invitation_expiry_idx"),
         ]

@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import secrets
 import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from audit.services import Actor
 from iam.models import Invitation, Membership, Organization, User
 from iam.services._audit import delete_and_record, iam_record, user_resource
 from iam.services._common import IamError, is_member
+from worker.delivery import deliver, header_safe
+from worker.models import Delivery
 
 INVITATION_VALIDITY = timedelta(days=7)
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token(invitation_id: uuid.UUID) -> str:
+    """The invitation's secret link token, derived from its random id and SECRET_KEY.
+
+    Derived rather than stored, so that the e-mail task can rebuild the link from the id alone:
+    neither the database nor the task queue ever holds the token (only its hash is stored).
+    """
+    digest = salted_hmac("iam.invitation.token", str(invitation_id), algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 @transaction.atomic
@@ -55,8 +68,10 @@ def user_invite(
         user = User.objects.create_user(email=email, password=None)
         user.set_unusable_password()
         user.save(update_fields=["password"])
-    token = secrets.token_urlsafe(32)
+    invitation_id = uuid.uuid4()
+    token = _token(invitation_id)
     invitation = Invitation.objects.create(
+        id=invitation_id,
         organization=organization,
         email=email,
         user=user,
@@ -72,17 +87,39 @@ def user_invite(
         resources=[user_resource(user)],
         request_body={"email": email, "organization_id": str(organization.pk)},
     )
-    link = settings.SITE_URL + reverse("iam:invitation", args=[token])
-    context = {"organization": organization, "invitation": invitation, "link": link, "invited_by": invited_by}
-    transaction.on_commit(
-        lambda: send_mail(
-            subject=f"You are invited to join {organization.name} on Audit Trail",
-            message=render_to_string("iam/email/invitation.txt", context),
-            from_email=None,
-            recipient_list=[email],
-        )
-    )
+    # A task sends the e-mail once the invitation is committed, and retries while SMTP is away;
+    # the sweep of every worker enqueues it again should this enqueue be lost.
+    from iam.tasks import invitation_email  # tasks import services
+
+    transaction.on_commit(lambda: invitation_email.enqueue(str(invitation.pk)))
     return invitation, token
+
+
+def _compose_invitation(invitation: Invitation) -> EmailMessage | str:
+    if not invitation.is_open:
+        return Delivery.CANCELLED  # answered, cancelled or expired meanwhile: nothing to say
+    organization = invitation.organization
+    link = settings.SITE_URL + reverse("iam:invitation", args=[_token(invitation.pk)])
+    context = {
+        "organization": organization,
+        "invitation": invitation,
+        "link": link,
+        "invited_by": invitation.invited_by,
+    }
+    return EmailMessage(
+        subject=header_safe(f"You are invited to join {organization.name} on Audit Trail"),
+        body=render_to_string("iam/email/invitation.txt", context),
+        to=[invitation.email],
+    )
+
+
+def invitation_email_send(*, invitation_id: uuid.UUID | str) -> Invitation:
+    """E-mail the invitation's link, once (`worker.delivery.deliver`). Returns the invitation.
+
+    Nothing is sent for an invitation no longer open. A failed delivery goes back to pending
+    until MAX_ATTEMPTS, then to failed; the task schedules the retry.
+    """
+    return deliver(Invitation, invitation_id, compose=_compose_invitation)
 
 
 def invitation_for_token(token: str) -> Invitation | None:
