@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "iam",
     "audit",
     "alerts",
+    "demo",
 ]
 
 MIDDLEWARE = [
