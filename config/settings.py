@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "iam",
     "audit",
     "alerts",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -4,12 +4,9 @@ has the numbers on a million events; these tests pin the plans and the counts th
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.db import connection
 
 from audit.partitions import ensure_partitions
@@ -122,44 +119,3 @@ def test_the_unfiltered_timeline_counts_from_the_index_alone(acme, trail):
     nodes, indexes, _ = _plan(lambda: event_timeline(qs, start=query.recorded_after, end=END))
     assert indexes == {"audit_event_org_time_idx"}
     assert "Index Only Scan" in nodes and not nodes & {"Seq Scan", "Sort", "Bitmap Heap Scan"}
-
-
-@pytest.mark.skipif(POSTGRES, reason="SQLite-only: the benchmark refuses it")
-def test_the_benchmark_refuses_sqlite_and_says_why():
-    with pytest.raises(CommandError, match="measures PostgreSQL"):
-        call_command("bench_events", stdout=StringIO())
-
-
-@postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_the_benchmark_loads_the_trail_then_times_and_explains_the_events_page():
-    out = StringIO()
-    call_command("bench_events", "--events", "2000", "--runs", "1", stdout=out)
-    report = out.getvalue()
-    assert "Loaded 2,500 events" in report and "VACUUM ANALYZE audit_event" in report
-    for case in (
-        "first page, last hour",
-        "timeline, last 30 days",
-        "drawer: event_get",
-        "ListEvents, last hour",
-    ):
-        assert case in report
-    # Which plan a few thousand rows get is the planner's business; that each case is explained is ours.
-    assert re.search(r"^- first page, last hour: .+; 1 partition\(s\); \d+ rows", report, re.MULTILINE)
-    with pytest.raises(CommandError, match="--reuse"):
-        call_command("bench_events", "--events", "2000", "--runs", "1", stdout=StringIO())
-
-
-@pytest.mark.parametrize("count", [7, 2_500, 12_345])
-@pytest.mark.parametrize("minute", [0, 17, 42])
-def test_the_benchmark_spreads_exactly_the_events_asked_for_in_time_order(count, minute):
-    import random
-    from datetime import UTC, datetime
-
-    from audit.management.commands.bench_events import _moments
-
-    moments = list(
-        _moments(random.Random(minute), count, end=datetime(2026, 11, 21, 13, minute, tzinfo=UTC), days=60)
-    )
-    assert len(moments) == count
-    assert moments == sorted(moments)

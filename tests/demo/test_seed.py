@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from io import StringIO
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -16,21 +16,17 @@ from django.db.models import Count
 from django.test import Client
 from django.utils import timezone
 
+from alerts.models import Alert
 from audit import catalogue
-from audit.demo import (
-    DEMO_PASSWORD,
-    DEMO_PRODUCTS,
-    LOGINS,
-    ORGANIZATION_PRODUCTS,
-    RESOURCE_POOLS,
-    demo_methods,
-    demo_seed,
-)
 from audit.iam_logs import IamLog, iam_log_events
 from audit.models import AuthenticationEvent, Event
+from demo.events import DEMO_PRODUCTS, ORGANIZATION_PRODUCTS, RESOURCE_POOLS, demo_methods
+from demo.seed import DEMO_PASSWORD, LOGINS, demo_events, demo_seed, demo_sign_ins, demo_world_ensure
 from iam.models import APIKey, Application, Group, Membership, Organization, Policy, Project, Rule, User
 from iam.permissions import has_permission
 from iam.services import DEFAULT_GROUPS
+
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def _seed(*args: str) -> str:
@@ -126,8 +122,6 @@ def test_demo_logins_documented_in_the_readme_match_the_command():
 
 def test_the_generator_is_reproducible_with_a_seed(db):
     first = demo_seed(events=0)
-    from audit.demo import demo_events
-
     now = timezone.now()
     a = [
         (e.method_name, e.recorded_at)
@@ -268,22 +262,12 @@ def test_the_demo_logins_work_and_the_auditor_sees_the_events_page(seeded):
 
 
 @pytest.mark.django_db
-def test_seed_demo_turns_alerting_on_when_the_alerts_app_has_a_demo():
-    from audit.management.commands.seed_demo import seed_alerting
-
+def test_seed_demo_turns_alerting_on():
     out = _seed("--events", "2000")
     acme = Organization.objects.get(name="Acme")
-    if importlib.util.find_spec("alerts.demo") is None:  # before the alerts app ships its demo
-        assert seed_alerting(acme) is None
-        assert "Alerting on" not in out
-    else:
-        from alerts.models import Alert
-
-        fired = Alert.objects.filter(organization=acme)
-        assert fired.exists()
-        assert (
-            f"Alerting on in fr-par for Acme: {fired.filter(region='fr-par').count()} alert(s) fired." in out
-        )
+    fired = Alert.objects.filter(organization=acme)
+    assert fired.exists()
+    assert f"Alerting on in fr-par for Acme: {fired.filter(region='fr-par').count()} alert(s) fired." in out
 
 
 def test_scaleway_creates_each_organizations_default_groups(seeded):
@@ -379,3 +363,17 @@ def test_force_adds_events_but_no_sign_ins():
     first = demo_seed(events=100, seed=1)
     again = demo_seed(events=100, seed=2, force=True)
     assert first.sign_ins > 0 and again.sign_ins == 0 and again.events == 100
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "now", [datetime(2026, 1, 20, 16, tzinfo=UTC), datetime(2026, 7, 20, 16, tzinfo=UTC)]
+)
+def test_people_sign_in_on_paris_mornings_summer_time_included(now):
+    world = demo_world_ensure(now=now)
+    sign_ins = demo_sign_ins(world, days=20, now=now, rng=random.Random(4))
+    usual = [e for e in sign_ins if e.result == "success" and e.recorded_at < now - timedelta(hours=1)]
+    assert len(usual) > 50
+    assert all(time(8) <= e.recorded_at.astimezone(PARIS).time() <= time(10, 30) for e in usual)
+    attack = [e.recorded_at.astimezone(PARIS) for e in sign_ins if e.source_ip == "185.220.101.47"]
+    assert {(at.day, at.hour) for at in attack} == {(17, 2)}  # three nights ago, at 2 a.m. in Paris

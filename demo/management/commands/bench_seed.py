@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, transaction
 
-from audit.demo import demo_seed
+from demo.bench import BenchError
+from demo.bench.seed import bench_seed
 
 
 class Command(BaseCommand):
@@ -22,15 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="Commit the events instead of rolling back.")
 
     def handle(self, *args: Any, events: int, days: int, keep: bool, **options: Any) -> None:
-        if events < 1:
-            raise CommandError("--events must be 1 or more.")
-        with transaction.atomic():
-            try:
-                result = demo_seed(events=events, days=days, force=True, seed=1)
-            except ValueError as error:
-                raise CommandError(str(error)) from error
-            transaction.set_rollback(not keep)
-        self.stdout.write(
-            f"{connection.vendor}: {result.events:,} events (generated and recorded through record_many) "
-            f"in {result.seconds:.1f} s = {result.rate:,.0f} events/s" + ("." if keep else " (rolled back).")
-        )
+        try:
+            self.stdout.write(bench_seed(events=events, days=days, keep=keep))
+        except BenchError as error:
+            raise CommandError(str(error)) from error

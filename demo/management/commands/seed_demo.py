@@ -6,21 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.demo import DEFAULT_DAYS, DEFAULT_EVENTS, demo_seed
-from iam.models import Organization
-
-
-def seed_alerting(organization: Organization) -> int | None:
-    """Alerting's own demo (active rules, a contact, fired alerts), when the alerts app has one.
-
-    This command is where the demo composes the apps; the audit code itself never imports
-    alerts (DESIGN.md §3: alerts -> audit -> iam). Returns the number of alerts, or None.
-    """
-    try:
-        from alerts.demo import seed_alerts
-    except ImportError:
-        return None
-    return len(seed_alerts(organization))
+from demo.alerting import seed_alerts
+from demo.seed import DEFAULT_DAYS, DEFAULT_EVENTS, demo_seed
 
 
 class Command(BaseCommand):
@@ -67,9 +54,8 @@ class Command(BaseCommand):
         # Only on the first load: later events (--force) are evaluated as they are recorded,
         # because the rules are active by then.
         if result.events and not force:
-            alerts = seed_alerting(result.world.acme)
-            if alerts is not None:
-                self.stdout.write(f"Alerting on in fr-par for Acme: {alerts} alert(s) fired.")
+            alerts = len(seed_alerts(result.world.acme))
+            self.stdout.write(f"Alerting on in fr-par for Acme: {alerts} alert(s) fired.")
         if result.world.api_key:
             access_key, secret = result.world.api_key
             self.stdout.write(

@@ -1,15 +1,16 @@
-"""manage.py bench_events: the Events page and ListEvents, timed on a million events (PostgreSQL).
+"""The Events page and ListEvents, timed on a million events (PostgreSQL): `manage.py bench_events`.
 
 Run it on a database of its own (events are append-only: what it loads stays):
 `DATABASE_URL=postgres://…/at_bench manage.py migrate && manage.py bench_events`.
 
 It loads `--events` events (default 1,000,000) for one big organization, "Events benchmark", plus
 `--noise` more spread over four other organizations, over the last `--days` days (default 60),
-interleaved in time order as a live trail receives them, through `audit.services.record_rows`
-(the ingestion door: `event_row` builds, COPY stores). `--reuse` measures what an earlier run
-loaded. Then `VACUUM ANALYZE audit_event`, and each case runs `--runs` times after one untimed
-warm-up; it prints the median and 95th percentile, and the EXPLAIN ANALYZE summary (the indexes
-used, how many partitions were read) of the queries behind the main cases.
+interleaved in time order as a live trail receives them. The events come from the demo's one
+generator (`demo.events`: its products, methods, resource pools and busy hours) and are stored
+through `audit.services.record_new`, in batches (ingestion's COPY). `--reuse` measures what an
+earlier run loaded. Then `VACUUM ANALYZE audit_event`, and each case runs `--runs` times after
+one untimed warm-up; it prints the median and 95th percentile, and the EXPLAIN ANALYZE summary
+(the indexes used, how many partitions were read) of the queries behind the main cases.
 
 The windows end at the newest event loaded, not at "now", so a reused load measures the same
 thing days later. The cases:
@@ -22,27 +23,24 @@ thing days later. The cases:
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import statistics
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlencode
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.models import Count, Max
 from django.test import Client
 from django.test.utils import override_settings
 from django.urls import reverse
 
-from audit.catalogue import PRODUCTS, LocalityKind, Product
-from audit.ids import uuid7
-from audit.models import Event, PrincipalType
+from audit.models import Event
 from audit.partitions import ensure_partitions
 from audit.selectors import (
     Cursor,
@@ -53,7 +51,20 @@ from audit.selectors import (
     event_timeline,
     events_with_principals,
 )
-from audit.services import Actor, EventRow, event_row, record_rows
+from audit.services import Actor, record_new
+from demo.bench import BenchError
+from demo.events import (
+    CLI_UA,
+    DEMO_PRODUCTS,
+    FIREFOX_UA,
+    SDK_PYTHON_UA,
+    SYSTEM_METHODS,
+    TERRAFORM_UA,
+    Cast,
+    DemoPrincipal,
+    EventGenerator,
+    moments,
+)
 from iam.models import Application, Membership, Organization, Policy, Project, Rule, User
 from iam.services import api_key_create
 
@@ -63,17 +74,8 @@ DOMAIN = "bench-events.invalid"
 AUDITOR = f"auditor@{DOMAIN}"
 REGION = "fr-par"
 PAGE_SIZE = 50
-CHUNK = 10_000  # events per record_rows call (one transaction, one COPY)
-REGION_WEIGHTS = {"fr-par": 6, "nl-ams": 3, "pl-waw": 1}
-# Working hours (Paris) are busy, nights quiet, weekends a third.
-HOUR_WEIGHTS = [0.12] * 7 + [0.5, 0.9] + [1.0] * 10 + [0.6, 0.4, 0.3, 0.2, 0.15]
-BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-AGENTS = (
-    BROWSER,
-    "scaleway-cli/2.35.0 scaleway-sdk-go/v1.0.0-beta.30 (go1.23.2; darwin; arm64)",
-    "scaleway-sdk-go/v1.0.0-beta.30 (go1.23.2; linux; amd64) terraform-provider/v2.49.0 terraform/1.9.8",
-    "scaleway-sdk-python/2.12.0 (python 3.12.1; linux)",
-)
+CHUNK = 10_000  # events per record_new call (one transaction, one COPY)
+AGENTS = (FIREFOX_UA, CLI_UA, TERRAFORM_UA, SDK_PYTHON_UA)
 CI_NETWORK = "10.64.0.0/16"  # the applications (CI runners) call from inside a VPC
 TEXT = "stripe"  # free text: a secret's name, in the resources' JSON
 
@@ -81,15 +83,7 @@ TEXT = "stripe"  # free text: a secret's name, in the resources' JSON
 # --- the organizations ---------------------------------------------------------------------------
 
 
-@dataclass
-class Tenant:
-    organization: Organization
-    projects: list[Project]
-    principals: list[Actor]  # with their usual IP; weights fall off as 1/rank
-    weights: list[float]
-
-
-def _tenant(name: str, *, users: int, applications: int) -> Tenant:
+def _tenant(name: str, *, users: int, applications: int) -> Cast:
     """An organization with projects, member users and applications, made once (bulk, no passwords)."""
     slug = name.lower().replace(" ", "-")
     owner, _ = User.objects.get_or_create(email=f"owner@{slug}.{DOMAIN}", defaults={"username": slug})
@@ -109,20 +103,26 @@ def _tenant(name: str, *, users: int, applications: int) -> Tenant:
     for i in range(applications - Application.objects.filter(organization=organization).count()):
         Application.objects.create(organization=organization, name=f"ci-runner-{i}")
     apps = list(Application.objects.filter(organization=organization).order_by("name"))
-    principals = [
-        Actor(PrincipalType.USER, u.pk, u.email, source_ip=f"81.250.{i // 200}.{i % 200 + 1}")
+    # Each principal has its usual IP and uses every product; weights fall off as 1/rank.
+    habits = [
+        (Actor.of(u), f"81.250.{i // 200}.{i % 200 + 1}", (FIREFOX_UA,))
         for i, u in enumerate([owner, *people])
-    ] + [
-        Actor(PrincipalType.APPLICATION, a.pk, a.name, source_ip=f"10.64.{i}.{i + 10}")
-        for i, a in enumerate(apps)
+    ] + [(Actor.of(a), f"10.64.{i}.{i + 10}", AGENTS) for i, a in enumerate(apps)]
+    everything = dict.fromkeys((p.name for p in DEMO_PRODUCTS), 1.0)
+    principals = [
+        DemoPrincipal(actor, 1 / (rank + 1), everything, (ip,), agents)
+        for rank, (actor, ip, agents) in enumerate(habits)
     ]
-    weights = [1 / (rank + 1) for rank in range(len(principals))]
-    principals.append(Actor.system())  # "Scaleway": auto-healing, maintenance
-    weights.append(0.1)
-    return Tenant(organization, projects, principals, weights)
+    # "Scaleway": auto-healing, maintenance.
+    principals.append(DemoPrincipal(Actor.system(), 0.1, dict.fromkeys(SYSTEM_METHODS, 1.0), (), ("",)))
+    iam = {
+        "iam_application": [(str(a.pk), a.name) for a in apps],
+        "iam_user": [(str(u.pk), u.email) for u in people],
+    }
+    return Cast(organization, projects, principals, iam)
 
 
-def _auditor(tenant: Tenant) -> User:
+def _auditor(tenant: Cast) -> User:
     """The big organization's auditor: AuditTrailReadOnly at organization scope."""
     organization = tenant.organization
     auditor, made = User.objects.get_or_create(email=AUDITOR, defaults={"username": AUDITOR})
@@ -138,87 +138,10 @@ def _auditor(tenant: Tenant) -> User:
 # --- the events ----------------------------------------------------------------------------------
 
 
-class _Generator:
-    """Events in time order: a product and method per call, a resource from stable pools (so that
-    one resource id recurs across days), 3% refused, 1% other errors."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.products: list[Product] = [p for p in PRODUCTS if p.methods]
-        self.pools: dict[str, list[dict[str, Any]]] = {}
-        self.regions = list(REGION_WEIGHTS)
-        self.region_weights = list(REGION_WEIGHTS.values())
-
-    def _resource(self, product: Product, method: str) -> dict[str, Any]:
-        kind = product.resource_type_of(method) or product.name.replace("-", "_") + "_resource"
-        if kind not in self.pools:
-            names = ["stripe-api-key", "db-password"] if kind == "secret_manager_secret" else []
-            names += [f"{kind.rsplit('_', 1)[-1]}-{i}" for i in range(40 - len(names))]
-            self.pools[kind] = [
-                {"id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)), "type": kind, "name": name}
-                for name in names
-            ]
-        return self.rng.choice(self.pools[kind])
-
-    def row(self, tenant: Tenant, at: datetime) -> EventRow:
-        rng = self.rng
-        actor = rng.choices(tenant.principals, tenant.weights)[0]
-        product = rng.choice(self.products)
-        method = rng.choice(product.methods)
-        service = product.service_of(method)
-        assert service is not None  # noqa: S101
-        region = rng.choices(self.regions, self.region_weights)[0]
-        if product.locality_kind is LocalityKind.GLOBAL:
-            locality = "global"
-        elif region not in product.regions:
-            locality = product.regions[0]
-        elif product.locality_kind is LocalityKind.ZONAL:
-            locality = f"{region}-{rng.choice('12')}"
-        else:
-            locality = region
-        roll = rng.random()
-        status = 403 if roll < 0.03 else rng.choice((400, 404, 409)) if roll < 0.04 else 200
-        resource = self._resource(product, method)
-        return event_row(
-            id=uuid7(at),
-            recorded_at=at,
-            organization_id=tenant.organization.pk,
-            project_id=rng.choice(tenant.projects).pk if not product.is_global else None,
-            locality=locality,
-            principal_type=actor.principal_type,
-            principal_id=actor.principal_id,
-            principal_name=actor.principal_name,
-            source_ip=actor.source_ip,
-            user_agent=BROWSER if actor.principal_type == PrincipalType.USER else rng.choice(AGENTS),
-            product_name=product.name,
-            service_name=service.name,
-            method_name=method,
-            resources=[] if status == 403 else [resource],
-            request_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            request_body={
-                f"{resource['type'].rsplit('_', 1)[-1]}_id": resource["id"],
-                "name": resource["name"],
-            },
-            status_code=status,
-        )
-
-
-def _moments(rng: random.Random, count: int, *, end: datetime, days: int) -> Iterator[datetime]:
-    """`count` instants over the `days` days before `end`, hour by hour in order, busier on
-    weekday working hours."""
-    start = end - timedelta(days=days)
-    hours = [start + timedelta(hours=h) for h in range(days * 24)]
-    weights = [HOUR_WEIGHTS[(h + timedelta(hours=1)).hour] * (1 if h.weekday() < 5 else 0.35) for h in hours]
-    total = sum(weights)
-    cumulative = 0.0
-    produced = 0
-    for index, (hour, weight) in enumerate(zip(hours, weights, strict=True)):
-        cumulative += weight
-        # Round the running total, not each hour, so exactly `count` instants come out (the
-        # float sum of the shares may fall a hair short of `count`).
-        target = count if index == len(hours) - 1 else round(count * cumulative / total)
-        n, produced = target - produced, target
-        yield from sorted(hour + timedelta(seconds=rng.random() * 3600) for _ in range(n))
+def _status(rng: random.Random) -> int:
+    """3% refused, 1% other errors."""
+    roll = rng.random()
+    return 403 if roll < 0.03 else rng.choice((400, 404, 409)) if roll < 0.04 else 200
 
 
 # --- timing --------------------------------------------------------------------------------------
@@ -323,79 +246,77 @@ def _plan_summary(sql: str, params: Any, parents: dict[str, str]) -> str:
     )
 
 
-# --- the command ---------------------------------------------------------------------------------
+# --- the benchmark -------------------------------------------------------------------------------
 
 
-class Command(BaseCommand):
-    help = "Time the Events page and ListEvents on a million events (PostgreSQL, a database of its own)."
+def bench_events(
+    *, events: int, noise: int | None, days: int, runs: int, reuse: bool, seed: int, out: TextIO
+) -> None:
+    """Load the trail (unless `reuse`), then time and explain each case; the report goes to `out`.
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--events", type=int, default=1_000_000, help="Big organization's events")
-        parser.add_argument("--noise", type=int, default=None, help="Other organizations' (default events/4)")
-        parser.add_argument("--days", type=int, default=60, help="Days they spread over (default 60)")
-        parser.add_argument("--runs", type=int, default=15, help="Timed runs per case (default 15)")
-        parser.add_argument(
-            "--reuse",
-            action="store_true",
-            help="Measure the events an earlier run loaded (the first run loads them)",
-        )
-        parser.add_argument("--seed", type=int, default=1)
+    Raises BenchError when it cannot run here (not PostgreSQL, not migrated, events already
+    loaded without `reuse`, nonsense arguments) or when a page answers an error.
+    """
+    _Bench(out).run(events=events, noise=noise, days=days, runs=runs, reuse=reuse, seed=seed)
 
-    def handle(self, *args: Any, **options: Any) -> None:
+
+class _Bench:
+    def __init__(self, out: TextIO) -> None:
+        self.stdout = out
+
+    def run(self, *, events: int, noise: int | None, days: int, runs: int, reuse: bool, seed: int) -> None:
         if connection.vendor != "postgresql":
-            raise CommandError(
+            raise BenchError(
                 "bench_events measures PostgreSQL (partitions, its planner): "
                 "set DATABASE_URL=postgres://… (a database of its own)."
             )
         if Event._meta.db_table not in connection.introspection.table_names():
-            raise CommandError("Run `manage.py migrate` on this database first.")
-        events, days, runs = options["events"], options["days"], options["runs"]
-        noise = events // 4 if options["noise"] is None else options["noise"]
+            raise BenchError("Run `manage.py migrate` on this database first.")
+        noise = events // 4 if noise is None else noise
         if events < 1000 or days < 31 or runs < 1 or noise < 0:
-            raise CommandError("Need --events >= 1000, --days >= 31 (the 30-day window), --runs >= 1.")
+            raise BenchError("Need --events >= 1000, --days >= 31 (the 30-day window), --runs >= 1.")
         big = _tenant(BIG, users=40, applications=8)
         auditor = _auditor(big)
         loaded = Event.objects.filter(organization_id=big.organization.pk).count()
-        if loaded and not options["reuse"]:
-            raise CommandError(
+        if loaded and not reuse:
+            raise BenchError(
                 f"{BIG} already has {loaded:,} events here (append-only: they stay). "
                 "Pass --reuse to measure them, or migrate an empty database."
             )
         if not loaded:
             tenants = [big] + [_tenant(name, users=10, applications=2) for name in NOISE]
-            self._load(tenants, events=events, noise=noise, days=days, seed=options["seed"])
+            self._load(tenants, events=events, noise=noise, days=days, seed=seed)
         else:
-            self.stdout.write(f"Reusing {loaded:,} events of {BIG}.")
+            self.stdout.write(f"Reusing {loaded:,} events of {BIG}.\n")
         started = time.perf_counter()
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE audit_event")
-        self.stdout.write(f"VACUUM ANALYZE audit_event: {time.perf_counter() - started:.1f} s")
+        self.stdout.write(f"VACUUM ANALYZE audit_event: {time.perf_counter() - started:.1f} s\n")
         self._report(big, auditor, runs=runs)
 
-    def _load(self, tenants: list[Tenant], *, events: int, noise: int, days: int, seed: int) -> None:
+    def _load(self, casts: list[Cast], *, events: int, noise: int, days: int, seed: int) -> None:
         rng = random.Random(seed)
-        generator = _Generator(rng)
+        pools: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        big, *others = [EventGenerator(cast, rng, pools) for cast in casts]
         ensure_partitions(months_back=days // 28 + 1)
         end = datetime.now(UTC)
         share = events / (events + noise)
         started = time.perf_counter()
-        batch: list[EventRow] = []
+        trail = (
+            (big if rng.random() < share else rng.choice(others)).event(at, status=_status(rng))
+            for at in moments(rng, events + noise, end=end, days=days)
+        )
         stored = 0
-        for at in _moments(rng, events + noise, end=end, days=days):
-            tenant = tenants[0] if rng.random() < share else rng.choice(tenants[1:])
-            batch.append(generator.row(tenant, at))
-            if len(batch) == CHUNK:
-                stored += len(record_rows(batch))
-                batch = []
-        stored += len(record_rows(batch))
+        for batch in itertools.batched(trail, CHUNK):
+            stored += len(record_new(batch))
         seconds = time.perf_counter() - started
         self.stdout.write(
-            f"Loaded {stored:,} events ({share:.0%} for {BIG}, the rest over {len(tenants) - 1} other "
-            f"organizations) over {days} days through record_rows: {seconds:.0f} s, "
-            f"{stored / seconds:,.0f} events/s"
+            f"Loaded {stored:,} events ({share:.0%} for {BIG}, the rest over {len(casts) - 1} other "
+            f"organizations) over {days} days through record_new: {seconds:.0f} s, "
+            f"{stored / seconds:,.0f} events/s\n"
         )
 
-    def _report(self, big: Tenant, auditor: User, *, runs: int) -> None:
+    def _report(self, big: Cast, auditor: User, *, runs: int) -> None:
         organization = big.organization
         org_id = organization.pk
         scoped = Event.objects.filter(organization_id=org_id, region=REGION)
@@ -406,7 +327,7 @@ class Command(BaseCommand):
         month = scoped.filter(recorded_at__gte=windows["30d"][0])
         # Filter values as a user would pick them: a mid-frequency user, the tenth most common
         # method, a resource that recurs, the CI runners' network, a secret's name.
-        principal = big.principals[5]
+        principal = big.principals[5].actor
         method = list(
             month.values("method_name")
             .annotate(n=Count("id"))
@@ -498,7 +419,7 @@ class Command(BaseCommand):
             def get() -> int:
                 response = console.get(url, headers=headers)
                 if response.status_code != 200:
-                    raise CommandError(f"{url} answered {response.status_code}")
+                    raise BenchError(f"{url} answered {response.status_code}")
                 return response.content.count(b"data-event-id=")
 
             return get
@@ -517,7 +438,7 @@ class Command(BaseCommand):
                 with override_settings(API_RATE_LIMIT=0):
                     response = api.get(api_url, data)
                 if response.status_code != 200:
-                    raise CommandError(
+                    raise BenchError(
                         f"ListEvents answered {response.status_code}: {response.content[:200]!r}"
                     )
                 return len(response.json()["events"])
@@ -536,14 +457,14 @@ class Command(BaseCommand):
             f"\n{BIG}: {total:,} events ({scoped.filter(recorded_at__gte=windows['30d'][0]).count():,} in "
             f"{REGION} over the last 30 days); {runs} runs per case, milliseconds\n"
         )
-        self.stdout.write(f"{'case':<48} {'median':>8} {'p95':>8} {'in SQL':>8} {'queries':>7} {'rows':>8}")
+        self.stdout.write(f"{'case':<48} {'median':>8} {'p95':>8} {'in SQL':>8} {'queries':>7} {'rows':>8}\n")
         timings = [_time(case, runs) for case in cases]
         for t in timings:
             flag = "  << slow" if t.median > 50 else ""
             self.stdout.write(
-                f"{t.case.name:<48} {t.median:>8.1f} {t.p95:>8.1f} {t.database:>8.1f} {t.queries:>7} {t.rows:>8,}{flag}"
+                f"{t.case.name:<48} {t.median:>8.1f} {t.p95:>8.1f} {t.database:>8.1f} {t.queries:>7} {t.rows:>8,}{flag}\n"
             )
-        self.stdout.write("\nEXPLAIN ANALYZE of the queries behind the main cases:")
+        self.stdout.write("\nEXPLAIN ANALYZE of the queries behind the main cases:\n")
         parents = _parent_indexes()
         for case in cases:
             if not case.explain:
@@ -553,4 +474,4 @@ class Command(BaseCommand):
                 case.run()
             for sql, params in recorder.queries:
                 if Event._meta.db_table in sql:
-                    self.stdout.write(f"- {case.name}: {_plan_summary(sql, params, parents)}")
+                    self.stdout.write(f"- {case.name}: {_plan_summary(sql, params, parents)}\n")

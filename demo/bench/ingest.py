@@ -1,4 +1,4 @@
-"""manage.py bench_ingest: batch ingestion's events/s next to a raw COPY into the same table.
+"""Batch ingestion's events/s next to a raw COPY into the same table: `manage.py bench_ingest`.
 
 PostgreSQL only. Run it on a database of its own (it appends to audit_event, which nothing may
 delete from): `DATABASE_URL=postgres://…/at_bench manage.py migrate && make bench`.
@@ -21,9 +21,8 @@ import statistics
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, TextIO
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import override_settings
@@ -33,40 +32,43 @@ from audit import ingest
 from audit.ids import uuid7
 from audit.models import Event
 from audit.services import Actor, _copy_values, _row_of, copy_rows
+from demo.bench import BenchError
 from iam.models import Organization, User
 from iam.services import api_key_create
 
 METHODS = ["CreateSecret", "UpdateSecret", "DeleteSecret", "CreateSecretVersion", "AccessSecretVersion"]
 
 
-class Command(BaseCommand):
-    help = "Measure batch ingestion (events/s) against a raw COPY into the same indexed table (PostgreSQL)."
+def bench_ingest(*, batches: int, size: int, http: bool, out: TextIO) -> None:
+    """Time the three paths, `batches` batches of `size` events each (HTTP only if `http`), and
+    write the rates to `out`. Raises BenchError when it cannot run here (not PostgreSQL, not
+    migrated) or when the events stored are not the events sent."""
+    _Bench(out).run(batches=batches, size=size, http=http)
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--batches", type=int, default=20, help="Batches per path (default 20)")
-        parser.add_argument("--batch-size", type=int, default=ingest.MAX_BATCH, help="Events per batch")
-        parser.add_argument("--no-http", action="store_true", help="Skip the HTTP path")
 
-    def handle(self, *args: Any, **options: Any) -> None:
+class _Bench:
+    def __init__(self, out: TextIO) -> None:
+        self.stdout = out
+
+    def run(self, *, batches: int, size: int, http: bool) -> None:
         if connection.vendor != "postgresql":
-            raise CommandError(
+            raise BenchError(
                 "bench_ingest measures PostgreSQL: set DATABASE_URL=postgres://… (its own database)."
             )
         if Event._meta.db_table not in connection.introspection.table_names():
-            raise CommandError("Run `manage.py migrate` on this database first.")
-        batches, size = options["batches"], options["batch_size"]
+            raise BenchError("Run `manage.py migrate` on this database first.")
         organization, secret = _bench_organization()
-        http = None if options["no_http"] else Client(HTTP_X_AUTH_TOKEN=secret, HTTP_HOST="localhost")
+        client = Client(HTTP_X_AUTH_TOKEN=secret, HTTP_HOST="localhost") if http else None
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE audit_event")  # as autovacuum keeps a live table: real plans
         before = Event.objects.filter(organization_id=organization.pk).count()
         self.stdout.write(
             f"PostgreSQL {connection.pg_version // 10000}: {batches} batches of {size} events per path, "
             f"audit_event holds ~{_estimated_rows()} rows; load average {os.getloadavg()[0]:.1f} "
-            f"on {os.cpu_count()} CPUs (a busy machine slows the Python side most)"
+            f"on {os.cpu_count()} CPUs (a busy machine slows the Python side most)\n"
         )
         rng = random.Random(42)
-        paths = ["copy", "ingest"] + ([] if http is None else ["http"])
+        paths = ["copy", "ingest"] + ([] if client is None else ["http"])
 
         def run(path: str) -> float:
             if path == "copy":  # ready rows, built (untimed) the way ingestion builds them
@@ -76,7 +78,7 @@ class Command(BaseCommand):
             body = json.dumps({"events": _wire_batch(organization, size, rng)}).encode()
             if path == "ingest":
                 return _timed(lambda: ingest.ingest_payload(body, organization=organization))
-            return _timed(lambda: _post(http, body))
+            return _timed(lambda: _post(client, body))
 
         for path in paths:  # warm-up, untimed: first queries, caches, lazy imports
             run(path)
@@ -89,7 +91,7 @@ class Command(BaseCommand):
         stored = Event.objects.filter(organization_id=organization.pk).count() - before
         expected = (batches + 1) * size * len(paths)
         if stored != expected:
-            raise CommandError(f"{stored} events stored, {expected} expected")
+            raise BenchError(f"{stored} events stored, {expected} expected")
         total = batches * size
         # Two rates per path: over all batches, and from the median batch. The first carries
         # whichever path happened to pay a GIN pending-list merge or a checkpoint; the second
@@ -98,7 +100,7 @@ class Command(BaseCommand):
         copy_median = size / statistics.median(timings["copy"])
         self.stdout.write(
             f"raw COPY into audit_event     {copy_rate:>10,.0f} events/s overall, "
-            f"{copy_median:>8,.0f} in the median batch"
+            f"{copy_median:>8,.0f} in the median batch\n"
         )
         for name, label in (("ingest", "batch ingestion (service)"), ("http", "batch ingestion (HTTP API)")):
             if name not in timings:
@@ -112,16 +114,16 @@ class Command(BaseCommand):
                 f"{label:<29} {rate:>10,.0f} events/s overall = {rate / copy_rate:.0%} of COPY; "
                 f"median batch {median_rate:,.0f} = {median_rate / copy_median:.0%}; "
                 f"per-round ratio median {statistics.median(ratios):.0%} "
-                f"(quartiles {ratios[len(ratios) // 4]:.0%}-{ratios[3 * len(ratios) // 4]:.0%})"
+                f"(quartiles {ratios[len(ratios) // 4]:.0%}-{ratios[3 * len(ratios) // 4]:.0%})\n"
             )
-        self.stdout.write(f"load average {os.getloadavg()[0]:.1f} at the end")
+        self.stdout.write(f"load average {os.getloadavg()[0]:.1f} at the end\n")
 
 
 def _post(client: Client, body: bytes) -> None:
     with override_settings(API_RATE_LIMIT=0):
         response = client.post("/x/audit-trail/v1/events", body, content_type="application/json")
     if response.status_code != 200:
-        raise CommandError(f"HTTP ingestion answered {response.status_code}: {response.content[:300]!r}")
+        raise BenchError(f"HTTP ingestion answered {response.status_code}: {response.content[:300]!r}")
 
 
 def _timed(call: Any) -> float:

@@ -14,9 +14,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from audit.soak import percentile
+from demo.soak import percentile
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 POSTGRES = connection.vendor == "postgresql"
 postgres_only = pytest.mark.skipif(
     not POSTGRES, reason="PostgreSQL-only: the soak drives gunicorn against a PostgreSQL database of its own"

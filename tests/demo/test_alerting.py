@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.demo import seed_alerts
 from alerts.models import Alert, AlertRuleSetting
 from audit.services import Actor
+from demo.alerting import seed_alerts
 from iam.services import api_key_create
 
 

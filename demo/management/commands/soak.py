@@ -1,6 +1,6 @@
 """manage.py soak: a bounded mixed workload against gunicorn and PostgreSQL, then proof that nothing was lost.
 
-A thin wrapper over `audit.soak` (its docstring says what runs). `make soak` runs the default
+A thin wrapper over `demo.soak` (its docstring says what runs). `make soak` runs the default
 profile (about 60 s of load), `make soak-ci` the short one (about 15 s). PostgreSQL only: the soak
 drops and creates its own database on DATABASE_URL's server (`<name>_soak` unless --database).
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit import soak
+from demo import soak
 
 
 def _env_number(name: str, kind: type[int] | type[float]) -> int | float | None:
