@@ -104,9 +104,9 @@ class GroupMemberForm(forms.Form):
 class GroupMemberRemoveForm(forms.Form):
     member = forms.CharField()
 
-    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, group: Group, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.organization = organization
+        self.group = group
 
     def clean_member(self) -> User | Application:
         value = self.cleaned_data["member"]
@@ -115,12 +115,14 @@ class GroupMemberRemoveForm(forms.Form):
             uuid.UUID(pk)
         except ValueError:
             raise forms.ValidationError("Unknown member.") from None
-        # A removed member may still sit in a group: look users up by id, not by membership.
+        # Only a member of this group can leave it. A removed member of the organization may still
+        # sit in the group, so not by membership; and never any account by id, which would record
+        # a removal that did not happen and tell another organization's user ids from unknown ones.
         member: User | Application | None = None
         if kind == "user":
-            member = User.objects.filter(pk=pk).first()
+            member = self.group.users.filter(pk=pk).first()
         elif kind == "application":
-            member = Application.objects.filter(organization=self.organization, pk=pk).first()
+            member = self.group.applications.filter(pk=pk).first()
         if member is None:
             raise forms.ValidationError("Unknown member.")
         return member

@@ -167,7 +167,9 @@ def invitation_accept(*, invitation: Invitation, password: str | None = None, re
     return user
 
 
-def _close_invitation(invitation: Invitation, status: str, request_id: str) -> None:
+def _close_invitation(invitation: Invitation, status: str, actor: Actor) -> None:
+    """Close the invitation; `actor` is who closed it: the platform when the invitee answers or
+    it expires, the administrator who withdrew it."""
     invitation.status = status
     invitation.responded_at = timezone.now()
     invitation.save(update_fields=["status", "responded_at"])
@@ -183,7 +185,7 @@ def _close_invitation(invitation: Invitation, status: str, request_id: str) -> N
     ):
         delete_and_record(
             user,
-            actor=Actor.system(request_id=request_id),
+            actor=actor,
             organization=invitation.organization,
             method_name="DeleteUser",
             resource_of=user_resource,
@@ -196,7 +198,7 @@ def invitation_reject(*, invitation: Invitation, request_id: str = "") -> None:
     invitation = _locked(invitation.pk)
     if not invitation.is_open:
         raise IamError("This invitation is no longer valid.")
-    _close_invitation(invitation, Invitation.Status.REJECTED, request_id)
+    _close_invitation(invitation, Invitation.Status.REJECTED, Actor.system(request_id=request_id))
 
 
 def invitations_expire(*, now: datetime | None = None) -> int:
@@ -209,7 +211,7 @@ def invitations_expire(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             invitation = _locked(pk)
             if invitation.status == Invitation.Status.PENDING:
-                _close_invitation(invitation, Invitation.Status.EXPIRED, "")
+                _close_invitation(invitation, Invitation.Status.EXPIRED, Actor.system())
                 count += 1
     return count
 
@@ -219,4 +221,4 @@ def invitation_cancel(*, actor: Actor, invitation: Invitation) -> None:
     """An administrator withdraws a pending invitation (DeleteUser for the pending account)."""
     if invitation.status != Invitation.Status.PENDING:
         raise IamError("Only a pending invitation can be cancelled.")
-    _close_invitation(invitation, Invitation.Status.EXPIRED, actor.request_id)
+    _close_invitation(invitation, Invitation.Status.EXPIRED, actor)

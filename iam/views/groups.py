@@ -117,7 +117,7 @@ def group_member_remove(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     group = get_object_or_404(Group.objects.select_related("organization"), organization=organization, pk=pk)
     if not _may_write(request):
         return _refuse(request, "RemoveGroupMember", [services.group_resource(group)])
-    form = GroupMemberRemoveForm(request.POST, organization=organization)
+    form = GroupMemberRemoveForm(request.POST, group=group)
     if not form.is_valid():
         messages.error(request, "Choose a member of the group.")
         return redirect("iam:group", pk=group.pk)

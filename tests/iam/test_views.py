@@ -130,6 +130,21 @@ def test_an_invitee_may_decline(owner_client, acme, client, django_capture_on_co
 
 
 @pytest.mark.django_db
+def test_a_cancelled_invitation_is_recorded_under_the_administrator_who_cancelled_it(
+    iam_manager_client, acme, iam_manager
+):
+    iam_manager_client.post("/iam/users/invite/", {"email": "newcomer@example.org"})
+    invitation = Invitation.objects.get()
+
+    response = iam_manager_client.post(f"/iam/invitations/{invitation.pk}/cancel/")
+
+    assert response.status_code == 302
+    deleted = Event.objects.get(method_name="DeleteUser")
+    assert (deleted.principal_id, deleted.principal_name) == (iam_manager.pk, iam_manager.email)
+    assert deleted.request_id == response["X-Request-Id"]
+
+
+@pytest.mark.django_db
 def test_an_unknown_invitation_token_is_404(client):
     assert client.get("/iam/invitations/nope/").status_code == 404
 
@@ -197,6 +212,23 @@ def test_groups_gain_and_lose_members(owner_client, acme, auditor, app):
     assert response.status_code == 200 and b"Select a valid choice" in response.content
     owner_client.post(f"/iam/groups/{group.pk}/delete/")
     assert not Group.objects.filter(name="Ops").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stranger", ["outsider", "auditor"])
+def test_removing_someone_who_is_not_in_the_group_records_nothing(
+    request, owner_client, acme, group, stranger
+):
+    """Another organization's user (or a member outside the group) is answered as an unknown id:
+    no RemoveGroupMember event for a removal that did not happen, nothing that tells ids apart."""
+    user = request.getfixturevalue(stranger)
+    before = Event.objects.count()
+
+    response = owner_client.post(f"/iam/groups/{group.pk}/members/remove/", {"member": f"user:{user.pk}"})
+
+    assert response.status_code == 302
+    assert Event.objects.count() == before
+    assert b"Choose a member of the group." in owner_client.get(response["Location"]).content
 
 
 @pytest.mark.django_db
