@@ -466,8 +466,8 @@ class _Validator:
         return verdict
 
     def prepare(self, items: list[Any]) -> list[uuid.UUID]:
-        """Before validating: look up the named projects and principals (at most three queries,
-        none when nothing is named) and return the events' ids, so storage can probe them first."""
+        """Before validating: look up the named projects and principals (at most two queries,
+        none when nothing is named) and return the events' ids, so storage can claim them first."""
         ids, projects, principals = [], set(), set()
         for item in items:
             if not isinstance(item, dict):
@@ -544,14 +544,16 @@ def ingest_events(
     payload_size: int | None = None,
     payload_has_nul: bool = True,
 ) -> IngestResult:
-    """Validate and store one batch, all or nothing. Events whose id is stored are skipped.
+    """Validate and store one batch, all or nothing. Events whose id the organization already
+    holds are skipped.
 
     Rows are built while the database stores the previous ones (`record_rows` streams them
     into one COPY); a bad event anywhere aborts the whole batch.
     """
     validator = _Validator(organization, payload_size=payload_size, payload_has_nul=payload_has_nul)
-    ids = validator.prepare(items)
-    created = record_rows(validator.stream(items, offset=offset), ids=ids)
+    keys = [(organization.pk, pk) for pk in validator.prepare(items)]
+    # Every item is validated, whatever the keys: record_rows draws every row from the stream.
+    created = record_rows(validator.stream(items, offset=offset), keys=keys)
     return IngestResult(received=len(items), created=len(created))
 
 
