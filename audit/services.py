@@ -408,7 +408,7 @@ def _claim(keys: Collection[Key], connection: Any) -> set[Key]:
     for organization_id, event_id in keys:
         by_organization[organization_id].add(event_id)
     claimed: set[Key] = set()
-    for organization_id, ids in by_organization.items():
+    for organization_id, ids in sorted(by_organization.items()):  # one order for every batch
         if connection.vendor == "postgresql":
             new = _claim_postgresql(organization_id, sorted(ids), connection)
         else:
