@@ -119,6 +119,14 @@ class EventAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
 
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Event | None:
+        # An id is unique within its organization only (ingested events keep their producer's id),
+        # so two organizations' events may share one: show the first rather than fail.
+        try:
+            return super().get_object(request, object_id, from_field)
+        except Event.MultipleObjectsReturned:
+            return self.get_queryset(request).filter(pk=object_id).first()
+
     @admin.display(description="Recorded at", ordering="-id")
     def when(self, event: Event) -> str:
         return _utc(event.recorded_at)

@@ -3,7 +3,12 @@
 A batch is up to `MAX_BATCH` events in the wire shape of ListEvents (reference §3.1). Every
 event is validated; one bad event refuses the whole batch, and the errors name each bad event
 by its index. A valid batch is stored in one transaction through `audit.services.record_rows`,
-which skips events whose id is already stored, so a retried batch creates nothing new.
+which skips events whose id is already stored in the organization, so a retried batch creates
+nothing new.
+
+Whatever the database or the renderers cannot take is refused here, named, rather than failing
+later: NUL characters, timestamps beyond what a datetime or a partition holds, scoped IPv6
+addresses, JSON nested deeper than `MAX_JSON_DEPTH` or numbers beyond 64 bits.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.utils import timezone
 
 from audit.models import Event, PrincipalType
@@ -33,6 +38,17 @@ MAX_RESOURCES = 50
 MAX_REQUEST_BODY_BYTES = 64 * 1024
 # Clock skew we tolerate; later timestamps would land past the prepared monthly partitions.
 MAX_FUTURE = timedelta(minutes=5)
+# Nothing audited predates the Unix epoch (nor can a UUIDv7 name it); earlier dates only come from
+# mistakes, and the far past breaks date arithmetic (year 1 minus an hour).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+# Request bodies and resource infos are free JSON. Bounded, because every reader recurses: the
+# redaction, the JSON encoders (orjson stops at 255 levels, the standard library's indenting one
+# used by the drawer at about 1,000) and Django's JSONField decoding each row it reads.
+MAX_JSON_DEPTH = 32
+# JSON numbers are stored as such; beyond 64 bits, orjson cannot encode them and CEL rules
+# (alerts) cannot take them.
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
+MAX_SERVICE_NAME = 128  # the column's length; the pattern alone does not bound it
 
 PRODUCT_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 SERVICE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[A-Za-z0-9_]+){1,8}$")
@@ -158,7 +174,10 @@ def _timestamp(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return None
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        return None
 
 
 def _is_timestamp(value: Any) -> bool:
@@ -205,19 +224,45 @@ def _resource_keys(keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[
 
 @lru_cache(maxsize=4096)
 def _ip(value: str) -> str:
-    """The canonical spelling of an IP address (a batch often repeats a few). Raises ValueError."""
-    return str(ipaddress.ip_address(value))
+    """The canonical spelling of an IP address (a batch often repeats a few). Raises ValueError,
+    also on a scoped IPv6 address (fe80::1%eth0): the zone means nothing off its host, and
+    neither PostgreSQL's inet nor Django's GenericIPAddressField takes it."""
+    address = ipaddress.ip_address(value)
+    if getattr(address, "scope_id", None) is not None:
+        raise ValueError(value)
+    return str(address)
 
 
-def _has_nul(value: Any) -> bool:
-    """PostgreSQL refuses NUL in text and jsonb, keys included."""
+def _has_nul(value: Any, depth: int = 0) -> bool:
+    """PostgreSQL refuses NUL in text and jsonb, keys included. Looks no deeper than any stored
+    value may go (`_json_problem` refuses those), so that no nesting can exhaust the stack."""
     if isinstance(value, str):
         return "\x00" in value
+    if depth > MAX_JSON_DEPTH + 4:
+        return False
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(_has_nul(k) or _has_nul(v, depth + 1) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(_has_nul(v, depth + 1) for v in value)
     return False
+
+
+def _json_problem(value: dict[str, Any] | list[Any], depth: int = 1) -> str | None:
+    """Why a parsed JSON object or array cannot be stored and shown, or None.
+
+    Nested deeper than MAX_JSON_DEPTH (`value` itself is at `depth`), or holding an integer
+    beyond 64 bits. NUL characters are `_has_nul`'s.
+    """
+    if depth > MAX_JSON_DEPTH:
+        return f"nested deeper than {MAX_JSON_DEPTH} levels"
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if kind is dict or kind is list:
+            if (problem := _json_problem(item, depth + 1)) is not None:
+                return problem
+        elif kind is int and not MIN_INT <= item <= MAX_INT:
+            return "holds an integer beyond 64 bits"
+    return None
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -296,6 +341,8 @@ class _Validator:
                 self.timestamps[value] = True  # its resources' timestamps are often the same string
                 if recorded_at > self.latest:
                     bad("recorded_at", "constraint", "recorded_at is in the future")
+                elif recorded_at < EARLIEST:
+                    bad("recorded_at", "constraint", "recorded_at is before 1970-01-01T00:00:00Z")
         if (value := get("organization_id")) is not None and self.uuid(value) != self.organization_id:
             bad("organization_id", "constraint", "events can only be sent to the API key's organization")
         project_id = None
@@ -324,6 +371,8 @@ class _Validator:
             for key, pattern, example in _NAMES:
                 if (value := get(key)) is not None and not _matches(pattern, value):
                     bad(key, "format", f"{key} must look like {example}")
+            if isinstance(service, str) and len(service) > MAX_SERVICE_NAME:
+                bad("service_name", "constraint", f"service_name is at most {MAX_SERVICE_NAME} characters")
             if len(errors) == failed and None not in names:
                 region = self.regions[names] = region_of(locality)
         if (status := get("status_code")) is not None and not (
@@ -353,6 +402,8 @@ class _Validator:
         if (body := get("request_body")) is not None:
             if not isinstance(body, dict):
                 bad("request_body", "format", "request_body must be a JSON object")
+            elif (problem := _json_problem(body)) is not None:
+                bad("request_body", "constraint", f"request_body is {problem}")
             elif self.check_body_size and len(orjson.dumps(body)) > MAX_REQUEST_BODY_BYTES:
                 bad("request_body", "constraint", f"request_body is at most {MAX_REQUEST_BODY_BYTES} bytes")
         if len(errors) != start:
@@ -449,6 +500,8 @@ class _Validator:
                 info = resource[key]
                 if not isinstance(info, dict):
                     bad(f"resources[{i}].{key}", "format", f"{key} must be an object")
+                elif (problem := _json_problem(info, depth=3)) is not None:  # in a list in an event
+                    bad(f"resources[{i}].{key}", "constraint", f"{key} is {problem}")
                 elif (new := redacted(info)) is not info:
                     if copied is None:
                         copied = list(value)
@@ -466,8 +519,8 @@ class _Validator:
         return verdict
 
     def prepare(self, items: list[Any]) -> list[uuid.UUID]:
-        """Before validating: look up the named projects and principals (at most three queries,
-        none when nothing is named) and return the events' ids, so storage can probe them first."""
+        """Before validating: look up the named projects and principals (at most two queries,
+        none when nothing is named) and return the events' ids, so storage can claim them first."""
         ids, projects, principals = [], set(), set()
         for item in items:
             if not isinstance(item, dict):
@@ -502,12 +555,18 @@ class _Validator:
 
 
 def _principals(organization: Organization, ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
-    """id -> (principal type, name) for the organization's applications and users. One query
-    (a UNION of both tables); an application wins over a user sharing its id."""
+    """id -> (principal type, name) for the organization's applications and users (its owner and
+    active members). One query (a UNION of both tables); an application wins over a user sharing
+    its id. Anyone else's id keeps the name its producer sent, if any: naming another
+    organization's user would put their e-mail in this trail (and in its searches)."""
     if not ids:
         return {}
     users = (
         User.objects.filter(pk__in=ids)
+        .filter(
+            Q(pk=organization.owner_id)
+            | Q(memberships__organization=organization, memberships__removed_at__isnull=True)
+        )
         .order_by()  # no ORDER BY inside a UNION
         .values_list("pk", "email", Value(PrincipalType.USER.value))
     )
@@ -544,14 +603,16 @@ def ingest_events(
     payload_size: int | None = None,
     payload_has_nul: bool = True,
 ) -> IngestResult:
-    """Validate and store one batch, all or nothing. Events whose id is stored are skipped.
+    """Validate and store one batch, all or nothing. Events whose id the organization already
+    holds are skipped.
 
     Rows are built while the database stores the previous ones (`record_rows` streams them
     into one COPY); a bad event anywhere aborts the whole batch.
     """
     validator = _Validator(organization, payload_size=payload_size, payload_has_nul=payload_has_nul)
-    ids = validator.prepare(items)
-    created = record_rows(validator.stream(items, offset=offset), ids=ids)
+    keys = [(organization.pk, pk) for pk in validator.prepare(items)]
+    # Every item is validated, whatever the keys: record_rows draws every row from the stream.
+    created = record_rows(validator.stream(items, offset=offset), keys=keys)
     return IngestResult(received=len(items), created=len(created))
 
 

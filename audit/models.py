@@ -49,8 +49,10 @@ class PrincipalType(models.TextChoices):
 class Event(AppendOnlyModel):
     """One audited API call, in the wire shape of Scaleway's Audit Trail (reference §3.1).
 
-    On PostgreSQL the table is range-partitioned by month on `recorded_at` (its key is
-    `(id, recorded_at)`), so nothing may hold a foreign key to it and resources live in JSON.
+    On PostgreSQL the table is range-partitioned by month on `recorded_at`, so nothing may hold a
+    foreign key to it and resources live in JSON. Its real key, on both databases, is
+    `(id, recorded_at, organization_id)` (`audit.partitions.EVENT_KEY`): an id is unique within
+    its organization only, as ingestion's idempotency keys (`EventKey`) are.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
@@ -122,6 +124,32 @@ class Event(AppendOnlyModel):
     @property
     def status_label(self) -> str:
         return {200: "Successful", 403: "Forbidden"}.get(self.status_code, "Error")
+
+
+class EventKey(models.Model):
+    """An ingested event's idempotency key: its producer's id, within its organization.
+
+    The ingestion claims the keys of a batch in one INSERT ... ON CONFLICT DO NOTHING, in the
+    transaction that stores the events, and stores only the events whose key was new. The events
+    table cannot enforce this itself: a unique key of a partitioned table must hold the partition
+    key, and a retry may carry another `recorded_at`. Concurrent claims of a key wait on its
+    unique index entry, so it is stored once however many clients send it at once. Written once
+    and never changed (INSERT and SELECT are all the runtime role needs), with no foreign key to
+    the events.
+    """
+
+    pk = models.CompositePrimaryKey("organization_id", "event_id")
+    organization_id = models.UUIDField()
+    event_id = models.UUIDField()
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        db_table = "audit_event_key"
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}/{self.event_id}"
 
 
 Event._meta.get_field("resources").register_lookup(HasItem)

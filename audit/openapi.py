@@ -294,8 +294,14 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": list(ingest.REQUIRED_FIELDS),
         "properties": {
-            "id": {**UUID, "description": "The idempotency key: an id already stored is skipped."},
-            "recorded_at": {**TIMESTAMP, "description": "With an offset; at most 5 minutes ahead."},
+            "id": {
+                **UUID,
+                "description": "The idempotency key: an id the organization already holds is skipped.",
+            },
+            "recorded_at": {
+                **TIMESTAMP,
+                "description": "With an offset; from 1970-01-01T00:00:00Z to 5 minutes ahead.",
+            },
             "locality": {"type": "string", "pattern": ingest.LOCALITY_RE.pattern},
             "principal": {
                 "type": ["object", "null"],
@@ -312,11 +318,21 @@ SCHEMAS: dict[str, Any] = {
             "source_ip": {"type": "string"},
             "user_agent": {"type": "string", "maxLength": 512},
             "product_name": {"type": "string", "pattern": ingest.PRODUCT_RE.pattern},
-            "service_name": {"type": "string", "pattern": ingest.SERVICE_RE.pattern},
+            "service_name": {
+                "type": "string",
+                "pattern": ingest.SERVICE_RE.pattern,
+                "maxLength": ingest.MAX_SERVICE_NAME,
+            },
             "method_name": {"type": "string", "pattern": ingest.METHOD_RE.pattern},
             "resources": {"type": "array", "maxItems": ingest.MAX_RESOURCES, "items": ref("Resource")},
             "request_id": {"type": "string", "maxLength": 64},
-            "request_body": {"type": "object", "description": "Secret-looking keys are stored REDACTED."},
+            "request_body": {
+                "type": "object",
+                "description": (
+                    "Secret-looking keys are stored REDACTED. At most "
+                    f"{ingest.MAX_JSON_DEPTH} levels deep, integers within 64 bits."
+                ),
+            },
             "status_code": {"type": "integer", "minimum": 100, "maximum": 599},
         },
     },

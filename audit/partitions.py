@@ -1,7 +1,7 @@
 """Month partitions of `audit_event` on PostgreSQL (a plain table on SQLite).
 
-The table is created `PARTITION BY RANGE (recorded_at)` with `PRIMARY KEY (id, recorded_at)`
-while Django's model state keeps `id` as the primary key. Monthly partitions are kept ahead by
+The table is created `PARTITION BY RANGE (recorded_at)`; its primary key is `EVENT_KEY` (migration
+0004), while Django's model state keeps `id` as the primary key. Monthly partitions are kept ahead by
 `manage.py ensure_partitions` and after every migrate; rows past the last one land in the
 DEFAULT partition rather than failing.
 """
@@ -23,16 +23,19 @@ SQLITE_APPEND_ONLY_TRIGGER = """
     BEGIN SELECT RAISE(ABORT, 'audit_event is append-only (UPDATE blocked)'); END"""
 
 
-def create_partitioned_table(
-    schema_editor: BaseDatabaseSchemaEditor, model: type[Model], *, key: str
-) -> None:
-    """CREATE TABLE from the model's own field types, partitioned by `key` on PostgreSQL."""
-    if schema_editor.connection.vendor != "postgresql":
-        schema_editor.create_model(model)
-        return
-    qn, conn, opts = schema_editor.quote_name, schema_editor.connection, model._meta
+# The events table's real primary key. Django's model state names `id` alone (its admin refuses
+# composite keys). The organization is part of it because an id is unique only within its
+# organization (ingestion's idempotency is per organization: two organizations may send the same
+# id); recorded_at because PostgreSQL wants the partition key in every unique constraint. `id`
+# leads, so a lookup by id, the ingestion's known-id probe and the admin's `-id` order walk it.
+EVENT_KEY = ("id", "recorded_at", "organization_id")
+
+
+def _column_definitions(schema_editor: BaseDatabaseSchemaEditor, model: type[Model]) -> list[str]:
+    """Each column's DDL from the model's own field types, without any key."""
+    qn, conn = schema_editor.quote_name, schema_editor.connection
     columns = []
-    for field in opts.local_concrete_fields:
+    for field in model._meta.local_concrete_fields:
         if field.column is None:
             continue
         params = field.db_parameters(connection=conn)
@@ -40,6 +43,18 @@ def create_partitioned_table(
         if params.get("check"):
             sql += f" CHECK ({params['check']})"
         columns.append(sql + ("" if field.null else " NOT NULL"))
+    return columns
+
+
+def create_partitioned_table(
+    schema_editor: BaseDatabaseSchemaEditor, model: type[Model], *, key: str
+) -> None:
+    """CREATE TABLE from the model's own field types, partitioned by `key` on PostgreSQL."""
+    if schema_editor.connection.vendor != "postgresql":
+        schema_editor.create_model(model)
+        return
+    qn, opts = schema_editor.quote_name, model._meta
+    columns = _column_definitions(schema_editor, model)
     pk_columns = [f.column for f in opts.pk_fields]
     key_column = opts.get_field(key).column
     if key_column not in pk_columns:  # a unique key of a partitioned table must include the partition key
@@ -52,6 +67,52 @@ def create_partitioned_table(
     schema_editor.execute(f"CREATE TABLE {qn(table + '_default')} PARTITION OF {qn(table)} DEFAULT")
     for index in opts.indexes:  # on the parent: PostgreSQL clones them onto every partition
         schema_editor.add_index(model, index)
+
+
+def set_primary_key(
+    schema_editor: BaseDatabaseSchemaEditor, model: type[Model], columns: tuple[str, ...]
+) -> None:
+    """Make `columns` the table's primary key, its rows kept.
+
+    PostgreSQL: the key of the partitioned parent, rebuilt on every partition. SQLite cannot alter
+    a primary key: the table is rebuilt (its rows copied, its indexes and trigger made again),
+    which Django's own rebuild would do with `id` alone as the key.
+    """
+    qn, table = schema_editor.quote_name, model._meta.db_table
+    key = ", ".join(map(qn, columns))
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute(f"ALTER TABLE {qn(table)} DROP CONSTRAINT {qn(table + '_pkey')}")
+        schema_editor.execute(
+            f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(table + '_pkey')} PRIMARY KEY ({key})"
+        )
+    elif vendor == "sqlite":
+        new = qn(f"{table}__new")
+        names = ", ".join(qn(f.column) for f in model._meta.local_concrete_fields)
+        columns_sql = ", ".join(_column_definitions(schema_editor, model))
+        schema_editor.execute(f"CREATE TABLE {new} ({columns_sql}, PRIMARY KEY ({key}))")
+        schema_editor.execute(f"INSERT INTO {new} ({names}) SELECT {names} FROM {qn(table)}")
+        schema_editor.execute(f"DROP TABLE {qn(table)}")  # its indexes and trigger with it
+        schema_editor.execute(f"ALTER TABLE {new} RENAME TO {qn(table)}")
+        for index in model._meta.indexes:
+            schema_editor.add_index(model, index)
+        schema_editor.execute(SQLITE_APPEND_ONLY_TRIGGER)
+
+
+def primary_key(using: str = DEFAULT_DB_ALIAS) -> tuple[str, ...]:
+    """The events table's primary key columns, in order, as the database has them."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT a.attname FROM pg_constraint c, unnest(c.conkey) WITH ORDINALITY AS k(attnum, n) "
+                "JOIN pg_attribute a ON a.attrelid = %s::regclass AND a.attnum = k.attnum "
+                "WHERE c.conrelid = %s::regclass AND c.contype = 'p' ORDER BY k.n",
+                [TABLE, TABLE],
+            )
+            return tuple(row[0] for row in cursor.fetchall())
+        cursor.execute(f'PRAGMA table_info("{TABLE}")')
+        return tuple(row[1] for row in sorted((r for r in cursor.fetchall() if r[5]), key=lambda r: r[5]))
 
 
 def _add_months(d: date, n: int) -> date:

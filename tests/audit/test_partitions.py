@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import Event
-from audit.partitions import _add_months, ensure_partitions, partition_name
+from audit.partitions import EVENT_KEY, _add_months, ensure_partitions, partition_name, primary_key
 from audit.services import Actor, build_event, record_many
 
 POSTGRES = connection.vendor == "postgresql"
@@ -51,14 +51,21 @@ def _event_at(at: datetime) -> Event:
 
 @postgres_only
 @pytest.mark.django_db
-def test_the_table_is_range_partitioned_by_recorded_at_with_id_and_recorded_at_as_its_key():
+def test_the_table_is_range_partitioned_by_recorded_at_with_id_recorded_at_and_organization_as_its_key():
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_partkeydef('audit_event'::regclass)")
         assert cursor.fetchone()[0] == "RANGE (recorded_at)"
         cursor.execute(
             "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'audit_event_pkey'"
         )
-        assert cursor.fetchone()[0] == "PRIMARY KEY (id, recorded_at)"
+        assert cursor.fetchone()[0] == "PRIMARY KEY (id, recorded_at, organization_id)"
+
+
+@pytest.mark.django_db
+def test_the_events_table_is_keyed_by_id_recorded_at_and_organization_on_every_database():
+    # Django's model state names `id` alone: a SQLite rebuild from that state (some ALTERs) would
+    # silently make ids unique across organizations again.
+    assert primary_key() == EVENT_KEY == ("id", "recorded_at", "organization_id")
 
 
 @postgres_only
