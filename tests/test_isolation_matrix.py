@@ -410,13 +410,6 @@ known(
     ("owner", "iam_manager", "outsider"),
     "issue 8 #8: inviting another organization's member records their account id; owned by another helper",
 )
-known(
-    "api-ingest-events",
-    "POST",
-    ("owner", "outsider"),
-    "issue 8 #8: ingestion resolves principal.id against every user and stores another "
-    "organization's e-mail; owned by another helper",
-)
 
 # --- the world -------------------------------------------------------------------------------------
 
