@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,15 +33,26 @@ def env_list(name: str, default: str = "") -> list[str]:
 def env_secret(name: str, default: str = "") -> str:
     """Read NAME, or the file named by NAME_FILE (for Docker/Kubernetes secrets)."""
     if path := os.environ.get(f"{name}_FILE"):
-        return Path(path).read_text().strip()
+        try:
+            return Path(path).read_text().strip()
+        except OSError as error:
+            raise ImproperlyConfigured(f"{name}_FILE={path} cannot be read: {error.strerror}.") from None
     return os.environ.get(name) or default
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_secret("SECRET_KEY") or ("insecure-dev-key-change-me" if DEBUG else "")
-if not SECRET_KEY:
-    # A first local run (`make run`) sets DEBUG=1; production must set a real key.
-    SECRET_KEY = "insecure-default-set-SECRET_KEY-in-production"
+# Only ever used with DEBUG=1 (`make run` and scripts/serve set it): a key everyone can read.
+DEV_SECRET_KEY = "insecure-dev-key-change-me"
+SECRET_KEY = env_secret("SECRET_KEY").strip() or (DEV_SECRET_KEY if DEBUG else "")
+if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or SECRET_KEY.startswith("django-insecure")):
+    # Sessions, CSRF tokens and password-reset links are signed with it: with a public key anyone
+    # could forge a session. Refuse to start rather than run on one.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set (or is a well-known development key) and DEBUG is off. Set SECRET_KEY, "
+        "or SECRET_KEY_FILE naming a file that holds it, to a long random value, e.g. the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`. For local development "
+        "only, set DEBUG=1 instead."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
