@@ -68,7 +68,9 @@ def test_settings_start_with_a_secret_key_from_the_environment_or_a_file(tmp_pat
     assert _import_settings({"DEBUG": "0", "SECRET_KEY": key}).stdout.strip() == f"started {len(key)}"
     path = tmp_path / "key"
     path.write_text(key + "\n")
-    assert _import_settings({"DEBUG": "0", "SECRET_KEY_FILE": str(path)}).stdout.strip() == f"started {len(key)}"
+    assert (
+        _import_settings({"DEBUG": "0", "SECRET_KEY_FILE": str(path)}).stdout.strip() == f"started {len(key)}"
+    )
 
 
 def test_a_local_debug_run_starts_without_a_secret_key():

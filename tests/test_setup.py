@@ -61,7 +61,7 @@ def test_the_local_make_recipes_run_with_debug_on_so_a_fresh_clone_needs_no_secr
         timeout=120,
     )
     assert result.stdout.split() == ["DEBUG=1"] * 3, result.stderr
-    assert "DEBUG=\"${DEBUG:-1}\"" in (ROOT / "scripts/serve").read_text()
+    assert 'DEBUG="${DEBUG:-1}"' in (ROOT / "scripts/serve").read_text()
 
 
 def test_ci_runs_the_suite_on_postgresql_then_on_sqlite():
