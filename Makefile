@@ -11,6 +11,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The local recipes run with DEBUG=1 unless told otherwise: settings.py refuses to start with
 # DEBUG off and no SECRET_KEY, and a fresh clone has none. Production sets both itself.
 run seed worker bench: export DEBUG ?= 1
+# The benchmarks time wide scans and VACUUM on purpose: the runtime's statement bound would cut them.
+bench: export DB_STATEMENT_TIMEOUT_MS ?= 0
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
