@@ -68,6 +68,27 @@ class OwnerRouter:
     db_for_write = db_for_read
 
 
+@contextmanager
+def unbounded_statements(using: str) -> Iterator[None]:
+    """Lift the connection's statement timeout for the block: maintenance is not a stuck request.
+
+    Without an owner URL, migrate runs on the runtime connection and its 30 s bound. RESET
+    afterwards gives back the connection's own setting (in tests, the connection lives on).
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+    try:
+        yield
+    finally:
+        if connection.is_usable():
+            with connection.cursor() as cursor:
+                cursor.execute("RESET statement_timeout")
+
+
 def configured_runtime_role() -> str | None:
     """The runtime role, when the owner has its own connection: the user of DATABASE_URL."""
     if OWNER_ALIAS not in settings.DATABASES:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -77,3 +78,48 @@ def test_a_local_debug_run_starts_without_a_secret_key():
     result = _import_settings({"DEBUG": "1"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("started")
+
+
+def _databases(env: dict[str, str]) -> dict:
+    probe = "import json, config.settings as s; print(json.dumps(s.DATABASES))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_runtime_connection_bounds_statements_and_lock_waits_from_the_environment():
+    url = "postgres://app@db.internal/audit"
+    defaults = _databases({"DATABASE_URL": url})
+    assert (
+        defaults["default"]["OPTIONS"]["options"]
+        == "-c jit=off -c statement_timeout=30000 -c lock_timeout=5000"
+    )
+    assert "owner" not in defaults
+    tuned = _databases(
+        {"DATABASE_URL": url, "DB_STATEMENT_TIMEOUT_MS": "1500", "DB_LOCK_TIMEOUT_MS": "250", "PG_JIT": "1"}
+    )
+    assert tuned["default"]["OPTIONS"]["options"] == "-c statement_timeout=1500 -c lock_timeout=250"
+
+
+def test_the_owner_url_is_a_second_alias_without_the_runtime_bounds():
+    databases = _databases(
+        {"DATABASE_URL": "postgres://app@db/audit", "DATABASE_OWNER_URL": "postgres://owner@db/audit"}
+    )
+    assert (databases["default"]["USER"], databases["owner"]["USER"]) == ("app", "owner")
+    assert databases["owner"]["OPTIONS"]["options"] == "-c jit=off"
+    assert databases["owner"]["TEST"] == {"MIRROR": "default"}
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL setting")
+def test_postgresql_sessions_run_with_the_default_statement_and_lock_timeouts():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
+        assert cursor.fetchone() == ("30s", "5s")

@@ -9,9 +9,8 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 from django.core.management.commands.migrate import Command as MigrateCommand
-from django.db import connections
 
-from audit.database import as_owner, owner_alias
+from audit.database import as_owner, owner_alias, unbounded_statements
 
 
 class Command(MigrateCommand):
@@ -20,11 +19,5 @@ class Command(MigrateCommand):
         parser.set_defaults(database=owner_alias())
 
     def handle(self, *args: Any, **options: Any) -> None:
-        connection = connections[options["database"]]
-        if connection.vendor == "postgresql":
-            # Without an owner URL, migrate runs on the runtime connection: lift its statement
-            # timeout for this process, as a long migration is not a stuck request.
-            with connection.cursor() as cursor:
-                cursor.execute("SET statement_timeout = 0")
-        with as_owner():
+        with as_owner(), unbounded_statements(options["database"]):
             super().handle(*args, **options)
