@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -177,7 +177,6 @@ class RuntimeRole:
     name: str
     created: bool
     password_set: bool
-    notes: list[str] = field(default_factory=list)
 
 
 class RoleRefused(Exception):
@@ -187,7 +186,8 @@ class RoleRefused(Exception):
 def runtime_role_ensure(*, role: str, password: str | None = None, using: str | None = None) -> RuntimeRole:
     """Create (or bring in line) a LOGIN role that owns nothing and may only append events.
 
-    Run as the tables' owner or a superuser, once after the first migrate; idempotent. The
+    Run as a superuser, or as the tables' owner if it has CREATEROLE, once after the first
+    migrate; idempotent. The
     password, when given, is sent already SCRAM-hashed, so it never appears in the server's logs.
     Raises RoleRefused when an existing role of that name could do more than the runtime role
     may (superuser, owner of objects, member of the owner's role).
@@ -200,16 +200,21 @@ def runtime_role_ensure(*, role: str, password: str | None = None, using: str | 
         raise RoleRefused(f"{role!r} is not a plain role name: lower-case letters, digits and _.")
     with transaction.atomic(using=using), connection.cursor() as cursor:
         name, owner = _identifier(cursor, role), _owner(cursor)
-        cursor.execute("SELECT oid, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s", [role])
+        cursor.execute(
+            "SELECT oid, rolsuper OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = %s", [role]
+        )
         row = cursor.fetchone()
-        attributes = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
         if row is None:
-            cursor.execute(f"CREATE ROLE {name} {attributes}")
+            cursor.execute(
+                f"CREATE ROLE {name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+            )
         else:
             _refuse_if_powerful(cursor, role, row, owner)
-            cursor.execute(f"ALTER ROLE {name} {attributes}")
+            # Only a superuser may even name SUPERUSER, REPLICATION or BYPASSRLS: checked above.
+            cursor.execute(f"ALTER ROLE {name} LOGIN NOCREATEDB NOCREATEROLE")
         if password is not None:
-            hashed = connection.connection.pgconn.encrypt_password(  # type: ignore[union-attr]
+            raw = connection.connection  # the open psycopg connection (the cursor above opened it)
+            hashed = raw.pgconn.encrypt_password(  # type: ignore[union-attr]  # raw is not None here
                 password.encode(), role.encode(), b"scram-sha-256"
             )
             cursor.execute(f"ALTER ROLE {name} PASSWORD %s", [hashed.decode()])
@@ -218,9 +223,12 @@ def runtime_role_ensure(*, role: str, password: str | None = None, using: str | 
 
 
 def _refuse_if_powerful(cursor: Any, role: str, row: tuple[Any, ...], owner: str) -> None:
-    oid, is_superuser, bypasses_rls = row
-    if is_superuser:
-        raise RoleRefused(f"Role {role} is a superuser: a superuser can empty the trail. Pick another name.")
+    oid, is_privileged = row
+    if is_privileged:
+        raise RoleRefused(
+            f"Role {role} is a superuser (or has REPLICATION or BYPASSRLS): it could empty the trail. "
+            "Pick another name."
+        )
     cursor.execute(
         "SELECT c.oid::regclass::text FROM pg_class c WHERE c.relowner = %s "
         "UNION ALL SELECT nspname FROM pg_namespace WHERE nspowner = %s ORDER BY 1 LIMIT 5",

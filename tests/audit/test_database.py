@@ -5,7 +5,6 @@ Every refusal is checked as the role that would attempt it, over its own connect
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -383,11 +382,11 @@ def _subclasses(cls):
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_migrate_and_ensure_partitions_run_as_the_owner_and_the_app_as_the_runtime_role(tmp_path):
-    """A fresh database, the documented steps, each a real `manage.py` process."""
+    """A fresh database whose owner is no superuser, the documented steps, each a real process."""
     settings = connection.settings_dict
     host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
-    name, role = f"{settings['NAME']}_roles"[:63], _role_name()
-    owner_url = f"postgres://{settings['USER']}@{host}:{port}/{name}"
+    name, role, owner = f"{settings['NAME']}_roles"[:63], _role_name(), f"{settings['NAME']}_owner"[:63]
+    owner_url = f"postgres://{owner}:{PASSWORD}@{host}:{port}/{name}"
     runtime_url = f"postgres://{role}:{PASSWORD}@{host}:{port}/{name}"
     secret = tmp_path / "password"
     secret.write_text(PASSWORD)
@@ -404,9 +403,15 @@ def test_migrate_and_ensure_partitions_run_as_the_owner_and_the_app_as_the_runti
             timeout=300,
         )
 
-    with contextlib.closing(psycopg.connect(owner_url.replace(name, "postgres"), autocommit=True)) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
+    def clean(server: psycopg.Connection) -> None:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for leftover in (role, owner):
+            server.execute(f'DROP ROLE IF EXISTS "{leftover}"')
+
+    with _connect_as(settings["USER"], "postgres") as server:
+        clean(server)
+        server.execute(f"CREATE ROLE \"{owner}\" LOGIN CREATEROLE PASSWORD '{PASSWORD}'")
+        server.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
         try:
             migrate = manage("migrate", "--noinput")
             assert migrate.returncode == 0, migrate.stderr
@@ -419,17 +424,40 @@ def test_migrate_and_ensure_partitions_run_as_the_owner_and_the_app_as_the_runti
             assert later in ensured.stdout
             assert "audit.W001" not in manage("check").stderr
             assert "audit.W001" in manage("check", url=owner_url).stderr
+            # The application, as the runtime role: one event through the door, read back.
+            script = (
+                "from audit.models import Event; from audit.services import Actor, record; import uuid; "
+                "e = record(organization_id=uuid.uuid4(), actor=Actor.system(), product_name='iam', "
+                "service_name='scaleway.iam.v1alpha1.Api', method_name='ListLogs', locality='global'); "
+                "print(Event.objects.get(pk=e.pk).method_name)"
+            )
+            recorded = manage("shell", "-c", script)
+            assert recorded.stdout.strip().splitlines()[-1:] == ["ListLogs"], recorded.stderr
             with psycopg.connect(runtime_url, autocommit=True) as app:
                 assert app.execute("SELECT current_user").fetchone() == (role,)
                 owners = app.execute(
-                    "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relname LIKE 'audit_%'"
+                    "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class "
+                    "WHERE relnamespace = 'public'::regnamespace"
                 ).fetchall()
-                assert owners == [(settings["USER"],)]
+                assert owners == [(owner,)]
                 for table in ("audit_event", later):
                     assert "permission denied" in _refused(app, f"TRUNCATE {table}")
+                    assert "permission denied" in _refused(app, f"DELETE FROM {table}")
                 assert "must be owner" in _refused(app, f"ALTER TABLE audit_event DETACH PARTITION {later}")
-                assert app.execute("SELECT count(*) FROM iam_user").fetchone() == (0,)
+                assert app.execute("SELECT method_name FROM audit_event").fetchall() == [("ListLogs",)]
+            with psycopg.connect(owner_url, autocommit=True) as maintenance:
+                assert "append-only" in _refused(maintenance, f"TRUNCATE {later}")
         finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            with contextlib.suppress(psycopg.Error):
-                admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+            clean(server)
+
+
+def _connect_as(user: str, dbname: str) -> psycopg.Connection:
+    settings = connection.settings_dict
+    return psycopg.connect(
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+        dbname=dbname,
+        user=user,
+        password=settings["PASSWORD"] or None,
+        autocommit=True,
+    )

@@ -15,8 +15,8 @@ class Command(BaseCommand):
     help = (
         "Create (or bring in line) the PostgreSQL LOGIN role the application runs as: it owns "
         "nothing, may only INSERT and SELECT the append-only tables, and reads and writes the "
-        "others, now and after later migrations. Run it as the tables' owner or a superuser, after "
-        "migrate. Idempotent."
+        "others, now and after later migrations. Run it after migrate, as a superuser or as the "
+        "tables' owner with CREATEROLE. Idempotent."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
