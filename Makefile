@@ -8,6 +8,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test test-fast lint fmt bench soak soak-ci seed worker
 
+# The local recipes run with DEBUG=1 unless told otherwise: settings.py refuses to start with
+# DEBUG off and no SECRET_KEY, and a fresh clone has none. Production sets both itself.
+run seed worker bench: export DEBUG ?= 1
+# The benchmarks time wide scans and VACUUM on purpose: the runtime's statement bound would cut them.
+bench: export DB_STATEMENT_TIMEOUT_MS ?= 0
+
 $(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9 2>&1 | grep -vi "warn" || true

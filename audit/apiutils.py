@@ -99,6 +99,19 @@ def denied_authentication(reason: str) -> ApiError:
     )
 
 
+def service_unavailable(reason: str, retry_after: int) -> ApiError:
+    """503: the database cannot answer now (read-only, locked, timed out, down). Retry later."""
+    return ApiError(
+        503,
+        {
+            "message": f"the service is temporarily unavailable ({reason}), retry in {retry_after} s",
+            "type": "service_unavailable",
+            "retry_after": retry_after,
+        },
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 API_PREFIXES = ("/audit-trail/v1alpha1/", "/iam/v1alpha1/", "/x/")
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core import checks
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
@@ -12,9 +13,12 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from audit import receivers  # noqa: F401
+        from audit.database import runtime_role_check
         from audit.lookups import register_sqlite_functions
         from audit.partitions import after_migrate
 
         connection_created.connect(register_sqlite_functions, dispatch_uid="audit_sqlite_functions")
 
         post_migrate.connect(after_migrate, sender=self, dispatch_uid="audit_after_migrate")
+        # Not tagged `database`: plain `manage.py check` (and runserver, migrate) must show it.
+        checks.register(runtime_role_check)

@@ -4,6 +4,12 @@ The table is created `PARTITION BY RANGE (recorded_at)`; its primary key is `EVE
 0004), while Django's model state keeps `id` as the primary key. Monthly partitions are kept ahead by
 `manage.py ensure_partitions` and after every migrate; rows past the last one land in the
 DEFAULT partition rather than failing.
+
+The append-only guard (migrations 0002 and 0004): a row-level trigger refuses UPDATE and DELETE,
+and PostgreSQL clones it onto every partition. The statement-level trigger that refuses TRUNCATE
+is not cloned (PostgreSQL 15 keeps statement triggers on the table they were created on, and
+`TRUNCATE audit_event_p2026_01` fires only the partition's), so `ensure_partitions` puts it on
+each partition itself.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.models import Model
 from django.utils import timezone
 
+from audit.database import apply_runtime_grants, lock_down_append_only
+
 TABLE = "audit_event"
+TRUNCATE_TRIGGER = "audit_event_no_truncate"
 
 SQLITE_APPEND_ONLY_TRIGGER = """
     CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
@@ -129,7 +138,9 @@ def ensure_partitions(
 ) -> list[str]:
     """Create the monthly partitions from `months_back` before this month to `months_ahead` after.
 
-    Idempotent. Returns the names it created. A no-op on SQLite.
+    Idempotent. Returns the names it created. A no-op on SQLite. Every partition, new or not,
+    gets the TRUNCATE guard, and no privileges for any role but the owner (rows are inserted and
+    read through the parent, whose privileges are the ones checked).
     """
     connection = connections[using]
     if connection.vendor != "postgresql":
@@ -139,6 +150,8 @@ def ensure_partitions(
     with transaction.atomic(using=using), connection.cursor() as cursor:
         # CREATE ... PARTITION OF takes ACCESS EXCLUSIVE on the parent and default: never queue behind readers.
         cursor.execute("SET LOCAL lock_timeout = '5s'")
+        # Maintenance, not a request: the runtime's statement timeout (single-role set-ups) must not cut it.
+        cursor.execute("SET LOCAL statement_timeout = 0")
         for i in range(months_back + months_ahead + 1):
             start = _add_months(first, i)
             name = partition_name(start)
@@ -150,7 +163,30 @@ def ensure_partitions(
                     f"FROM ('{start} 00:00:00+00') TO ('{_add_months(start, 1)} 00:00:00+00')"
                 )
                 created.append(name)
+        guard_partitions(cursor)
+        lock_down_append_only(cursor)
     return created
+
+
+def guard_partitions(cursor: Any) -> list[str]:
+    """Give every partition lacking it the parent's statement-level TRUNCATE trigger.
+
+    Only once the parent has it (migration 0004), so that migrating backwards stays possible.
+    Returns the partitions it guarded.
+    """
+    cursor.execute(
+        "SELECT i.inhrelid::regclass::text FROM pg_inherits i WHERE i.inhparent = to_regclass(%s) "
+        "AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = i.inhparent AND tgname = %s) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = i.inhrelid AND tgname = %s) ORDER BY 1",
+        [TABLE, TRUNCATE_TRIGGER, TRUNCATE_TRIGGER],
+    )
+    partitions = [row[0] for row in cursor.fetchall()]
+    for partition in partitions:
+        cursor.execute(
+            f"CREATE TRIGGER {TRUNCATE_TRIGGER} BEFORE TRUNCATE ON {partition} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_event_forbid_change()"
+        )
+    return partitions
 
 
 def after_migrate(using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
@@ -159,6 +195,7 @@ def after_migrate(using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
         return
     if connection.vendor == "postgresql":
         ensure_partitions(using=using)
+        apply_runtime_grants(using)
     elif connection.vendor == "sqlite":
         # SQLite rebuilds tables on some ALTERs and silently drops their triggers: put it back.
         with connection.cursor() as cursor:

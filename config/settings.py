@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,15 +34,26 @@ def env_list(name: str, default: str = "") -> list[str]:
 def env_secret(name: str, default: str = "") -> str:
     """Read NAME, or the file named by NAME_FILE (for Docker/Kubernetes secrets)."""
     if path := os.environ.get(f"{name}_FILE"):
-        return Path(path).read_text().strip()
+        try:
+            return Path(path).read_text().strip()
+        except OSError as error:
+            raise ImproperlyConfigured(f"{name}_FILE={path} cannot be read: {error.strerror}.") from None
     return os.environ.get(name) or default
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_secret("SECRET_KEY") or ("insecure-dev-key-change-me" if DEBUG else "")
-if not SECRET_KEY:
-    # A first local run (`make run`) sets DEBUG=1; production must set a real key.
-    SECRET_KEY = "insecure-default-set-SECRET_KEY-in-production"
+# Only ever used with DEBUG=1 (`make run` and scripts/serve set it): a key everyone can read.
+DEV_SECRET_KEY = "insecure-dev-key-change-me"
+SECRET_KEY = env_secret("SECRET_KEY").strip() or (DEV_SECRET_KEY if DEBUG else "")
+if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or SECRET_KEY.startswith("django-insecure")):
+    # Sessions, CSRF tokens and password-reset links are signed with it: with a public key anyone
+    # could forge a session. Refuse to start rather than run on one.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set (or is a well-known development key) and DEBUG is off. Set SECRET_KEY, "
+        "or SECRET_KEY_FILE naming a file that holds it, to a long random value, e.g. the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`. For local development "
+        "only, set DEBUG=1 instead."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -69,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "iam.middleware.RequestIdMiddleware",
+    # A database that is read-only, locked or down answers 503 + Retry-After, never 500.
+    "audit.faults.DatabaseFaultMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -103,24 +118,49 @@ TEMPLATES = [
     },
 ]
 
+# Bounds on every statement and lock wait of the web process and the worker (0: none), so that
+# a locked table or a runaway query answers 503 instead of holding a worker until it clears.
+DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 30_000)
+DB_LOCK_TIMEOUT_MS = env_int("DB_LOCK_TIMEOUT_MS", 5_000)
+
+
+def database_config(url: str, *, bounded: bool) -> dict[str, Any]:
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=env_int("CONN_MAX_AGE", 0)))
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        options = config.setdefault("OPTIONS", {})
+        options["application_name"] = "audit-trail"
+        server: list[str] = []
+        # Console and API queries are short and index-driven; JIT compilation only adds latency to
+        # the few wide scans (free text or CIDR over 30 days). Set PG_JIT=1 to let PostgreSQL decide.
+        if not env_bool("PG_JIT", False):
+            server.append("-c jit=off")
+        if bounded:
+            server.append(f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}")
+            server.append(f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}")
+        if server:
+            options["options"] = " ".join(server)
+    else:
+        # SQLite: let the web server and the task worker share the file without "database is locked".
+        config.setdefault("OPTIONS", {}).update(
+            {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+        )
+    return config
+
+
+# DATABASE_URL is the role the web process and the worker run as. In production it owns nothing
+# and may only append events (`manage.py create_runtime_role`); DATABASE_OWNER_URL, the tables'
+# owner, is the `owner` alias that migrate and ensure_partitions use by default (audit.database).
 # A set-but-empty DATABASE_URL must not fall through to Django's dummy backend.
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("CONN_MAX_AGE", 0),
+    "default": database_config(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}", bounded=True
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "audit-trail"
-    # Console and API queries are short and index-driven; JIT compilation only adds latency to the
-    # few wide scans (free text or CIDR over 30 days). Set PG_JIT=1 to let PostgreSQL decide.
-    if not env_bool("PG_JIT", False):
-        DATABASES["default"]["OPTIONS"]["options"] = "-c jit=off"
-else:
-    # SQLite: let the web server and the task worker share the file without "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
-    )
+if owner_url := os.environ.get("DATABASE_OWNER_URL"):
+    # Unbounded: a migration or a month's partition must not be cut by the runtime's timeout.
+    DATABASES["owner"] = database_config(owner_url, bounded=False) | {"TEST": {"MIRROR": "default"}}
+# Data migrations that forget `.using()` still run as the owner under `migrate` (audit.database).
+DATABASE_ROUTERS = ["audit.database.OwnerRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "iam.User"

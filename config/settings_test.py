@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from .settings import *  # noqa: F403
+import os
+
+# settings.py refuses to start without a key when DEBUG is off (as tests run). Set it in the
+# environment, not here, so that the subprocesses tests start (manage.py ...) have it too.
+os.environ.setdefault("SECRET_KEY", "tests-only-key-never-used-outside-the-test-suite")
+
+from .settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

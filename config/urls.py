@@ -17,3 +17,6 @@ urlpatterns = [
 
 # Unknown API paths answer JSON (the SDK parses error bodies); console paths keep the HTML page.
 handler404 = "audit.apiutils.not_found_handler"
+# A database fault raised in a middleware (the session save, say) answers 503, not 500 or 400.
+handler500 = "audit.faults.server_error"
+handler400 = "audit.faults.bad_request"

@@ -46,6 +46,24 @@ def test_make_run_migrates_loads_the_demo_and_serves_with_the_task_worker():
     assert "manage.py runserver 127.0.0.1:8000" in serve
 
 
+def test_the_local_make_recipes_run_with_debug_on_so_a_fresh_clone_needs_no_secret_key(tmp_path):
+    # settings.py refuses DEBUG=0 without a SECRET_KEY; `make run` on a fresh clone has neither.
+    # A second makefile replaces the recipes with one that prints what they would run under.
+    probe = tmp_path / "probe.mk"
+    probe.write_text("run seed worker:\n\t@echo DEBUG=$$DEBUG\n")
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "SECRET_KEY_FILE"}}
+    result = subprocess.run(
+        ["make", "-s", "-f", "Makefile", "-f", str(probe), "run", "seed", "worker"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.split() == ["DEBUG=1"] * 3, result.stderr
+    assert 'DEBUG="${DEBUG:-1}"' in (ROOT / "scripts/serve").read_text()
+
+
 def test_ci_runs_the_suite_on_postgresql_then_on_sqlite():
     ci = (ROOT / ".ci/run").read_text()
     postgres, sqlite = ci.index('DATABASE_URL="${CI_DATABASE_URL'), ci.index('DATABASE_URL="" make test')

@@ -122,7 +122,10 @@ def test_the_append_only_trigger_is_present_after_migrate():
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_event'"
             )
         triggers = {row[0] for row in cursor.fetchall()}
-    assert triggers == ({"audit_event_append_only"} if POSTGRES else {"audit_event_no_update"})
+    expected = (
+        {"audit_event_append_only", "audit_event_no_truncate"} if POSTGRES else {"audit_event_no_update"}
+    )
+    assert triggers == expected
 
 
 @pytest.mark.skipif(POSTGRES, reason="SQLite-only: its table rebuilds drop triggers")

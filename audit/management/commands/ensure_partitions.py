@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import connections
 
+from audit.database import owner_alias
 from audit.partitions import ensure_partitions
 
 
@@ -19,7 +20,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--months-ahead", type=int, default=2, help="Months after this one (default 2).")
         parser.add_argument("--months-back", type=int, default=0, help="Months before this one (default 0).")
-        parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="Database alias (default: default).")
+        parser.add_argument(
+            "--database",
+            default=owner_alias(),
+            help="Database alias (default: owner when DATABASE_OWNER_URL is set, else default).",
+        )
 
     def handle(self, *args: Any, months_ahead: int, months_back: int, database: str, **options: Any) -> None:
         if months_ahead < 0 or months_back < 0:
