@@ -16,7 +16,7 @@ from iam.services._audit import (
     policy_resource,
     user_resource,
 )
-from iam.services._common import IamError, is_member
+from iam.services._common import IamError, IamPermissionDenied, is_member
 from iam.services.api_keys import api_key_authenticate, api_key_create, api_key_delete
 from iam.services.applications import application_create, application_delete, application_update
 from iam.services.groups import group_create, group_delete, group_member_add, group_member_remove
@@ -39,6 +39,7 @@ __all__ = [
     "IAM_SERVICE",
     "INVITATION_VALIDITY",
     "IamError",
+    "IamPermissionDenied",
     "PolicyPrincipal",
     "RuleSpec",
     "api_key_authenticate",
