@@ -13,6 +13,7 @@ from iam.services._audit import (
     application_resource,
     group_resource,
     iam_record,
+    invitation_resource,
     policy_resource,
     user_resource,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "invitation_cancel",
     "invitation_for_token",
     "invitation_reject",
+    "invitation_resource",
     "invitations_expire",
     "is_member",
     "member_remove",

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.services import Actor
 from iam.models import Invitation, Membership, Organization, User
-from iam.services._audit import delete_and_record, iam_record, user_resource
+from iam.services._audit import iam_record, invitation_resource, user_resource
 from iam.services._common import IamError, is_member
 
 INVITATION_VALIDITY = timedelta(days=7)
@@ -65,11 +65,13 @@ def user_invite(
         token_hash=_token_hash(token),
         expires_at=timezone.now() + INVITATION_VALIDITY,
     )
+    # The trail holds what the inviter typed, never the account behind the address (see
+    # invitation_resource): whether it existed is not the inviting organization's to learn.
     iam_record(
         actor=actor,
         organization=organization,
         method_name="CreateUser",
-        resources=[user_resource(user)],
+        resources=[invitation_resource(invitation)],
         request_body={"email": email, "organization_id": str(organization.pk)},
     )
     link = settings.SITE_URL + reverse("iam:invitation", args=[token])
@@ -130,7 +132,13 @@ def invitation_accept(*, invitation: Invitation, password: str | None = None, re
     return user
 
 
-def _close_invitation(invitation: Invitation, status: str, request_id: str) -> None:
+def _close_invitation(invitation: Invitation, status: str, actor: Actor) -> None:
+    """Close the invitation and record DeleteUser for the invited user it stood for.
+
+    The event names the invitation, as CreateUser did, and is recorded whether or not an account
+    goes with it: a pending account made for this invitation alone is deleted, an account that
+    existed before is kept, and the organization's trail cannot tell the two apart.
+    """
     invitation.status = status
     invitation.responded_at = timezone.now()
     invitation.save(update_fields=["status", "responded_at"])
@@ -144,14 +152,14 @@ def _close_invitation(invitation: Invitation, status: str, request_id: str) -> N
         and not user.owned_organizations.exists()
         and not user.invitations.filter(status=Invitation.Status.PENDING).exclude(pk=invitation.pk).exists()
     ):
-        delete_and_record(
-            user,
-            actor=Actor.system(request_id=request_id),
-            organization=invitation.organization,
-            method_name="DeleteUser",
-            resource_of=user_resource,
-            id_field="user_id",
-        )
+        user.delete()
+    iam_record(
+        actor=actor,
+        organization=invitation.organization,
+        method_name="DeleteUser",
+        resources=[invitation_resource(invitation, deleted=True)],
+        request_body={"user_id": str(invitation.pk)},
+    )
 
 
 @transaction.atomic
@@ -159,7 +167,7 @@ def invitation_reject(*, invitation: Invitation, request_id: str = "") -> None:
     invitation = _locked(invitation.pk)
     if not invitation.is_open:
         raise IamError("This invitation is no longer valid.")
-    _close_invitation(invitation, Invitation.Status.REJECTED, request_id)
+    _close_invitation(invitation, Invitation.Status.REJECTED, Actor.system(request_id=request_id))
 
 
 def invitations_expire(*, now: datetime | None = None) -> int:
@@ -172,7 +180,7 @@ def invitations_expire(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             invitation = _locked(pk)
             if invitation.status == Invitation.Status.PENDING:
-                _close_invitation(invitation, Invitation.Status.EXPIRED, "")
+                _close_invitation(invitation, Invitation.Status.EXPIRED, Actor.system())
                 count += 1
     return count
 
@@ -182,4 +190,4 @@ def invitation_cancel(*, actor: Actor, invitation: Invitation) -> None:
     """An administrator withdraws a pending invitation (DeleteUser for the pending account)."""
     if invitation.status != Invitation.Status.PENDING:
         raise IamError("Only a pending invitation can be cancelled.")
-    _close_invitation(invitation, Invitation.Status.EXPIRED, actor.request_id)
+    _close_invitation(invitation, Invitation.Status.EXPIRED, actor)
