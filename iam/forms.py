@@ -16,11 +16,24 @@ from iam.permissions import may_create_api_key_for
 from iam.selectors import member_users
 from iam.services import RuleSpec
 
+THROTTLED_MESSAGE = "Too many failed log-in attempts. Wait 15 minutes before trying again."
+
 
 class LoginForm(AuthenticationForm):
+    """Django's log-in form; a `throttled` attempt is refused before any password is checked."""
+
     username = forms.EmailField(
         label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
+
+    def __init__(self, request: Any = None, *args: Any, throttled: bool = False, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        self.throttled = throttled
+
+    def clean(self) -> dict[str, Any]:
+        if self.throttled:
+            raise forms.ValidationError(THROTTLED_MESSAGE, code="throttled")
+        return super().clean()
 
 
 class OrganizationSwitchForm(forms.Form):
