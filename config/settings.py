@@ -159,7 +159,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 CACHES = {
     "default": {
         "BACKEND": "iam.cache.DatabaseCache",  # Django's, with an atomic incr
-        "LOCATION": "audit_trail_cache",  # iam.cache.CACHE_TABLE, created by iam's migration 0003
+        "LOCATION": "audit_trail_cache",  # iam.cache.CACHE_TABLE, created by iam's cache_table migration
         # Culling past MAX_ENTRIES drops live keys too: keep it well above the live counters.
         "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 100_000)},
     }

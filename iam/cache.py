@@ -1,7 +1,7 @@
 """The database cache every web process shares (the default store of throttles and rate limits).
 
-Its table, CACHE_TABLE, is created by a migration (iam 0003), so a fresh clone, the tests and
-production all have it after `migrate`, with no `createcachetable` step to forget.
+Its table, CACHE_TABLE, is created by iam's `cache_table` migration, so a fresh clone, the
+tests and production all have it after `migrate`, with no `createcachetable` step to forget.
 """
 
 from __future__ import annotations
