@@ -12,7 +12,6 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_tables2 import RequestConfig
 
 from alerts import selectors, services
 from alerts.forms import (
@@ -27,7 +26,7 @@ from alerts.rules import CEL_VARIABLES, CelRule, compile_expression
 from alerts.tables import AlertTable
 from audit.regions import REGION_CHOICES, REGION_NAMES
 from audit.services import Actor
-from iam.http import ConsoleRequest
+from iam.http import ConsoleRequest, paginate_table
 from iam.permissions import forbidden, permission_required, request_may
 
 ALERTS_PER_PAGE = 20
@@ -87,7 +86,7 @@ def management(request: ConsoleRequest) -> HttpResponse:
         form = AlertRulesForm(states=states, custom_rules=custom_rules)
 
     table = AlertTable(selectors.alert_list(organization=organization, region=region))
-    RequestConfig(request, paginate={"per_page": ALERTS_PER_PAGE}).configure(table)
+    paginate_table(request, table, per_page=ALERTS_PER_PAGE)
     template = "alerts/management.html"
     if request.htmx.target == "fired-alerts":
         template += "#fired-alerts"

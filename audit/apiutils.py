@@ -19,7 +19,6 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
 from django.utils.dateparse import parse_datetime
@@ -28,6 +27,7 @@ from django.views.defaults import page_not_found
 
 from audit.redaction import redact
 from audit.services import Actor, record
+from iam import throttle
 from iam.http import ApiRequest
 from iam.permissions import PRODUCTS, has_permission
 from iam.services import api_key_authenticate
@@ -272,19 +272,14 @@ def authenticate(request: HttpRequest) -> None:
 
 
 def rate_limit(request: ApiRequest) -> None:
-    """A fixed window per API key in the shared cache: API_RATE_LIMIT requests per window."""
+    """A fixed window per API key in the shared cache: API_RATE_LIMIT requests per window,
+    counted before the call runs, so that every process together lets exactly that many through."""
     limit, window = settings.API_RATE_LIMIT, settings.API_RATE_LIMIT_WINDOW
     if not limit:
         return
     now = int(time.time())
     slot = now // window
-    key = f"api-rate:{request.api_key.access_key}:{slot}"
-    cache.add(key, 0, timeout=window + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window + 1)
-        count = 1
+    count = throttle.hit(f"api-rate:{request.api_key.access_key}:{slot}", window=window + 1)
     if count > limit:
         retry_after = max(1, (slot + 1) * window - now)
         raise ApiError(

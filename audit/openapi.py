@@ -731,7 +731,7 @@ def document() -> dict[str, Any]:
                 ),
                 "post": operation(
                     "CreateAPIKey",
-                    "Create an API key for a member or an application (audited as CreateAPIKey)",
+                    "Create an API key for yourself or an application (audited as CreateAPIKey)",
                     "IAM",
                     json_response(ref("APIKey")),
                     [],

@@ -207,7 +207,17 @@ TASKS_WORKER_SWEEPS = ["alerts.tasks.alert_notifications_sweep", "iam.tasks.invi
 # switched off with the reason shown, so that one costly rule never stalls the shared queue.
 ALERT_RULE_TIME_BUDGET = float(os.environ.get("ALERT_RULE_TIME_BUDGET") or 2)
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The cache holds the login throttle and the API rate limit, so it must be one store that every
+# web process shares: the database (its table comes with `migrate`), or Redis when REDIS_URL is
+# set. A per-process cache would let each gunicorn worker count on its own.
+CACHES = {
+    "default": {
+        "BACKEND": "iam.cache.DatabaseCache",  # Django's, with an atomic incr
+        "LOCATION": "audit_trail_cache",  # iam.cache.CACHE_TABLE, created by iam's cache_table migration
+        # Culling past MAX_ENTRIES drops live keys too: keep it well above the live counters.
+        "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 100_000)},
+    }
+}
 if redis_url := os.environ.get("REDIS_URL"):
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
 
@@ -262,6 +272,6 @@ LOGGING = {
 }
 
 # API rate limit, per API key: at most API_RATE_LIMIT requests per API_RATE_LIMIT_WINDOW seconds
-# (0 disables it). Counted in the cache, so set REDIS_URL when running several web processes.
+# (0 disables it). Counted in the shared cache (the database, or Redis with REDIS_URL).
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600)
 API_RATE_LIMIT_WINDOW = env_int("API_RATE_LIMIT_WINDOW", 60)

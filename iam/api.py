@@ -21,18 +21,20 @@ from audit.apiutils import (
     argument_error,
     authorize,
     check_organization,
+    deny,
     invalid_arguments,
     iso,
     not_found,
+    permissions_denied,
     read_json,
 )
 from audit.iam_logs import LOG_ACTIONS, LOG_RESOURCE_TYPES, IamLog, iam_log_events
 from audit.services import Actor
 from iam.http import ApiRequest
 from iam.models import APIKey, Application, Membership, Project, User
-from iam.services import api_key_create, api_key_delete
+from iam.permission_sets import IAM_METHOD_ACTIONS
+from iam.services import IamPermissionDenied, api_key_create, api_key_delete, user_resource
 
-READ, WRITE = "iam:read", "iam:write"
 GLOBAL = "global"
 ACCESS_KEY_RE = re.compile(r"^SCW[A-Z0-9]{17}$", re.IGNORECASE)
 API_KEY_ORDER = {
@@ -47,10 +49,17 @@ API_KEY_ORDER = {
 }
 
 
-def _prepare(request: ApiRequest, action: str, method: str, params: Params | None = None) -> Params:
+def _prepare(
+    request: ApiRequest,
+    method: str,
+    params: Params | None = None,
+    resources: list[dict[str, Any]] | None = None,
+) -> Params:
+    """Check `organization_id` and the permission `method` needs: the same action as its console page."""
+    action = IAM_METHOD_ACTIONS[method]
     params = params or Params(request.GET)
     check_organization(request, params, action=action, method=method, locality=GLOBAL)
-    authorize(request, action, method=method, locality=GLOBAL)
+    authorize(request, action, method=method, locality=GLOBAL, resources=resources)
     return params
 
 
@@ -85,7 +94,7 @@ def log_json(log: IamLog) -> dict[str, Any]:
 @api_view("GET")
 def list_logs(request: ApiRequest) -> HttpResponse:
     """ListLogs: IAM changes derived from the trail's IAM events, oldest first by default."""
-    params = _prepare(request, READ, "ListLogs")
+    params = _prepare(request, "ListLogs")
     page, page_size = _paging(params)
     order = params.enum("order_by", ("created_at_asc", "created_at_desc"), default="created_at_asc")
     filters = {
@@ -106,7 +115,7 @@ def list_logs(request: ApiRequest) -> HttpResponse:
 @api_view("GET")
 def get_log(request: ApiRequest, log_id: str) -> HttpResponse:
     """GetLog: one log entry of the key's organization; any other id is not found."""
-    _prepare(request, READ, "GetLog").check()
+    _prepare(request, "GetLog").check()
     try:
         pk = uuid.UUID(log_id)
     except ValueError:
@@ -151,7 +160,7 @@ def api_keys(request: ApiRequest) -> HttpResponse:
 
 def list_api_keys(request: ApiRequest) -> HttpResponse:
     """ListAPIKeys: the organization's keys, page-numbered, with Scaleway's filters."""
-    params = _prepare(request, READ, "ListAPIKeys")
+    params = _prepare(request, "ListAPIKeys")
     page, page_size = _paging(params)
     order = params.enum("order_by", API_KEY_ORDER, default="created_at_asc") or "created_at_asc"
     application_id = params.uuid("application_id")
@@ -222,7 +231,7 @@ def create_api_key(request: ApiRequest) -> HttpResponse:
         body = {}
     if not isinstance(body, dict):
         raise invalid_arguments([argument_error("body", "format", "the body must be a JSON object")])
-    params = _prepare(request, WRITE, "CreateAPIKey", Params(body))
+    params = _prepare(request, "CreateAPIKey", Params(body))
     description = params.string("description", max_length=200) or ""
     expires_at = params.datetime("expires_at")
     default_project_id = params.uuid("default_project_id")
@@ -239,15 +248,22 @@ def create_api_key(request: ApiRequest) -> HttpResponse:
         ).first()
         if default_project is None:
             raise not_found("project", str(default_project_id))
-    key, secret_key = api_key_create(
-        actor=Actor.of(request.principal, request=request),
-        organization=request.organization,
-        user=user,
-        application=application,
-        description=description,
-        default_project=default_project,
-        expires_at=expires_at,
-    )
+    try:
+        key, secret_key = api_key_create(
+            actor=Actor.of(request.principal, request=request),
+            organization=request.organization,
+            user=user,
+            application=application,
+            description=description,
+            default_project=default_project,
+            expires_at=expires_at,
+        )
+    except IamPermissionDenied:
+        # Another member as bearer: the key would act in their name. The console refuses it too.
+        action = IAM_METHOD_ACTIONS["CreateAPIKey"]
+        bearer = [user_resource(user)] if user is not None else []
+        deny(request, action, method="CreateAPIKey", locality=GLOBAL, resources=bearer)
+        raise permissions_denied(action) from None
     return JsonResponse(api_key_json(key, secret_key=secret_key))
 
 
@@ -264,16 +280,13 @@ def _get_key(request: ApiRequest, access_key: str) -> APIKey:
 def api_key_detail(request: ApiRequest, access_key: str) -> HttpResponse:
     if request.method == "DELETE":
         return delete_api_key(request, access_key)
-    _prepare(request, READ, "GetAPIKey").check()
+    _prepare(request, "GetAPIKey").check()
     return JsonResponse(api_key_json(_get_key(request, access_key)))
 
 
 def delete_api_key(request: ApiRequest, access_key: str) -> HttpResponse:
     """DeleteAPIKey: 204; the key stops authenticating at once."""
-    resource = [{"id": access_key[:20], "type": "iam_api_key"}]
-    params = Params(request.GET)
-    check_organization(request, params, action=WRITE, method="DeleteAPIKey", locality=GLOBAL)
-    authorize(request, WRITE, method="DeleteAPIKey", locality=GLOBAL, resources=resource)
+    _prepare(request, "DeleteAPIKey", resources=[{"id": access_key[:20], "type": "iam_api_key"}])
     key = _get_key(request, access_key)
     api_key_delete(actor=Actor.of(request.principal, request=request), key=key)
     return HttpResponse(status=204)

@@ -9,16 +9,31 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
+from audit.services import Actor
 from iam.models import Application, Group, Organization, Project, User
 from iam.permission_sets import CATALOGUE
+from iam.permissions import may_create_api_key_for
 from iam.selectors import member_users
 from iam.services import RuleSpec
 
+THROTTLED_MESSAGE = "Too many failed log-in attempts. Wait 15 minutes before trying again."
+
 
 class LoginForm(AuthenticationForm):
+    """Django's log-in form; a `throttled` attempt is refused before any password is checked."""
+
     username = forms.EmailField(
         label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
+
+    def __init__(self, request: Any = None, *args: Any, throttled: bool = False, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        self.throttled = throttled
+
+    def clean(self) -> dict[str, Any]:
+        if self.throttled:
+            raise forms.ValidationError(THROTTLED_MESSAGE, code="throttled")
+        return super().clean()
 
 
 class OrganizationSwitchForm(forms.Form):
@@ -249,10 +264,11 @@ class APIKeyForm(forms.Form):
 
     def clean_bearer(self) -> User | Application:
         value = self.cleaned_data["bearer"]
-        if value == "me":
-            return self.user
-        principal = resolve_principal(self.organization, value)
-        if not isinstance(principal, Application):
+        principal = self.user if value == "me" else resolve_principal(self.organization, value)
+        # The choices offer only the bearers the service allows; the same rule decides here.
+        if not isinstance(principal, User | Application) or not may_create_api_key_for(
+            Actor.of(self.user), self.organization, principal
+        ):
             raise forms.ValidationError("Choose yourself or an application of the organization.")
         return principal
 

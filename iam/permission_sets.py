@@ -95,6 +95,18 @@ ACTIONS: dict[str, frozenset[str]] = {
     "contacts:write": frozenset({"NotificationManagerFullAccess", "OrganizationManager"}),
 }
 
+# The action each IAM operation needs, by its Scaleway method name. The console page and the API
+# endpoint of one operation both look it up here, so the two doors give one answer (the IAM Logs
+# tab and ListLogs once disagreed about auditors).
+IAM_METHOD_ACTIONS: dict[str, str] = {
+    "ListLogs": "iam:logs",
+    "GetLog": "iam:logs",
+    "ListAPIKeys": "iam:read",
+    "GetAPIKey": "iam:read",
+    "CreateAPIKey": "iam:write",
+    "DeleteAPIKey": "iam:write",
+}
+
 # Actions that only an organization-scoped rule can grant (Scaleway: "The scope of these
 # permission sets is at Organization level").
 ORGANIZATION_SCOPED_ACTIONS = frozenset(ACTIONS)

@@ -16,8 +16,10 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from audit.models import PrincipalType
+from audit.services import Actor
 from iam.models import Application, Membership, Organization, Rule, User
-from iam.permission_sets import ACTIONS, ORGANIZATION_SCOPED_ACTIONS
+from iam.permission_sets import ACTIONS, IAM_METHOD_ACTIONS, ORGANIZATION_SCOPED_ACTIONS
 from iam.signals import access_denied
 
 Principal = User | Application
@@ -100,6 +102,21 @@ def has_permission(
     return grants_for(principal, organization).allows(action, project_id)
 
 
+def may_create_api_key_for(actor: Actor, organization: Organization, bearer: Principal) -> bool:
+    """Whom `actor` may create an API key for: itself, or an application of the organization.
+
+    A key acts as its bearer, so a key for another user would let its creator act, and be
+    recorded, in that user's name (an IAM manager minting the owner's key). The console's form
+    offers only these bearers; `api_key_create` enforces the rule for every door. The platform
+    itself (operators' commands, the demo) may create a key for anyone it names.
+    """
+    if isinstance(bearer, Application):
+        return bearer.organization_id == organization.pk
+    if actor.principal_type == PrincipalType.SYSTEM:
+        return True
+    return actor.principal_type == PrincipalType.USER and actor.principal_id == bearer.pk
+
+
 def request_principal(request: HttpRequest) -> Principal | None:
     principal = getattr(request, "principal", None)
     if principal is not None:
@@ -166,6 +183,13 @@ def forbidden(
         deny(request, action, method=method, resources=resources)
     context = {"action": action, "permission_sets": sorted(ACTIONS.get(action, ())), **(extra_context or {})}
     return render(request, template_name, context, status=403)
+
+
+def iam_method_required(
+    method: str, *, template_name: str = "403.html"
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """`permission_required` for an IAM operation, with the action its API endpoint also needs."""
+    return permission_required(IAM_METHOD_ACTIONS[method], method=method, template_name=template_name)
 
 
 def permission_required(

@@ -204,8 +204,27 @@ def iam_log_page(
 
 
 def iam_log_get(*, organization: Organization, log_id: uuid.UUID, events: QuerySet[Event]) -> Event | None:
-    """One entry by id. The UUIDv7 id carries its time, which bounds the lookup to one partition."""
-    at = uuid7_time(log_id)
-    return events.filter(
-        pk=log_id, recorded_at__gte=at - timedelta(seconds=1), recorded_at__lte=at + timedelta(seconds=1)
-    ).first()
+    """One entry by id, or None. One query, two for an id not found in its time's window.
+
+    A UUIDv7 id carries its time, which bounds the lookup to one partition. Any other id (a v4,
+    or a v7 whose time lies past year 9999 or far from when the event was recorded, as an
+    external producer may send) is looked up without the bound: the id only narrows the search.
+    """
+    window = _id_window(log_id)
+    if window is not None:
+        event = events.filter(pk=log_id, recorded_at__range=window).first()
+        if event is not None:
+            return event
+    return events.filter(pk=log_id).first()
+
+
+def _id_window(value: uuid.UUID) -> tuple[datetime, datetime] | None:
+    """A second either side of the time a UUIDv7 id carries; None when the id is not a v7 or
+    its time is out of range (e.g. ffffffff-…, past year 9999)."""
+    if value.version != 7:
+        return None
+    try:
+        at = uuid7_time(value)
+        return at - timedelta(seconds=1), at + timedelta(seconds=1)
+    except (ValueError, OverflowError, OSError):
+        return None

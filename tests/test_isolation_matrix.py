@@ -388,29 +388,6 @@ def known(route: str, method: str, personas: tuple[str, ...], reason: str) -> No
         KNOWN_DEFECTS[(route, method, persona)] = reason
 
 
-known("api-list-logs", "GET", ("auditor",), "issue 8 #6: IAM ListLogs refuses an auditor's key; fix-iam")
-known("api-get-log", "GET", ("auditor",), "issue 8 #6: IAM GetLog refuses an auditor's key; fix-iam")
-known(
-    "iam:log",
-    "GET",
-    ("owner", "iam_manager", "auditor", "outsider"),
-    "issue 8 #11: /iam/logs/ffffffff-ffff-4fff-bfff-ffffffffffff/ answers 500; fix-iam",
-)
-for _detail in ("iam:application", "iam:policy", "iam:policy-create"):
-    known(
-        _detail,
-        "GET",
-        ("owner", "iam_manager", "outsider"),
-        "issue 8 #11: HX-Target: results on an IAM page with no results region (application, policy "
-        "form) answers 500; fix-iam",
-    )
-known(
-    "iam:user-invite",
-    "POST",
-    ("owner", "iam_manager", "outsider"),
-    "issue 8 #8: inviting another organization's member records their account id; owned by another helper",
-)
-
 # --- the world -------------------------------------------------------------------------------------
 
 
@@ -1165,7 +1142,6 @@ def test_the_admin_sends_everyone_but_staff_to_its_login_and_opens_for_staff(rou
 # --- acting in another user's name -------------------------------------------------------------------
 
 ROUTES_BY_NAME = {route.name: route for route in ROUTES}
-MINT_IN_ANOTHER_NAME = "issue 8 #6: the API mints a key in another user's name; fix-iam"
 
 
 @pytest.mark.parametrize(
@@ -1173,8 +1149,8 @@ MINT_IN_ANOTHER_NAME = "issue 8 #6: the API mints a key in another user's name; 
     [
         ("console", "iam_manager"),
         ("console", "owner"),
-        pytest.param("api", "iam_manager", marks=pytest.mark.xfail(strict=True, reason=MINT_IN_ANOTHER_NAME)),
-        pytest.param("api", "owner", marks=pytest.mark.xfail(strict=True, reason=MINT_IN_ANOTHER_NAME)),
+        pytest.param("api", "iam_manager"),
+        pytest.param("api", "owner"),
     ],
 )
 def test_no_door_mints_an_api_key_in_another_users_name(world, door, persona):

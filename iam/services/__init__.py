@@ -13,10 +13,11 @@ from iam.services._audit import (
     application_resource,
     group_resource,
     iam_record,
+    invitation_resource,
     policy_resource,
     user_resource,
 )
-from iam.services._common import IamError, is_member
+from iam.services._common import IamError, IamPermissionDenied, is_member
 from iam.services.api_keys import api_key_authenticate, api_key_create, api_key_delete
 from iam.services.applications import application_create, application_delete, application_update
 from iam.services.groups import group_create, group_delete, group_member_add, group_member_remove
@@ -40,6 +41,7 @@ __all__ = [
     "IAM_SERVICE",
     "INVITATION_VALIDITY",
     "IamError",
+    "IamPermissionDenied",
     "PolicyPrincipal",
     "RuleSpec",
     "api_key_authenticate",
@@ -61,6 +63,7 @@ __all__ = [
     "invitation_email_send",
     "invitation_for_token",
     "invitation_reject",
+    "invitation_resource",
     "invitations_expire",
     "is_member",
     "member_remove",

@@ -10,7 +10,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from audit.services import Actor, record
-from iam.models import APIKey, Application, Group, Organization, Policy, User
+from iam.models import APIKey, Application, Group, Invitation, Organization, Policy, User
 
 IAM_PRODUCT = "iam"
 IAM_SERVICE = "scaleway.iam.v1alpha1.Api"
@@ -73,6 +73,20 @@ def user_resource(user: User, *, deleted: bool = False) -> dict[str, Any]:
         created_at=user.date_joined,
         deleted=deleted,
         account_user_info={"email": user.email, "phone_number": None},
+    )
+
+
+def invitation_resource(invitation: Invitation, *, deleted: bool = False) -> dict[str, Any]:
+    """The invited user as the inviting organization may know them: the address it typed, under
+    the invitation's own id. Never the account's id or dates: an address that already has an
+    account must look exactly like one that has none, or invitations would enumerate accounts."""
+    return _resource(
+        "iam_user",
+        invitation.pk,
+        invitation.email,
+        created_at=invitation.created_at,
+        deleted=deleted,
+        account_user_info={"email": invitation.email, "phone_number": None},
     )
 
 

@@ -10,7 +10,9 @@ from django.db import transaction
 
 from audit.services import Actor
 from iam.models import APIKey, Application, Organization, Project, User, hash_secret
+from iam.permissions import may_create_api_key_for
 from iam.services._audit import _iso, api_key_resource, delete_and_record, iam_record
+from iam.services._common import IamPermissionDenied
 
 
 @transaction.atomic
@@ -27,13 +29,18 @@ def api_key_create(
     """Create an API key for a user or an application. Returns the key and its secret.
 
     The secret (a UUID) is returned here once and never stored: only its SHA-256 is kept.
+    Raises IamPermissionDenied for a bearer the actor may not create a key for (another user:
+    see `may_create_api_key_for`), whether the console, the API or anything else asks.
     """
-    if (user is None) == (application is None):
+    bearer = user if user is not None else application
+    if bearer is None or (user is not None and application is not None):
         raise ValueError("An API key has exactly one bearer: a user or an application.")
     if application is not None and application.organization_id != organization.pk:
         raise ValueError("The application belongs to another organization.")
     if default_project is not None and default_project.organization_id != organization.pk:
         raise ValueError("The default project belongs to another organization.")
+    if not may_create_api_key_for(actor, organization, bearer):
+        raise IamPermissionDenied("An API key can be created for yourself or an application only.")
     secret_key = str(uuid.uuid4())
     key = APIKey.objects.create(
         secret_key_hash=hash_secret(secret_key),

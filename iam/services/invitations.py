@@ -17,7 +17,7 @@ from django.utils.crypto import salted_hmac
 
 from audit.services import Actor
 from iam.models import Invitation, Membership, Organization, User
-from iam.services._audit import delete_and_record, iam_record, user_resource
+from iam.services._audit import iam_record, invitation_resource, user_resource
 from iam.services._common import IamError, is_member
 from worker.delivery import deliver, header_safe
 from worker.models import Delivery
@@ -80,11 +80,13 @@ def user_invite(
         token_hash=_token_hash(token),
         expires_at=timezone.now() + INVITATION_VALIDITY,
     )
+    # The trail holds what the inviter typed, never the account behind the address (see
+    # invitation_resource): whether it existed is not the inviting organization's to learn.
     iam_record(
         actor=actor,
         organization=organization,
         method_name="CreateUser",
-        resources=[user_resource(user)],
+        resources=[invitation_resource(invitation)],
         request_body={"email": email, "organization_id": str(organization.pk)},
     )
     # A task sends the e-mail once the invitation is committed, and retries while SMTP is away;
@@ -168,8 +170,14 @@ def invitation_accept(*, invitation: Invitation, password: str | None = None, re
 
 
 def _close_invitation(invitation: Invitation, status: str, actor: Actor) -> None:
-    """Close the invitation; `actor` is who closed it: the platform when the invitee answers or
-    it expires, the administrator who withdrew it."""
+    """Close the invitation and record DeleteUser for the invited user it stood for; `actor` is
+    who closed it: the platform when the invitee answers or it expires, the administrator who
+    withdrew it.
+
+    The event names the invitation, as CreateUser did, and is recorded whether or not an account
+    goes with it: a pending account made for this invitation alone is deleted, an account that
+    existed before is kept, and the organization's trail cannot tell the two apart.
+    """
     invitation.status = status
     invitation.responded_at = timezone.now()
     invitation.save(update_fields=["status", "responded_at"])
@@ -183,14 +191,14 @@ def _close_invitation(invitation: Invitation, status: str, actor: Actor) -> None
         and not user.owned_organizations.exists()
         and not user.invitations.filter(status=Invitation.Status.PENDING).exclude(pk=invitation.pk).exists()
     ):
-        delete_and_record(
-            user,
-            actor=actor,
-            organization=invitation.organization,
-            method_name="DeleteUser",
-            resource_of=user_resource,
-            id_field="user_id",
-        )
+        user.delete()
+    iam_record(
+        actor=actor,
+        organization=invitation.organization,
+        method_name="DeleteUser",
+        resources=[invitation_resource(invitation, deleted=True)],
+        request_body={"user_id": str(invitation.pk)},
+    )
 
 
 @transaction.atomic

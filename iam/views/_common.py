@@ -9,9 +9,8 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django_htmx.http import trigger_client_event
-from django_tables2 import RequestConfig
 
-from iam.http import ConsoleRequest
+from iam.http import ConsoleRequest, paginate_table, region_template
 from iam.models import Organization
 from iam.permissions import forbidden, permission_required, request_may
 
@@ -63,9 +62,10 @@ def _done(request: ConsoleRequest, message: str, url: str) -> HttpResponse:
 def _page(
     request: ConsoleRequest, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
-    """The whole page, or only its `results` region when htmx asked for that region."""
-    if request.htmx.target == "results" and request.method == "GET":
-        template += "#results"
+    """The whole page, or only the region htmx asked for when the template has it (GET only: a
+    form re-rendered with its errors is the whole page)."""
+    if request.method == "GET":
+        template = region_template(request, template)
     context.setdefault("nav", "iam")
     context.setdefault("may_write", _may_write(request))
     response = render(request, template, context, status=status)
@@ -74,6 +74,4 @@ def _page(
 
 
 def _table(request: ConsoleRequest, table_class: type, data: Any, per_page: int = 50) -> Any:
-    table = table_class(data)
-    RequestConfig(request, paginate={"per_page": per_page}).configure(table)
-    return table
+    return paginate_table(request, table_class(data), per_page=per_page)

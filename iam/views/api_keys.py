@@ -14,8 +14,9 @@ from iam import selectors, services
 from iam.forms import APIKeyForm
 from iam.http import ConsoleRequest
 from iam.models import APIKey, Application, User
+from iam.permissions import iam_method_required
 from iam.tables import APIKeyTable
-from iam.views._common import _done, _may_write, _organization, _page, _refuse, _table, iam_read
+from iam.views._common import IAM_FORBIDDEN, _done, _may_write, _organization, _page, _refuse, _table
 
 
 def _api_keys_page(request: ConsoleRequest, form: APIKeyForm | None = None) -> HttpResponse:
@@ -36,7 +37,7 @@ def _api_keys_page(request: ConsoleRequest, form: APIKeyForm | None = None) -> H
 
 @require_GET
 @login_required
-@iam_read("ListAPIKeys")
+@iam_method_required("ListAPIKeys", template_name=IAM_FORBIDDEN)
 def api_key_list(request: ConsoleRequest) -> HttpResponse:
     return _api_keys_page(request)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuthenticationEvent
 from audit.services import authentication_event_record
+from iam import throttle
 from iam.forms import LoginForm, OrganizationSwitchForm, TimeDisplayForm
 from iam.http import ConsoleRequest, client_ip
 from iam.middleware import SESSION_ORGANIZATION, SESSION_TIME_DISPLAY
@@ -29,13 +31,33 @@ def _safe_next(request: HttpRequest, target: str | None) -> str:
 
 
 LOGIN_FAILURE_WINDOW = 15 * 60  # seconds
+# Per account *and* address: an attacker elsewhere cannot lock the account's owner out.
 LOGIN_MAX_FAILURES_PER_EMAIL = 5
-LOGIN_MAX_FAILURES_PER_IP = 20
-THROTTLED_MESSAGE = "Too many failed log-in attempts. Wait 15 minutes before trying again."
+LOGIN_MAX_FAILURES_PER_IP = 20  # whatever the accounts tried from one address
 
 
-def _failure_keys(request: HttpRequest, email: str) -> tuple[str, str]:
-    return f"login-failures:email:{email.strip().lower()}", f"login-failures:ip:{client_ip(request) or '-'}"
+@dataclass(frozen=True)
+class LoginAttempt:
+    """One log-in attempt, already counted against its throttles (see iam.throttle)."""
+
+    account_key: str
+    ip_key: str
+    throttled: bool
+
+    @classmethod
+    def count(cls, request: HttpRequest, email: str) -> LoginAttempt:
+        ip = client_ip(request) or "-"
+        account = hashlib.sha256(email.strip().lower().encode()).hexdigest()  # bounded, key-safe
+        account_key, ip_key = f"login-attempts:{account}:{ip}", f"login-attempts:ip:{ip}"
+        attempts = throttle.hit(account_key, window=LOGIN_FAILURE_WINDOW)
+        from_ip = throttle.hit(ip_key, window=LOGIN_FAILURE_WINDOW)
+        throttled = attempts > LOGIN_MAX_FAILURES_PER_EMAIL or from_ip > LOGIN_MAX_FAILURES_PER_IP
+        return cls(account_key, ip_key, throttled)
+
+    def succeeded(self) -> None:
+        """A success clears the account's count here and does not count against the address."""
+        throttle.clear(self.account_key)
+        throttle.give_back(self.ip_key)
 
 
 def _organization_ids(user: User | None) -> list[uuid.UUID | None]:
@@ -64,61 +86,49 @@ def _record_login(
 class LoginView(auth_views.LoginView):
     """Django's login, plus an authentication event per attempt and a throttle on repeated failures.
 
-    Five failures for one e-mail (or twenty from one address) within 15 minutes lock further
-    attempts out for the rest of that window; each locked-out attempt is recorded as "throttled".
+    Five attempts for one e-mail from one address (or twenty from one address, whatever the
+    e-mails) within 15 minutes, none of them a success, lock further attempts from that address
+    out for the rest of that window; each locked-out attempt is answered 429 and recorded as
+    "throttled". The same e-mail from another address is not affected.
     """
 
     form_class = LoginForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    attempt: LoginAttempt | None = None
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        email = request.POST.get("username", "")[:254]
-        email_key, ip_key = _failure_keys(request, email)
-        if (cache.get(email_key) or 0) >= LOGIN_MAX_FAILURES_PER_EMAIL or (
-            cache.get(ip_key) or 0
-        ) >= LOGIN_MAX_FAILURES_PER_IP:
-            user = User.objects.filter(email__iexact=email).first() if email else None
-            _record_login(
-                request,
-                email=email,
-                user=user,
-                result=AuthenticationEvent.Result.FAILURE,
-                reason=AuthenticationEvent.FailureReason.THROTTLED,
-            )
-            form = self.get_form()
-            form.is_valid = lambda: False  # type: ignore[method-assign]
-            form.errors.clear()
-            form.add_error(None, THROTTLED_MESSAGE)
-            response = self.render_to_response(self.get_context_data(form=form))
-            response.status_code = 429
-            return response
+        self.attempt = LoginAttempt.count(request, request.POST.get("username", "")[:254])
         return super().post(request, *args, **kwargs)
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["throttled"] = self.attempt is not None and self.attempt.throttled
+        return kwargs
 
     def form_valid(self, form: LoginForm) -> HttpResponse:
         user = form.get_user()
         _record_login(self.request, email=user.email, user=user, result=AuthenticationEvent.Result.SUCCESS)
-        cache.delete(_failure_keys(self.request, user.email)[0])
+        if self.attempt is not None:
+            self.attempt.succeeded()
         return super().form_valid(form)
 
     def form_invalid(self, form: LoginForm) -> HttpResponse:
         email = (form.data.get("username") or "")[:254]
         user = User.objects.filter(email__iexact=email).first() if email else None
-        reason = (
-            AuthenticationEvent.FailureReason.INVALID_PASSWORD
-            if user is not None
-            else AuthenticationEvent.FailureReason.UNKNOWN_USER
-        )
+        if form.throttled:
+            reason = AuthenticationEvent.FailureReason.THROTTLED
+        elif user is not None:
+            reason = AuthenticationEvent.FailureReason.INVALID_PASSWORD
+        else:
+            reason = AuthenticationEvent.FailureReason.UNKNOWN_USER
         _record_login(
             self.request, email=email, user=user, result=AuthenticationEvent.Result.FAILURE, reason=reason
         )
-        for key in _failure_keys(self.request, email):
-            cache.add(key, 0, LOGIN_FAILURE_WINDOW)
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, LOGIN_FAILURE_WINDOW)
-        return super().form_invalid(form)
+        response = super().form_invalid(form)
+        if form.throttled:
+            response.status_code = 429
+        return response
 
 
 @require_GET

@@ -15,7 +15,7 @@ from audit.selectors import Cursor
 from iam import selectors
 from iam.filters import IamLogFilter
 from iam.http import ConsoleRequest
-from iam.permissions import permission_required, request_may
+from iam.permissions import iam_method_required, request_may
 from iam.tables import IamLogTable
 from iam.views._common import IAM_FORBIDDEN, _organization, _page
 
@@ -34,7 +34,7 @@ def _cursor(request: HttpRequest) -> Cursor | None:
 
 @require_GET
 @login_required
-@permission_required("iam:logs", method="ListLogs", template_name=IAM_FORBIDDEN)
+@iam_method_required("ListLogs", template_name=IAM_FORBIDDEN)
 @vary_on_headers("HX-Request", "HX-Target")
 def log_list(request: ConsoleRequest) -> HttpResponse:
     """IAM ▸ Logs: one keyset page of entries, newest first unless `sort=created_at`."""
@@ -80,7 +80,7 @@ def log_list(request: ConsoleRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-@permission_required("iam:logs", method="GetLog", template_name=IAM_FORBIDDEN)
+@iam_method_required("GetLog", template_name=IAM_FORBIDDEN)
 @vary_on_headers("HX-Request", "HX-Target")
 def log_detail(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     """One entry's "More info": user agent and IP. The popup's body for htmx, a page otherwise."""

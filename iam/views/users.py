@@ -76,7 +76,7 @@ def invitation_cancel(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
         Invitation, organization=organization, pk=pk, status=Invitation.Status.PENDING
     )
     if not _may_write(request):
-        return _refuse(request, "DeleteUser", [{"type": "iam_user", "id": str(invitation.user_id)}])
+        return _refuse(request, "DeleteUser", [services.invitation_resource(invitation)])
     services.invitation_cancel(actor=Actor.from_request(request), invitation=invitation)
     return _done(request, f"Invitation to {invitation.email} cancelled.", reverse("iam:users"))
 

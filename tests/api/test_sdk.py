@@ -168,10 +168,13 @@ def test_sdk_creates_and_deletes_api_keys_and_the_trail_shows_both(
     live_server, acme, owner, auditor, owner_key, auditor_key
 ):
     iam = IamV1Alpha1API(sdk_client(live_server, acme, owner_key))
-    created = iam.create_api_key(user_id=str(auditor.pk), description="nightly export")
-    assert created.secret_key and created.user_id == str(auditor.pk)
+    created = iam.create_api_key(user_id=str(owner.pk), description="nightly export")
+    assert created.secret_key and created.user_id == str(owner.pk)
     assert iam.get_api_key(access_key=created.access_key).secret_key is None
-    assert created.access_key in {k.access_key for k in iam.list_api_keys(user_id=str(auditor.pk)).api_keys}
+    assert created.access_key in {k.access_key for k in iam.list_api_keys(user_id=str(owner.pk)).api_keys}
+    with pytest.raises(ScalewayException) as refused:  # a key acting as someone else: never
+        iam.create_api_key(user_id=str(auditor.pk), description="as the auditor")
+    assert refused.value.status_code == 403
     iam.delete_api_key(access_key=created.access_key)
     assert not APIKey.objects.filter(access_key=created.access_key).exists()
 

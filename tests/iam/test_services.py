@@ -84,15 +84,16 @@ def test_rejecting_an_invitation_deletes_the_pending_user_as_scaleway(acme, owne
     assert not User.objects.filter(pk=user_id).exists()
     (event,) = _events(acme, "DeleteUser")
     assert event.principal_type == "system"
-    assert event.resources[0]["id"] == str(user_id)
+    assert event.resources[0]["id"] == str(invitation.pk)  # the invitation, never the account
 
 
 @pytest.mark.django_db
-def test_rejecting_keeps_an_account_that_existed_before(acme, owner, outsider):
+def test_rejecting_keeps_an_account_that_existed_before_and_records_the_same_event(acme, owner, outsider):
     invitation, _ = services.user_invite(actor=Actor.of(owner), organization=acme, email=outsider.email)
     services.invitation_reject(invitation=invitation)
     assert User.objects.filter(pk=outsider.pk).exists()
-    assert not _events(acme, "DeleteUser").exists()
+    (event,) = _events(acme, "DeleteUser")
+    assert event.resources[0]["id"] == str(invitation.pk)
 
 
 @pytest.mark.django_db
