@@ -7,8 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.ids import uuid7
 from audit.lookups import HasItem, InNetwork
+from core.ids import uuid7
 
 APPEND_ONLY = "Audit events are append-only."
 

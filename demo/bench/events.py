@@ -42,16 +42,9 @@ from django.urls import reverse
 
 from audit.models import Event
 from audit.partitions import ensure_partitions
-from audit.selectors import (
-    Cursor,
-    EventQuery,
-    event_get,
-    event_page,
-    event_queryset,
-    event_timeline,
-    events_with_principals,
-)
+from audit.selectors import EventQuery, event_get, event_queryset, event_timeline, events_with_principals
 from audit.services import Actor, record_new
+from core.paging import Cursor, event_page
 from demo.bench import BenchError
 from demo.events import (
     CLI_UA,

@@ -17,9 +17,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuthenticationEvent
 from audit.services import authentication_event_record
+from core.http import client_ip
 from iam import throttle
 from iam.forms import LoginForm, OrganizationSwitchForm, TimeDisplayForm
-from iam.http import ConsoleRequest, client_ip
+from iam.http import ConsoleRequest
 from iam.middleware import SESSION_ORGANIZATION, SESSION_TIME_DISPLAY
 from iam.models import Membership, Organization, User
 
