@@ -17,7 +17,7 @@ class AppendOnlyQuerySet(models.QuerySet[Any]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise TypeError(APPEND_ONLY)
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise TypeError(APPEND_ONLY)
 
     def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:

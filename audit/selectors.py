@@ -208,7 +208,7 @@ def events_with_principals(*, organization: Organization, events: list[Event]) -
     """Attach `principal_label` to each event (one query at most, see `principal_labels`)."""
     labels = principal_labels(organization=organization, events=events)
     for event in events:
-        event.principal_label = principal_label(event, labels)  # type: ignore[attr-defined]
+        event.principal_label = principal_label(event, labels)  # type: ignore[attr-defined]  # attached for the templates
     return events
 
 
@@ -229,7 +229,7 @@ class TimeBucket(Func):
         super().__init__(expression)
         self.start, self.width = start, width
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]  # Django's Func.as_sql signature, narrowed
         column, params = compiler.compile(self.get_source_expressions()[0])
         if connection.vendor == "postgresql":
             sql = f"FLOOR((EXTRACT(EPOCH FROM {column}) - %s) / %s)::bigint"

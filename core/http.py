@@ -61,7 +61,7 @@ def _valid_ip(value: str | None) -> str | None:
 
 
 def user_agent(request: HttpRequest) -> str:
-    return request.META.get("HTTP_USER_AGENT", "")[:512]
+    return str(request.META.get("HTTP_USER_AGENT", ""))[:512]
 
 
 # --- console pages -----------------------------------------------------------------------------

@@ -465,7 +465,7 @@ def _removal(world: DemoWorld, principals: list[DemoPrincipal]) -> Event:
             request_id=str(uuid.uuid4()),
         ),
         product_name="iam",
-        service_name=IAM.service_of("DeleteUser").name,  # type: ignore[union-attr]
+        service_name=IAM.service_of("DeleteUser").name,  # type: ignore[union-attr]  # IAM always has DeleteUser
         method_name="DeleteUser",
         locality="global",
         resources=[

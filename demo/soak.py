@@ -579,7 +579,7 @@ class Client:
             self.tally.batches["sent twice at once"] += 1
             self.sent.append(batch)
             created = [c for _, c in results]
-            if None not in created and sum(created) != len(batch):  # type: ignore[arg-type]
+            if None not in created and sum(created) != len(batch):  # type: ignore[arg-type]  # None ruled out just before
                 self.tally.mismatches.append(
                     f"batch of {len(batch)} sent twice at once: created {created}, expected {len(batch)} in all"
                 )

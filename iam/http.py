@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class ConsoleRequest(HtmxHttpRequest):
     """A signed-in console request, after OrganizationMiddleware."""
 
-    user: User  # type: ignore[assignment]
+    user: User
     organization: Organization | None
     request_id: str
 

@@ -192,7 +192,7 @@ def iam_log_page(
     ascending: bool = False,
     cursor: Cursor | None = None,
     page_size: int = 50,
-) -> tuple[list[LogRow], EventPage]:
+) -> tuple[list[LogRow], EventPage[Event]]:
     """One keyset page of IAM log entries (`events` from `iam_log_events`), principals resolved.
 
     One query for the page, plus at most two to resolve principal names.

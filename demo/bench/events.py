@@ -328,10 +328,10 @@ class _Bench:
             .values_list("method_name", flat=True)[:10]
         )[-1]
         sample = month.exclude(resources=[]).filter(recorded_at__lt=end - timedelta(days=3)).first()
-        assert sample is not None  # noqa: S101
+        assert sample is not None
         resource_id = sample.resources[0]["id"]
         drawer = month.filter(recorded_at__lt=end - timedelta(days=10)).first()
-        assert drawer is not None  # noqa: S101
+        assert drawer is not None
 
         def query(window: str, **filters: Any) -> EventQuery:
             after, before = windows[window]
