@@ -33,8 +33,9 @@ test: install
 test-fast: install
 	$(PY) -m pytest -m "not e2e"
 
+# ruff, the import contracts (pyproject.toml) and mypy, whose Django plugin loads the settings.
 lint: install
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports --no-cache && DEBUG=1 $(VENV)/bin/mypy
 
 fmt: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .

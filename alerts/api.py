@@ -41,12 +41,12 @@ from audit.apiutils import (
     authorize,
     check_organization,
     invalid_arguments,
-    iso,
     not_found,
     read_json,
 )
-from audit.regions import REGIONS
 from audit.services import Actor
+from core.regions import REGIONS, is_region
+from core.time import iso
 from iam.http import ApiRequest
 
 READ, WRITE = "audit_trail:read", "audit_trail:write"
@@ -109,7 +109,7 @@ def custom_alert_rule_json(rule: CustomAlertRule) -> dict[str, Any]:
 
 
 def _region(region: str) -> None:
-    if region not in REGIONS:
+    if not is_region(region):
         raise invalid_arguments(
             [argument_error("region", "constraint", f"region must be one of: {', '.join(REGIONS)}")]
         )

@@ -8,7 +8,7 @@ from django import forms
 from alerts.models import CustomAlertRule, NotificationContact
 from alerts.rules import ExpressionError, RuleNameError, Severity, check_rule_name, compile_expression
 from alerts.selectors import RuleState
-from audit.regions import DEFAULT_REGION, REGION_NAMES, REGIONS
+from core.regions import DEFAULT_REGION, REGION_NAMES, REGIONS
 
 
 class RegionForm(forms.Form):

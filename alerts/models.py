@@ -16,7 +16,7 @@ from alerts.rules import (
     compile_expression,
     humanize_duration,
 )
-from audit.ids import uuid7
+from core.ids import uuid7
 from worker.models import Delivery, EmailDelivery
 
 SEVERITY_CHOICES = Severity.CHOICES

@@ -18,10 +18,6 @@ from worker.delivery import MAX_ATTEMPTS as MAX_ATTEMPTS  # how often an alert e
 from worker.delivery import deliver, header_safe
 
 
-def _iso(value: object) -> str:
-    return value.astimezone(UTC).isoformat()  # type: ignore[attr-defined]
-
-
 def alert_rule(alert: Alert) -> Rule | None:
     """The rule an alert came from, if it still exists (a custom rule may have been deleted)."""
     if alert.rule_key.startswith(CUSTOM_PREFIX):
@@ -36,7 +32,9 @@ def alert_rule(alert: Alert) -> Rule | None:
 def alert_events_query(alert: Alert) -> str:
     """The Events page's query string for the events behind an alert: its window and its filters."""
     rule = alert_rule(alert)
-    params = {"region": alert.region, "after": _iso(alert.window_start), "before": _iso(alert.window_end)}
+    # The window exactly as stored, offset and all: the Events page reads any RFC 3339 instant.
+    window = (alert.window_start.astimezone(UTC).isoformat(), alert.window_end.astimezone(UTC).isoformat())
+    params = {"region": alert.region, "after": window[0], "before": window[1]}
     if rule is not None:
         params.update(rule.link_params)
     return urlencode(params)

@@ -24,9 +24,10 @@ from alerts.forms import (
 from alerts.models import NotificationContact
 from alerts.rules import CEL_VARIABLES, CelRule, compile_expression
 from alerts.tables import AlertTable
-from audit.regions import REGION_CHOICES, REGION_NAMES
 from audit.services import Actor
-from iam.http import ConsoleRequest, paginate_table
+from core.paging import paginate_table
+from core.regions import REGION_CHOICES, REGION_NAMES
+from iam.http import ConsoleRequest
 from iam.permissions import forbidden, permission_required, request_may
 
 ALERTS_PER_PAGE = 20

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from audit.models import AuthenticationEvent, Event
-from audit.regions import REGIONS
+from core.regions import REGIONS
 
 
 class RegionFilter(admin.SimpleListFilter):

@@ -27,11 +27,12 @@ from audit.apiutils import (
     authorize,
     check_organization,
     invalid_arguments,
-    iso,
 )
 from audit.models import AuthenticationEvent, Event
-from audit.regions import DEFAULT_REGION, REGION_RE
-from audit.selectors import DEFAULT_WINDOW, Cursor, EventQuery, event_page, event_queryset
+from audit.selectors import DEFAULT_WINDOW, EventQuery, event_queryset
+from core.paging import Cursor, event_page
+from core.regions import DEFAULT_REGION, REGION_RE
+from core.time import iso
 from iam.http import ApiRequest
 
 READ = "audit_trail:read"

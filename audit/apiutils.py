@@ -128,13 +128,6 @@ def not_found_handler(request: HttpRequest, exception: Exception | None = None) 
 # --- wire formats ------------------------------------------------------------------------------
 
 
-def iso(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC with microseconds and `Z`, as Scaleway answers (reference §10.5)."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 TRAIL_BODY_LIMIT = 64 * 1024
 TRUE = frozenset({"true", "1", "yes"})
 FALSE = frozenset({"false", "0", "no"})

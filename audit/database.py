@@ -215,9 +215,7 @@ def runtime_role_ensure(*, role: str, password: str | None = None, using: str | 
             cursor.execute(f"ALTER ROLE {name} LOGIN NOCREATEDB NOCREATEROLE")
         if password is not None:
             raw = connection.connection  # the open psycopg connection (the cursor above opened it)
-            hashed = raw.pgconn.encrypt_password(  # type: ignore[union-attr]  # raw is not None here
-                password.encode(), role.encode(), b"scram-sha-256"
-            )
+            hashed = raw.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
             cursor.execute(f"ALTER ROLE {name} PASSWORD %s", [hashed.decode()])
         grant_runtime(cursor, role)
     return RuntimeRole(name=role, created=row is None, password_set=password is not None)

@@ -126,7 +126,7 @@ def unavailable(request: HttpRequest, fault: Fault) -> HttpResponse:
         response = HttpResponse(page, status=503)
         response["Retry-After"] = str(fault.retry_after)
     # Logged above, in one line: Django would log it again, with a traceback from handler500.
-    response._has_been_logged = True  # type: ignore[attr-defined]
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own flag against logging twice
     return response
 
 

@@ -20,8 +20,9 @@ from django.utils.dateparse import parse_datetime
 
 from audit import catalogue
 from audit.models import Event
-from audit.regions import DEFAULT_REGION, REGION_CHOICES
-from audit.selectors import Cursor, EventQuery, event_queryset
+from audit.selectors import EventQuery, event_queryset
+from core.paging import Cursor
+from core.regions import DEFAULT_REGION, REGION_CHOICES
 from iam.models import Organization, Project
 
 RANGES: dict[str, timedelta] = {

@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from audit.models import Event, PrincipalType
 from audit.redaction import redacted
-from audit.regions import LOCALITY_RE, region_of
 from audit.services import EventRow, record_rows
+from core.regions import LOCALITY_RE, region_of
 from iam.models import Application, Organization, Project, User
 
 MAX_BATCH = 1000

@@ -7,8 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.ids import uuid7
 from audit.lookups import HasItem, InNetwork
+from core.ids import uuid7
 
 APPEND_ONLY = "Audit events are append-only."
 
@@ -17,7 +17,7 @@ class AppendOnlyQuerySet(models.QuerySet[Any]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise TypeError(APPEND_ONLY)
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise TypeError(APPEND_ONLY)
 
     def bulk_update(self, *args: Any, **kwargs: Any) -> NoReturn:

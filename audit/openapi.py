@@ -13,9 +13,9 @@ from django.views.decorators.http import require_GET
 
 from audit import ingest
 from audit.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDER_BY
-from audit.iam_logs import LOG_ACTIONS, LOG_RESOURCE_TYPES
-from audit.regions import REGIONS
+from core.regions import REGIONS
 from iam.api import API_KEY_ORDER
+from iam.logs import LOG_ACTIONS, LOG_RESOURCE_TYPES
 
 UUID = {"type": "string", "format": "uuid"}
 TIMESTAMP = {"type": "string", "format": "date-time"}

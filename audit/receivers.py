@@ -5,8 +5,8 @@ from typing import Any
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from audit.regions import DEFAULT_REGION
 from audit.services import record_request
+from core.regions import region_or_default
 from iam.models import Organization
 from iam.signals import access_denied
 
@@ -27,14 +27,13 @@ def record_refusal(
     """A refused action is part of the record: a 403 event, though nothing changed."""
     if organization is None:
         return
-    region = request.GET.get("region") or DEFAULT_REGION
     record_request(
         request,
         organization=organization,
         product_name=product_name,
         service_name=service_name,
         method_name=method_name,
-        locality=locality or (region if region in ("fr-par", "nl-ams", "pl-waw") else DEFAULT_REGION),
+        locality=locality or region_or_default(request.GET.get("region")),
         status_code=403,
         resources=resources,
         request_body={

@@ -6,26 +6,23 @@ the console and the SDK see the same events in the same order.
 
 from __future__ import annotations
 
-import base64
 import ipaddress
-import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from django.db import connections
 from django.db.models import Count, F, Func, IntegerField, Q, QuerySet, TextField, Value
 from django.db.models.expressions import Col, RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from audit.ids import uuid7_time
 from audit.models import Event, PrincipalType
+from core import SCALEWAY
+from core.ids import uuid7_time
 from iam.models import Application, Organization, Project, User
 
-Order = Literal["desc", "asc"]
 DEFAULT_WINDOW = timedelta(hours=1)
 
 
@@ -101,84 +98,6 @@ def event_queryset(
     return qs
 
 
-# --- keyset pagination -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """A position in a (recorded_at, id) ordering. `newer` pages walk back toward the top."""
-
-    recorded_at: datetime
-    id: uuid.UUID
-    newer: bool = False
-
-    def encode(self) -> str:
-        raw = json.dumps([self.recorded_at.isoformat(), str(self.id), int(self.newer)]).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, token: str) -> Cursor:
-        """Raises ValueError on anything that is not a token we issued."""
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            at, pk, newer = json.loads(raw)
-            recorded_at = parse_datetime(at)
-            if recorded_at is None or recorded_at.tzinfo is None:
-                raise ValueError
-            return cls(recorded_at, uuid.UUID(pk), bool(newer))
-        except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError("Invalid page token.") from exc
-
-
-@dataclass
-class EventPage:
-    events: list[Event]
-    next_cursor: Cursor | None = None  # further in the chosen order (older when desc)
-    previous_cursor: Cursor | None = None  # back toward the first page
-    has_more: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
-
-
-def _after(qs: QuerySet[Event], cursor: Cursor, ascending: bool) -> QuerySet[Event]:
-    # The redundant bound on recorded_at turns the OR into an index range and prunes partitions.
-    if ascending:
-        return qs.filter(recorded_at__gte=cursor.recorded_at).filter(
-            Q(recorded_at__gt=cursor.recorded_at) | Q(recorded_at=cursor.recorded_at, id__gt=cursor.id)
-        )
-    return qs.filter(recorded_at__lte=cursor.recorded_at).filter(
-        Q(recorded_at__lt=cursor.recorded_at) | Q(recorded_at=cursor.recorded_at, id__lt=cursor.id)
-    )
-
-
-def event_page(
-    qs: QuerySet[Event], *, order: Order = "desc", cursor: Cursor | None = None, page_size: int = 50
-) -> EventPage:
-    """One keyset page of `qs` (never OFFSET): one query of page_size + 1 rows.
-
-    A cursor with `newer=True` fetches the page just before it (toward the first page) by walking
-    the reverse order, then flips the rows back.
-    """
-    ascending = order == "asc"
-    walk_ascending = ascending != bool(cursor and cursor.newer)
-    ordering = ["recorded_at", "id"] if walk_ascending else ["-recorded_at", "-id"]
-    if cursor is not None:
-        qs = _after(qs, cursor, walk_ascending)
-    rows = list(qs.order_by(*ordering)[: page_size + 1])
-    has_more = len(rows) > page_size
-    rows = rows[:page_size]
-    if cursor is not None and cursor.newer:
-        rows.reverse()
-        # Walking back: there is always an older page (where we came from); a newer one if rows remain.
-        next_cursor = Cursor(rows[-1].recorded_at, rows[-1].id) if rows else None
-        previous_cursor = Cursor(rows[0].recorded_at, rows[0].id, newer=True) if rows and has_more else None
-        return EventPage(rows, next_cursor, previous_cursor, has_more=True)
-    next_cursor = Cursor(rows[-1].recorded_at, rows[-1].id) if rows and has_more else None
-    previous_cursor = (
-        Cursor(rows[0].recorded_at, rows[0].id, newer=True) if rows and cursor is not None else None
-    )
-    return EventPage(rows, next_cursor, previous_cursor, has_more=has_more)
-
-
 # --- one event ---------------------------------------------------------------------------------
 
 
@@ -227,7 +146,6 @@ class PrincipalLabel:
 
 
 UNKNOWN = "Unknown"
-SCALEWAY = "Scaleway"
 ANONYMOUS = "Anonymous"
 
 
@@ -290,7 +208,7 @@ def events_with_principals(*, organization: Organization, events: list[Event]) -
     """Attach `principal_label` to each event (one query at most, see `principal_labels`)."""
     labels = principal_labels(organization=organization, events=events)
     for event in events:
-        event.principal_label = principal_label(event, labels)  # type: ignore[attr-defined]
+        event.principal_label = principal_label(event, labels)  # type: ignore[attr-defined]  # attached for the templates
     return events
 
 
@@ -311,7 +229,7 @@ class TimeBucket(Func):
         super().__init__(expression)
         self.start, self.width = start, width
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]  # Django's Func.as_sql signature, narrowed
         column, params = compiler.compile(self.get_source_expressions()[0])
         if connection.vendor == "postgresql":
             sql = f"FLOOR((EXTRACT(EPOCH FROM {column}) - %s) / %s)::bigint"

@@ -20,15 +20,14 @@ from django.db import connections, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.ids import uuid7
 from audit.models import AuthenticationEvent, Event, EventKey, PrincipalType
 from audit.redaction import redact, redacted
-from audit.regions import LOCALITY_RE, region_of
 from audit.signals import events_recorded
-from iam.http import client_ip, user_agent
+from core import SCALEWAY
+from core.http import client_ip, user_agent
+from core.ids import uuid7
+from core.regions import LOCALITY_RE, region_of
 from iam.models import Application, User
-
-SCALEWAY = "Scaleway"
 
 
 @dataclass(frozen=True)

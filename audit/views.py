@@ -23,19 +23,12 @@ from django.views.decorators.vary import vary_on_headers
 from audit.api import event_json
 from audit.filters import CUSTOM, RANGE_LABELS, RANGES, EventFilter
 from audit.models import Event
-from audit.regions import REGIONS
 from audit.renderers import SELECTS_IN_PYTHON
-from audit.selectors import (
-    EventPage,
-    Timeline,
-    event_get,
-    event_page,
-    event_timeline,
-    events_with_principals,
-    project_list,
-)
+from audit.selectors import Timeline, event_get, event_timeline, events_with_principals, project_list
 from audit.tables import EventTable
 from audit.templatetags.audit_extras import iso_utc, with_offset
+from core.paging import EventPage, event_page
+from core.regions import REGIONS
 from iam.http import ConsoleRequest
 from iam.permissions import permission_required
 

@@ -223,7 +223,7 @@ if redis_url := os.environ.get("REDIS_URL"):
 
 # Outgoing e-mail (alert notifications): Django 6.1 mailers, SMTP by default.
 EMAIL_BACKEND_PATH = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-MAILERS = {"default": {"BACKEND": EMAIL_BACKEND_PATH}}
+MAILERS: dict[str, dict[str, Any]] = {"default": {"BACKEND": EMAIL_BACKEND_PATH}}
 if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
     # Only the SMTP backend takes connection options; the console and file backends refuse them.
     MAILERS["default"]["OPTIONS"] = {
@@ -251,7 +251,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 # A strict Content-Security-Policy: no inline scripts or styles anywhere in the console.
-from django.utils.csp import CSP  # noqa: E402
+from django.utils.csp import CSP  # noqa: E402  # imported where the policy is set
 
 SECURE_CSP = {
     "default-src": [CSP.SELF],

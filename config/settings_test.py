@@ -6,7 +6,7 @@ import os
 # environment, not here, so that the subprocesses tests start (manage.py ...) have it too.
 os.environ.setdefault("SECRET_KEY", "tests-only-key-never-used-outside-the-test-suite")
 
-from .settings import *  # noqa: E402, F403
+from .settings import *  # noqa: F403  # the test settings are the real ones, amended
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -16,7 +16,7 @@ CSRF_COOKIE_SECURE = False
 # Tests run tasks for real: the immediate backend executes them at enqueue (on commit).
 TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405  # from settings
     # A file, not :memory:: live_server's request threads then open their own connections
     # instead of sharing the test thread's, which SQLite's thread check refuses at close.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405  # from settings

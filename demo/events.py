@@ -14,7 +14,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ from django.utils import timezone
 from audit.catalogue import PRODUCTS, LocalityKind, Product
 from audit.models import Event, PrincipalType
 from audit.services import Actor, build_event
+from core.time import iso
 from iam.models import Organization, Project
 
 # Where the demo's organizations work: their working hours, hence the trail's busy hours.
@@ -246,10 +247,6 @@ def _method_weight(method: str) -> float:
     return 1.5 if method.startswith("Update") else 1.0
 
 
-def iso_time(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 class EventGenerator:
     """Builds the events of one organization's cast. Resources are drawn from stable pools (which
     generators may share) so that the same instance or secret recurs across days and "filter by
@@ -296,8 +293,8 @@ class EventGenerator:
                     "id": self.uuid4(),
                     "type": resource_type,
                     "name": name,
-                    "created_at": iso_time(born),
-                    "updated_at": iso_time(born),
+                    "created_at": iso(born, timespec="auto"),
+                    "updated_at": iso(born, timespec="auto"),
                     "deleted_at": None,
                     **({kind.info: self._info(kind.info, name)} if kind.info else {}),
                 }

@@ -27,10 +27,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from audit.ids import uuid7
 from audit.models import AuthenticationEvent, Event, PrincipalType
 from audit.partitions import ensure_partitions
 from audit.services import Actor, build_event, record_many
+from core.ids import uuid7
+from core.time import iso
 from demo.events import (
     CLI_UA,
     CONSOLE_UA,
@@ -45,7 +46,6 @@ from demo.events import (
     Cast,
     DemoPrincipal,
     EventGenerator,
-    iso_time,
     moments,
 )
 from iam.models import Application, Group, Membership, Organization, Policy, Project, User
@@ -465,7 +465,7 @@ def _removal(world: DemoWorld, principals: list[DemoPrincipal]) -> Event:
             request_id=str(uuid.uuid4()),
         ),
         product_name="iam",
-        service_name=IAM.service_of("DeleteUser").name,  # type: ignore[union-attr]
+        service_name=IAM.service_of("DeleteUser").name,  # type: ignore[union-attr]  # IAM always has DeleteUser
         method_name="DeleteUser",
         locality="global",
         resources=[
@@ -473,9 +473,9 @@ def _removal(world: DemoWorld, principals: list[DemoPrincipal]) -> Event:
                 "id": str(former.pk),
                 "type": "iam_user",
                 "name": former.email,
-                "created_at": iso_time(former.date_joined),
-                "updated_at": iso_time(world.removed_at),
-                "deleted_at": iso_time(world.removed_at),
+                "created_at": iso(former.date_joined, timespec="auto"),
+                "updated_at": iso(world.removed_at, timespec="auto"),
+                "deleted_at": iso(world.removed_at, timespec="auto"),
             }
         ],
         request_body={"user_id": str(former.pk)},

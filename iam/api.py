@@ -23,14 +23,14 @@ from audit.apiutils import (
     check_organization,
     deny,
     invalid_arguments,
-    iso,
     not_found,
     permissions_denied,
     read_json,
 )
-from audit.iam_logs import LOG_ACTIONS, LOG_RESOURCE_TYPES, IamLog, iam_log_events
 from audit.services import Actor
+from core.time import iso
 from iam.http import ApiRequest
+from iam.logs import LOG_ACTIONS, LOG_RESOURCE_TYPES, IamLog, iam_log_events
 from iam.models import APIKey, Application, Membership, Project, User
 from iam.permission_sets import IAM_METHOD_ACTIONS
 from iam.services import IamPermissionDenied, api_key_create, api_key_delete, user_resource

@@ -32,7 +32,7 @@ class DatabaseCache(DjangoDatabaseCache):
         db = router.db_for_write(self.cache_model_class)
         connection = connections[db]
         quote = connection.ops.quote_name
-        table, cache_key = quote(self._table), quote("cache_key")
+        table, cache_key = quote(self._table), quote("cache_key")  # type: ignore[attr-defined]  # set by BaseDatabaseCache, not in django-stubs
         lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
         expression = models.Expression(output_field=models.DateTimeField())
         converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)

@@ -6,8 +6,8 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 
-from audit.iam_logs import IAM_LOG_METHODS, LOG_ACTIONS, LOG_RESOURCE_TYPES
 from audit.models import Event
+from iam.logs import IAM_LOG_METHODS, LOG_ACTIONS, LOG_RESOURCE_TYPES
 
 DATETIME_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 RESOURCE_TYPE_LABELS = {
@@ -22,7 +22,7 @@ RESOURCE_TYPE_LABELS = {
 class IamLogFilter(django_filters.FilterSet):
     """IAM ▸ Logs filters: date range, action, category (resource type) and principal ID.
 
-    Applied on top of `audit.iam_logs.iam_log_events(...)`; the sort and the page live outside.
+    Applied on top of `iam.logs.iam_log_events(...)`; the sort and the page live outside.
     """
 
     created_after = django_filters.DateTimeFilter(

@@ -24,9 +24,9 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.request_id = str(uuid.uuid4())  # type: ignore[attr-defined]
+        request.request_id = str(uuid.uuid4())  # type: ignore[attr-defined]  # typed on ConsoleRequest/ApiRequest; set here
         response = self.get_response(request)
-        response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
+        response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]  # typed on ConsoleRequest/ApiRequest; set here
         return response
 
 
@@ -58,8 +58,8 @@ class OrganizationMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.organization = None  # type: ignore[attr-defined]
-        request.organizations = []  # type: ignore[attr-defined]
+        request.organization = None  # type: ignore[attr-defined]  # typed on ConsoleRequest; set here
+        request.organizations = []  # type: ignore[attr-defined]  # typed on ConsoleRequest; set here
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and not request.path.startswith("/admin/"):
             organizations = list(
@@ -69,10 +69,10 @@ class OrganizationMiddleware:
                 .distinct()
                 .order_by("name")
             )
-            request.organizations = organizations  # type: ignore[attr-defined]
+            request.organizations = organizations  # type: ignore[attr-defined]  # typed on ConsoleRequest; set here
             chosen = request.session.get(SESSION_ORGANIZATION)
             current = next((o for o in organizations if str(o.pk) == chosen), None)
-            request.organization = current or (organizations[0] if organizations else None)  # type: ignore[attr-defined]
+            request.organization = current or (organizations[0] if organizations else None)  # type: ignore[attr-defined]  # typed on ConsoleRequest; set here
             if request.session.get(SESSION_TIME_DISPLAY) == "utc":
                 timezone.activate(zoneinfo.ZoneInfo("UTC"))
             else:

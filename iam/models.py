@@ -4,7 +4,7 @@ import hashlib
 import secrets
 import string
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -57,7 +57,7 @@ class EmailUserManager(UserManager["User"]):
             user.set_password(password)
         return user
 
-    def create_user(self, email: str | None = None, password: str | None = None, **extra: Any) -> User:  # type: ignore[override]
+    def create_user(self, email: str | None = None, password: str | None = None, **extra: Any) -> User:  # type: ignore[override]  # email, not username, identifies a user
         extra.setdefault("is_staff", False)
         extra.setdefault("is_superuser", False)
         username = extra.pop("username", None) or email
@@ -65,7 +65,7 @@ class EmailUserManager(UserManager["User"]):
         user.save(using=self._db)
         return user
 
-    def create_superuser(self, email: str | None = None, password: str | None = None, **extra: Any) -> User:  # type: ignore[override]
+    def create_superuser(self, email: str | None = None, password: str | None = None, **extra: Any) -> User:  # type: ignore[override]  # email, not username, identifies a user
         extra["is_staff"] = True
         extra["is_superuser"] = True
         return self.create_user(email, password, **extra)
@@ -82,8 +82,8 @@ class User(AbstractUser):
     time_zone = models.CharField(max_length=64, default="Europe/Paris")
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
-    objects = EmailUserManager()  # type: ignore[misc]
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+    objects = EmailUserManager()  # type: ignore[misc]  # the email manager replaces UserManager
 
     def __str__(self) -> str:
         return self.email
@@ -265,11 +265,11 @@ class APIKey(models.Model):
 
     @property
     def bearer(self) -> User | Application:
-        return self.user or self.application  # type: ignore[return-value]
+        return self.user or self.application  # type: ignore[return-value]  # the check constraint guarantees one of the two
 
     @property
     def bearer_id(self) -> uuid.UUID:
-        return self.user_id or self.application_id  # type: ignore[return-value]
+        return self.user_id or self.application_id  # type: ignore[return-value]  # the check constraint guarantees one of the two
 
     @property
     def bearer_type(self) -> str:

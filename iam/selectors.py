@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from audit.iam_logs import IamLog
-from audit.ids import uuid7_time
 from audit.models import Event, PrincipalType
-from audit.selectors import Cursor, EventPage, event_page
-from audit.services import SCALEWAY
+from core import SCALEWAY
+from core.ids import uuid7_time
+from core.paging import Cursor, EventPage, event_page
 from iam.filters import RESOURCE_TYPE_LABELS
+from iam.logs import IamLog
 from iam.models import APIKey, Application, Group, Invitation, Membership, Organization, Policy, Rule, User
 
 UNKNOWN = "Unknown"
@@ -192,7 +192,7 @@ def iam_log_page(
     ascending: bool = False,
     cursor: Cursor | None = None,
     page_size: int = 50,
-) -> tuple[list[LogRow], EventPage]:
+) -> tuple[list[LogRow], EventPage[Event]]:
     """One keyset page of IAM log entries (`events` from `iam_log_events`), principals resolved.
 
     One query for the page, plus at most two to resolve principal names.

@@ -5,7 +5,7 @@ from typing import Any
 import django_tables2 as tables
 from django.utils.html import format_html
 
-from audit.templatetags.audit_extras import with_offset
+from core.time import with_offset
 from iam.filters import RESOURCE_TYPE_LABELS
 from iam.models import APIKey, Application, Group, Invitation, Policy
 

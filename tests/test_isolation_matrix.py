@@ -53,9 +53,9 @@ from alerts.models import Alert, CustomAlertRule, NotificationContact
 from alerts.rules import PRECONFIGURED
 from audit import openapi
 from audit.apiutils import API_PREFIXES
-from audit.ids import uuid7
 from audit.models import AuthenticationEvent, Event
 from audit.services import Actor, build_event, record_many
+from core.ids import uuid7
 from iam import services as iam_services
 from iam.models import APIKey, Application, Group, Invitation, Membership, Organization, Policy, Project, User
 from iam.permissions import PRODUCTS, grants_for

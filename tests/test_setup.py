@@ -97,3 +97,15 @@ def test_the_make_run_steps_on_a_fresh_sqlite_database_twice_leave_one_demo(tmp_
     assert groups >= 2 * 3 + 2
     assert sign_ins > 0
     assert ("audit_event_no_update",) in trigger
+
+
+def test_the_import_contracts_hold():
+    """core imports no app, the layers point one way, audit imports neither alerts nor the worker
+    (pyproject.toml, [tool.importlinter]); `make lint` runs the same check."""
+    linted = _run(str(Path(sys.executable).parent / "lint-imports"), "--no-cache")
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_make_lint_runs_ruff_the_import_contracts_and_mypy():
+    recipe = (ROOT / "Makefile").read_text().split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert "ruff check" in recipe and "lint-imports" in recipe and "mypy" in recipe

@@ -105,7 +105,7 @@ def deliver[M: EmailDelivery](
     composed.subject = header_safe(str(composed.subject))
     try:
         composed.send()
-    except Exception as exc:  # noqa: BLE001 - any delivery failure is recorded on the row and retried
+    except Exception as exc:  # any delivery failure is recorded on the row and retried
         final = row.notification_attempts >= MAX_ATTEMPTS
         logger.warning(
             "%s %s: e-mail attempt %d failed: %s", model.__name__, pk, row.notification_attempts, exc

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import template
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+
+from core.time import iso, with_offset
 
 register = template.Library()
 
@@ -17,27 +18,8 @@ register = template.Library()
 COUNT_CAP = 1000
 
 
-def _offset(value: datetime) -> str:
-    offset = value.strftime("%z")  # "+0100"
-    return f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
-
-
-@register.filter
-def with_offset(value: datetime | None, precision: str = "seconds") -> str:
-    """`2026-11-21 10:02:11 +01:00` in the active time zone (the user's, or UTC by choice).
-
-    `precision` is "seconds", "minutes" or "ms".
-    """
-    if not isinstance(value, datetime):
-        return ""
-    local = timezone.localtime(value) if timezone.is_aware(value) else value
-    if precision == "minutes":
-        text = local.strftime("%Y-%m-%d %H:%M")
-    elif precision == "ms":
-        text = local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
-    else:
-        text = local.strftime("%Y-%m-%d %H:%M:%S")
-    return f"{text} {_offset(local)}"
+# The console's two time forms, one implementation each in core.time.
+register.filter("with_offset", with_offset)
 
 
 @register.filter
@@ -53,12 +35,13 @@ def iso_utc(value: datetime | None) -> str:
     """Machine-readable instant for `<time datetime>` and for links: `2026-11-21T09:02:11Z`."""
     if not isinstance(value, datetime):
         return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(value, timespec="seconds")
 
 
 _STATUS_BADGES = {
-    200: mark_safe('<span class="badge badge-success">200 Successful</span>'),  # noqa: S308 (a constant)
-    403: mark_safe('<span class="badge badge-danger">403 Forbidden</span>'),  # noqa: S308 (a constant)
+    # Constants, so mark_safe is safe here.
+    200: mark_safe('<span class="badge badge-success">200 Successful</span>'),
+    403: mark_safe('<span class="badge badge-danger">403 Forbidden</span>'),
 }
 
 

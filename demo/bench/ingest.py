@@ -29,9 +29,9 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from audit import ingest
-from audit.ids import uuid7
 from audit.models import Event
 from audit.services import Actor, _copy_values, _row_of, copy_rows
+from core.ids import uuid7
 from demo.bench import BenchError
 from iam.models import Organization, User
 from iam.services import api_key_create

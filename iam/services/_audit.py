@@ -10,14 +10,11 @@ from django.db.models import Model
 from django.utils import timezone
 
 from audit.services import Actor, record
+from core.time import iso
 from iam.models import APIKey, Application, Group, Invitation, Organization, Policy, User
 
 IAM_PRODUCT = "iam"
 IAM_SERVICE = "scaleway.iam.v1alpha1.Api"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def iam_record(
@@ -52,11 +49,11 @@ def _resource(
     deleted: bool = False,
     **info: Any,
 ) -> dict[str, Any]:
-    now = _iso(timezone.now())
+    now = iso(timezone.now(), timespec="auto")
     resource: dict[str, Any] = {
         "id": str(id_),
         "type": type_,
-        "created_at": _iso(created_at),
+        "created_at": iso(created_at, timespec="auto"),
         "updated_at": now,
         "deleted_at": now if deleted else None,
         "name": name or None,
@@ -134,12 +131,12 @@ def delete_and_record(
 
 
 def api_key_resource(key: APIKey, *, deleted: bool = False) -> dict[str, Any]:
-    now = _iso(timezone.now())
+    now = iso(timezone.now(), timespec="auto")
     return {
         "id": key.access_key,
         "type": "iam_api_key",
-        "created_at": _iso(key.created_at),
-        "updated_at": _iso(key.updated_at) or now,
+        "created_at": iso(key.created_at, timespec="auto"),
+        "updated_at": iso(key.updated_at, timespec="auto") or now,
         "deleted_at": now if deleted else None,
         "name": key.description or None,
     }

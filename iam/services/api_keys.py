@@ -9,9 +9,10 @@ from typing import Any
 from django.db import transaction
 
 from audit.services import Actor
+from core.time import iso
 from iam.models import APIKey, Application, Organization, Project, User, hash_secret
 from iam.permissions import may_create_api_key_for
-from iam.services._audit import _iso, api_key_resource, delete_and_record, iam_record
+from iam.services._audit import api_key_resource, delete_and_record, iam_record
 from iam.services._common import IamPermissionDenied
 
 
@@ -57,7 +58,7 @@ def api_key_create(
     if default_project:
         body["default_project_id"] = str(default_project.pk)
     if expires_at:
-        body["expires_at"] = _iso(expires_at)
+        body["expires_at"] = iso(expires_at, timespec="auto")
     iam_record(
         actor=actor,
         organization=organization,

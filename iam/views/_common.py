@@ -10,7 +10,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django_htmx.http import trigger_client_event
 
-from iam.http import ConsoleRequest, paginate_table, region_template
+from core.http import region_template
+from core.paging import paginate_table
+from iam.http import ConsoleRequest
 from iam.models import Organization
 from iam.permissions import forbidden, permission_required, request_may
 

@@ -17,9 +17,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuthenticationEvent
 from audit.services import authentication_event_record
+from core.http import client_ip
 from iam import throttle
 from iam.forms import LoginForm, OrganizationSwitchForm, TimeDisplayForm
-from iam.http import ConsoleRequest, client_ip
+from iam.http import ConsoleRequest
 from iam.middleware import SESSION_ORGANIZATION, SESSION_TIME_DISPLAY
 from iam.models import Membership, Organization, User
 
@@ -66,7 +67,7 @@ def _organization_ids(user: User | None) -> list[uuid.UUID | None]:
         return [None]
     ids = set(Organization.objects.filter(owner=user).values_list("pk", flat=True))
     ids |= set(Membership.objects.active().filter(user=user).values_list("organization_id", flat=True))
-    return sorted(ids, key=str) or [None]  # type: ignore[return-value]
+    return sorted(ids, key=str) or [None]
 
 
 def _record_login(
@@ -143,7 +144,7 @@ def organization_switch(request: ConsoleRequest) -> HttpResponse:
     form = OrganizationSwitchForm(request.POST)
     if form.is_valid():
         chosen = str(form.cleaned_data["organization"])
-        if any(str(o.pk) == chosen for o in request.organizations):  # type: ignore[attr-defined]
+        if any(str(o.pk) == chosen for o in request.organizations):  # type: ignore[attr-defined]  # set by OrganizationMiddleware
             request.session[SESSION_ORGANIZATION] = chosen
     # A filtered list from one organization means nothing in another: land on the page itself.
     target = _safe_next(request, form.data.get("next"))

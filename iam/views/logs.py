@@ -10,11 +10,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from audit.iam_logs import iam_log_events
-from audit.selectors import Cursor
+from core.paging import Cursor
 from iam import selectors
 from iam.filters import IamLogFilter
 from iam.http import ConsoleRequest
+from iam.logs import iam_log_events
 from iam.permissions import iam_method_required, request_may
 from iam.tables import IamLogTable
 from iam.views._common import IAM_FORBIDDEN, _organization, _page

@@ -110,7 +110,7 @@ def make_events(organization, n, *, start=None, step=timedelta(seconds=1), **ove
 
 def wire_event(organization, **overrides):
     """One valid ingestion event in the wire shape."""
-    from audit.ids import uuid7
+    from core.ids import uuid7
 
     at = timezone.now() - timedelta(minutes=1)
     return {

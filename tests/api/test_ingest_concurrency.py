@@ -19,8 +19,8 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from audit.ids import uuid7
 from audit.models import Event
+from core.ids import uuid7
 from tests.api.conftest import ApiClient, wire_event
 
 INGEST = "/x/audit-trail/v1/events"

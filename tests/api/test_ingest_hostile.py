@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit.ids import uuid7
 from audit.models import Event
 from audit.selectors import event_get
+from core.ids import uuid7
 from tests.api.conftest import wire_event
 
 INGEST = "/x/audit-trail/v1/events"

@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from audit.ids import uuid7
 from audit.models import Event
 from audit.selectors import EventQuery, event_queryset
+from core.ids import uuid7
 from tests.api.conftest import ApiClient, api_key_for, wire_event
 from tests.factories import ApplicationFactory, grant
 

@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 
 from audit.partitions import ensure_partitions
-from audit.selectors import EventQuery, event_page, event_queryset, event_timeline
+from audit.selectors import EventQuery, event_queryset, event_timeline
 from audit.services import record_many
+from core.paging import event_page
 from tests.audit.conftest import actor_for, make_events
 
 POSTGRES = connection.vendor == "postgresql"

@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from audit.models import Event
-from audit.selectors import Cursor, EventQuery, event_page, event_queryset
+from audit.selectors import EventQuery, event_queryset
 from audit.services import Actor, build_event, record_many
+from core.paging import Cursor, event_page
 
 
 def _events(org_id, n, *, start, **overrides):

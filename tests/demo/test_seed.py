@@ -18,10 +18,10 @@ from django.utils import timezone
 
 from alerts.models import Alert
 from audit import catalogue
-from audit.iam_logs import IamLog, iam_log_events
 from audit.models import AuthenticationEvent, Event
 from demo.events import DEMO_PRODUCTS, ORGANIZATION_PRODUCTS, RESOURCE_POOLS, demo_methods
 from demo.seed import DEMO_PASSWORD, LOGINS, demo_events, demo_seed, demo_sign_ins, demo_world_ensure
+from iam.logs import IamLog, iam_log_events
 from iam.models import APIKey, Application, Group, Membership, Organization, Policy, Project, Rule, User
 from iam.permissions import has_permission
 from iam.services import DEFAULT_GROUPS

@@ -52,7 +52,7 @@ class Inbox:
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's name
         message = email.message_from_bytes(envelope.original_content, policy=policy.default)
         if self.hang or self.accept_then_hang:
             if self.accept_then_hang:

@@ -13,11 +13,11 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from alerts.models import NotificationContact
-from audit.ids import uuid7
 from audit.models import Event
 from audit.services import Actor, build_event, record, record_many
+from core.ids import uuid7
+from core.paging import MAX_PER_PAGE
 from iam import services
-from iam.http import MAX_PER_PAGE
 from tests.factories import ApplicationFactory, GroupFactory, grant
 
 HTMX_TARGETS = [

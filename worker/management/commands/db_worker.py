@@ -55,7 +55,7 @@ class Maintenance(threading.Thread):
             while not self.stopping.wait(services.heartbeat_interval()):
                 try:
                     self.tick()
-                except Exception:  # noqa: BLE001 - a dead heartbeat thread would get our tasks reclaimed
+                except Exception:  # a dead heartbeat thread would get our tasks reclaimed
                     logger.exception("Worker %s: maintenance failed", self.worker_id)
                     connection.close()
         finally:
@@ -75,7 +75,7 @@ class Maintenance(threading.Thread):
         for sweep in self.sweeps:
             try:
                 sweep()
-            except Exception:  # noqa: BLE001 - one failing sweep must not stop the heartbeat
+            except Exception:  # one failing sweep must not stop the heartbeat
                 logger.exception("Worker %s: sweep %s failed", self.worker_id, sweep)
                 connection.close()
 
@@ -105,7 +105,7 @@ class Worker(library.Worker):
 class Command(library.Command):
     help = "Run a database background worker that also takes up the tasks of workers that died"
 
-    def handle(  # type: ignore[override]
+    def handle(
         self,
         *,
         verbosity: int,

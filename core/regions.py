@@ -19,3 +19,13 @@ def region_of(locality: str) -> str:
     if locality == GLOBAL or not locality:
         return DEFAULT_REGION
     return locality[:6]
+
+
+def is_region(value: object) -> bool:
+    """The one check that `value` names a region we serve (the console's and the API's)."""
+    return value in REGIONS
+
+
+def region_or_default(value: object) -> str:
+    """`value` when it names a region we serve, else the default (a missing or made-up one)."""
+    return value if isinstance(value, str) and is_region(value) else DEFAULT_REGION

@@ -1,0 +1,133 @@
+"""Paging primitives more than one app pages with: the keyset page over a trail ordered by
+(recorded_at, id), which the Events page, ListEvents and the IAM logs share, and the clamped
+table paging of the console's other lists."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest
+from django.utils.dateparse import parse_datetime
+
+# A page holds rows of a trail, `Row`: any model with `recorded_at` and a UUID `id` (events, sign-ins).
+Order = Literal["desc", "asc"]
+
+# --- keyset pagination -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in a (recorded_at, id) ordering. `newer` pages walk back toward the top."""
+
+    recorded_at: datetime
+    id: uuid.UUID
+    newer: bool = False
+
+    @classmethod
+    def of(cls, row: Model, *, newer: bool = False) -> Cursor:
+        """The position of `row`, a model with `recorded_at` and `id`."""
+        return cls(row.recorded_at, row.id, newer)  # type: ignore[attr-defined]  # any trail row
+
+    def encode(self) -> str:
+        raw = json.dumps([self.recorded_at.isoformat(), str(self.id), int(self.newer)]).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        """Raises ValueError on anything that is not a token we issued."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            at, pk, newer = json.loads(raw)
+            recorded_at = parse_datetime(at)
+            if recorded_at is None or recorded_at.tzinfo is None:
+                raise ValueError
+            return cls(recorded_at, uuid.UUID(pk), bool(newer))
+        except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError("Invalid page token.") from exc
+
+
+@dataclass
+class EventPage[Row: Model]:
+    events: list[Row]
+    next_cursor: Cursor | None = None  # further in the chosen order (older when desc)
+    previous_cursor: Cursor | None = None  # back toward the first page
+    has_more: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _after[Row: Model](qs: QuerySet[Row], cursor: Cursor, ascending: bool) -> QuerySet[Row]:
+    # The redundant bound on recorded_at turns the OR into an index range and prunes partitions.
+    if ascending:
+        return qs.filter(recorded_at__gte=cursor.recorded_at).filter(
+            Q(recorded_at__gt=cursor.recorded_at) | Q(recorded_at=cursor.recorded_at, id__gt=cursor.id)
+        )
+    return qs.filter(recorded_at__lte=cursor.recorded_at).filter(
+        Q(recorded_at__lt=cursor.recorded_at) | Q(recorded_at=cursor.recorded_at, id__lt=cursor.id)
+    )
+
+
+def event_page[Row: Model](
+    qs: QuerySet[Row], *, order: Order = "desc", cursor: Cursor | None = None, page_size: int = 50
+) -> EventPage[Row]:
+    """One keyset page of `qs` (never OFFSET): one query of page_size + 1 rows.
+
+    A cursor with `newer=True` fetches the page just before it (toward the first page) by walking
+    the reverse order, then flips the rows back.
+    """
+    ascending = order == "asc"
+    walk_ascending = ascending != bool(cursor and cursor.newer)
+    ordering = ["recorded_at", "id"] if walk_ascending else ["-recorded_at", "-id"]
+    if cursor is not None:
+        qs = _after(qs, cursor, walk_ascending)
+    rows = list(qs.order_by(*ordering)[: page_size + 1])
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    if cursor is not None and cursor.newer:
+        rows.reverse()
+        # Walking back: there is always an older page (where we came from); a newer one if rows remain.
+        next_cursor = Cursor.of(rows[-1]) if rows else None
+        previous_cursor = Cursor.of(rows[0], newer=True) if rows and has_more else None
+        return EventPage(rows, next_cursor, previous_cursor, has_more=True)
+    next_cursor = Cursor.of(rows[-1]) if rows and has_more else None
+    previous_cursor = Cursor.of(rows[0], newer=True) if rows and cursor is not None else None
+    return EventPage(rows, next_cursor, previous_cursor, has_more=has_more)
+
+
+# --- table paging ------------------------------------------------------------------------------
+
+MAX_PER_PAGE = 100
+
+
+def paginate_table(
+    request: HttpRequest, table: Any, *, per_page: int, max_per_page: int = MAX_PER_PAGE
+) -> Any:
+    """django-tables2's RequestConfig, minus its trust in the query: `per_page` is clamped to
+    1..max_per_page (a value that is not a whole number means `per_page`), and a page number out
+    of range or not a number shows the nearest page. Sorting comes from the query as usual; the
+    table's columns decide what is orderable."""
+    table.request = request
+    order_by = request.GET.getlist(table.prefixed_order_by_field)
+    if order_by:
+        table.order_by = order_by
+    try:
+        asked = int(request.GET.get(table.prefixed_per_page_field, ""))
+    except ValueError:
+        asked = per_page
+    try:
+        page = int(request.GET.get(table.prefixed_page_field, ""))
+    except ValueError:
+        page = 1
+    try:
+        table.paginate(page=page, per_page=min(max(asked, 1), max_per_page))
+    except PageNotAnInteger:
+        table.page = table.paginator.page(1)
+    except EmptyPage:
+        table.page = table.paginator.page(table.paginator.num_pages if page > 1 else 1)
+    return table

@@ -1,0 +1,46 @@
+"""Time as the trail writes it: one ISO 8601 formatter for the wire, event bodies, links and
+`<time datetime>`, and the console's human form with its UTC offset."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal, overload
+
+from django.utils import timezone
+
+Timespec = Literal["auto", "seconds", "milliseconds", "microseconds"]
+
+
+@overload
+def iso(value: datetime, *, timespec: Timespec = ...) -> str: ...
+@overload
+def iso(value: None, *, timespec: Timespec = ...) -> None: ...
+def iso(value: datetime | None, *, timespec: Timespec = "microseconds") -> str | None:
+    """The instant in UTC, RFC 3339 with `Z`: `2026-11-21T09:02:11.000000Z` as Scaleway answers
+    (reference §10.5). `timespec="seconds"` for links and `<time>`; "auto" drops zero
+    microseconds, as Python's isoformat does. None stays None (an absent optional field)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def _offset(value: datetime) -> str:
+    offset = value.strftime("%z")  # "+0100"
+    return f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
+
+
+def with_offset(value: datetime | None, precision: str = "seconds") -> str:
+    """`2026-11-21 10:02:11 +01:00` in the active time zone (the user's, or UTC by choice).
+
+    `precision` is "seconds", "minutes" or "ms". Anything but a datetime shows as "".
+    """
+    if not isinstance(value, datetime):
+        return ""
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    if precision == "minutes":
+        text = local.strftime("%Y-%m-%d %H:%M")
+    elif precision == "ms":
+        text = local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+    else:
+        text = local.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text} {_offset(local)}"
