@@ -25,11 +25,10 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found
 
-from audit.redaction import redact
-from audit.services import Actor, record
+from audit.services import record_refusal
 from iam import throttle
 from iam.http import ApiRequest
-from iam.permissions import PRODUCTS, has_permission
+from iam.permissions import has_permission
 from iam.services import api_key_authenticate
 
 View = Callable[..., HttpResponse]
@@ -287,7 +286,7 @@ def rate_limit(request: ApiRequest) -> None:
 
 
 def request_body_for_trail(request: HttpRequest) -> dict[str, Any]:
-    """What the refused request asked for: its query, or its JSON object body (redacted)."""
+    """What the refused request asked for: its query, or its JSON object body (the door redacts it)."""
     if request.method in ("GET", "DELETE"):
         return without_nul(dict(request.GET.items()))
     try:
@@ -336,18 +335,14 @@ def deny(
     locality: str,
     resources: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Record a refused API call as a 403 event in the caller's organization."""
-    product_name, service_name, product_locality = PRODUCTS[action.split(":")[0]]
-    record(
-        organization_id=request.organization.pk,
-        actor=Actor.of(request.principal, request=request),
-        product_name=product_name,
-        service_name=service_name,
+    """Record a refused API call as a 403 event in the caller's organization, with its body."""
+    record_refusal(
+        request,
+        action=action,
         method_name=method,
-        locality=product_locality or locality,
-        status_code=403,
+        locality=locality,
         resources=resources or [],
-        request_body=redact(request_body_for_trail(request)),
+        request_body=request_body_for_trail(request),
     )
 
 

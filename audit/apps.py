@@ -12,7 +12,6 @@ class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from audit import receivers  # noqa: F401  # imported to connect its receivers
         from audit.database import runtime_role_check
         from audit.lookups import register_sqlite_functions
         from audit.partitions import after_migrate

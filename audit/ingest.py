@@ -2,7 +2,7 @@
 
 A batch is up to `MAX_BATCH` events in the wire shape of ListEvents (reference §3.1). Every
 event is validated; one bad event refuses the whole batch, and the errors name each bad event
-by its index. A valid batch is stored in one transaction through `audit.services.record_rows`,
+by its index. A valid batch is stored in one transaction through `audit.services.record_many`,
 which skips events whose id is already stored in the organization, so a retried batch creates
 nothing new.
 
@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from audit.models import Event, PrincipalType
 from audit.redaction import redacted
-from audit.services import EventRow, record_rows
+from audit.services import EventRow, record_many
 from core.regions import LOCALITY_RE, region_of
 from iam.models import Application, Organization, Project, User
 
@@ -544,7 +544,7 @@ class _Validator:
     def stream(self, items: list[Any], *, offset: int = 0) -> Iterator[EventRow]:
         """Validate every item, yielding built rows until the first error, then none; raise
         BatchInvalid at the end if any item was bad (a consumer storing as it goes must roll
-        back: `record_rows` does)."""
+        back: `record_many` does)."""
         event = self.event
         for index, item in enumerate(items, start=offset):
             row = event(index, item)
@@ -606,13 +606,13 @@ def ingest_events(
     """Validate and store one batch, all or nothing. Events whose id the organization already
     holds are skipped.
 
-    Rows are built while the database stores the previous ones (`record_rows` streams them
+    Rows are built while the database stores the previous ones (`record_many` streams them
     into one COPY); a bad event anywhere aborts the whole batch.
     """
     validator = _Validator(organization, payload_size=payload_size, payload_has_nul=payload_has_nul)
     keys = [(organization.pk, pk) for pk in validator.prepare(items)]
-    # Every item is validated, whatever the keys: record_rows draws every row from the stream.
-    created = record_rows(validator.stream(items, offset=offset), keys=keys)
+    # Every item is validated, whatever the keys: record_many draws every row from the stream.
+    created = record_many(validator.stream(items, offset=offset), keys=keys)
     return IngestResult(received=len(items), created=len(created))
 
 

@@ -1,7 +1,15 @@
-"""The only way into the trail: `record()` for one event, `record_many()` for batches.
+"""The one door into the trail. Nothing else writes an `Event`:
 
-Both redact request bodies, derive the region from the locality, and announce the new events
-through `audit.signals.events_recorded` once the surrounding transaction commits.
+- `record()` appends one event (one INSERT);
+- `record_many()` appends a batch, idempotently: an event whose id its organization already
+  holds is skipped (one COPY on PostgreSQL). Ingestion, the `ingest` command and the demo use it;
+- `record_refusal()` appends the 403 event of a refused action, for the console and the API alike;
+- `record_authentication()` appends a console sign-in attempt (`AuthenticationEvent`).
+
+Events are redacted and get their region from their locality. Every call that stores events
+announces them through `audit.signals.events_recorded` once its transaction commits (one
+`on_commit` per call, one signal per organization and region in it), which is how alerting and
+sealing learn of them without audit importing either.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from audit.signals import events_recorded
 from core import SCALEWAY
 from core.http import client_ip, user_agent
 from core.ids import uuid7
-from core.regions import LOCALITY_RE, region_of
+from core.regions import GLOBAL, LOCALITY_RE, region_of
 from iam.models import Application, User
 
 
@@ -72,7 +80,7 @@ class Actor:
 
 
 class EventRow(NamedTuple):
-    """An event's stored values, in the table's column order: what `record_rows` COPYs.
+    """An event's stored values, in the table's column order: what `record_many` COPYs.
 
     Ingestion builds these straight from the validated wire dicts, skipping the model instance
     (a tenth of the per-event cost); `Event(*row)` makes one when needed.
@@ -201,13 +209,17 @@ def build_event(
     )
 
 
-def _announce(events: Iterable[Event | EventRow]) -> None:
+def _announce(events: Sequence[Event | EventRow]) -> None:
+    """Announce `events`, just stored, once the transaction commits: one `on_commit` for the
+    call, one `events_recorded` per organization and region in it. Nothing stored, nothing sent."""
+    if not events:
+        return
     spelled: dict[tuple[uuid.UUID | str, str], list[uuid.UUID]] = defaultdict(list)
     for event in events:
         spelled[(event.organization_id, event.region)].append(event.id)
     groups: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = defaultdict(list)
     for (organization_id, region), ids in spelled.items():  # one UUID parse per group, not per event
-        groups[(uuid.UUID(str(organization_id)), region)] += ids
+        groups[(_organization(organization_id), region)] += ids
 
     def send() -> None:
         for (organization_id, region), ids in groups.items():
@@ -217,45 +229,69 @@ def _announce(events: Iterable[Event | EventRow]) -> None:
 
 
 def record(**fields: Any) -> Event:
-    """Append one event (see `build_event` for the fields). One INSERT."""
+    """Append one event (see `build_event` for the fields) and return it. One INSERT.
+
+    Not idempotent: the id is minted here unless given. A batch, or events that a client may
+    send again, go through `record_many`.
+    """
     event = build_event(**fields)
     event.save(force_insert=True)
     _announce([event])
     return event
 
 
-@transaction.atomic
-def record_many(events: Iterable[Event], *, batch_size: int = 1000, ignore_conflicts: bool = False) -> int:
-    """Append many events built with `build_event`, in batches of `batch_size` INSERTs.
+# Where a refused action is filed in the trail, by the action's prefix (the actions of
+# iam.permission_sets): the product and API that refused it, and the locality of a global product
+# (None: the region the caller was in).
+REFUSAL_PRODUCTS: dict[str, tuple[str, str, str | None]] = {
+    "audit_trail": ("audit-trail", "scaleway.audit_trail.v1alpha1.Api", None),
+    "iam": ("iam", "scaleway.iam.v1alpha1.Api", GLOBAL),
+    "projects": ("account", "scaleway.account.v3.ProjectApi", GLOBAL),
+    "contacts": ("account", "scaleway.account.v3.ContactApi", GLOBAL),
+}
 
-    All or nothing (one transaction). With `ignore_conflicts`, events whose key (id, recorded_at,
-    organization) is already stored are skipped. Idempotency by id is `record_rows`'s. Returns the number of events given.
+
+def record_refusal(
+    request: HttpRequest,
+    *,
+    action: str,
+    method_name: str,
+    locality: str,
+    resources: Sequence[dict[str, Any]] = (),
+    request_body: dict[str, Any] | None = None,
+) -> Event | None:
+    """Append the 403 event of a refused `action` (an action of iam.permission_sets, such as
+    "iam:write"): a refusal is part of the record, though nothing changed. The console and the
+    API both file their refusals here, the same way.
+
+    The event is filed in the request's organization (the caller's own), under the request's
+    principal (the API key's bearer, else the signed-in user) with its IP, user agent and request
+    id, as the Scaleway method `method_name` of the action's product. `locality` is where the
+    caller asked (a region); a global product (IAM, Account) files it under `global` instead.
+    `request_body` is what the caller sent, redacted here.
+
+    Returns None, recording nothing, when the request has no organization to file it under.
+    One INSERT. A database fault propagates (`audit.faults` answers 503): a refusal that could
+    not be recorded is not answered as one.
     """
-    batch: list[Event] = []
-    count = 0
-    announced: list[Event] = []
-    for event in events:
-        batch.append(event)
-        if len(batch) >= batch_size:
-            Event.objects.bulk_create(batch, ignore_conflicts=ignore_conflicts)
-            announced.extend(batch)
-            count += len(batch)
-            batch = []
-    if batch:
-        Event.objects.bulk_create(batch, ignore_conflicts=ignore_conflicts)
-        announced.extend(batch)
-        count += len(batch)
-    _announce(announced)
-    return count
+    organization = getattr(request, "organization", None)
+    if organization is None:
+        return None
+    product_name, service_name, product_locality = REFUSAL_PRODUCTS[action.split(":")[0]]
+    return record(
+        organization_id=organization.pk,
+        actor=Actor.from_request(request),
+        product_name=product_name,
+        service_name=service_name,
+        method_name=method_name,
+        locality=product_locality or locality,
+        status_code=403,
+        resources=resources,
+        request_body=request_body,
+    )
 
 
-def record_request(request: HttpRequest, **fields: Any) -> Event:
-    """Record an event caused by `request`: its principal, IP, user agent and request id."""
-    organization = fields.pop("organization", None) or request.organization  # type: ignore[attr-defined]
-    return record(organization_id=organization.pk, actor=Actor.from_request(request), **fields)
-
-
-def authentication_event_record(
+def record_authentication(
     *,
     request: HttpRequest,
     email: str,
@@ -265,7 +301,7 @@ def authentication_event_record(
     failure_reason: str = "",
     method: str = AuthenticationEvent.Method.PASSWORD,
 ) -> AuthenticationEvent:
-    """Append one console sign-in attempt."""
+    """Append one console sign-in attempt, with the request's IP and user agent. One INSERT."""
     event = AuthenticationEvent(
         organization_id=organization_id,
         user_id=user.pk if user else None,
@@ -280,94 +316,49 @@ def authentication_event_record(
     return event
 
 
-def _json_text(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # what only the standard library encodes (e.g. integers beyond 64 bits)
-        return json.dumps(value)
-
-
-def _copy_values(row: EventRow) -> list[Any]:
-    """A row as COPY's text format takes it: JSON columns as JSON text."""
-    values = list(row)
-    for i in _JSON_COLUMNS:
-        values[i] = _json_text(values[i])
-    return values
-
-
-def _row_of(event: Event) -> EventRow:
-    values = event.__dict__
-    return EventRow(*(values[name] for name in _COLUMNS))
-
-
-def copy_rows(cursor: Any, table: str, rows: Iterable[list[Any]], connection: Any) -> None:
-    """COPY rows (from `_copy_values`) into `table`, one `write_row` each, as they come. The raw
-    COPY the ingestion benchmark compares against uses this too."""
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in Event._meta.concrete_fields)
-    # The raw psycopg cursor bypasses Django's wrapper: map its errors to django.db's.
-    with connection.wrap_database_errors, cursor.copy(f"COPY {qn(table)} ({columns}) FROM STDIN") as copy:
-        write = copy.write_row
-        for values in rows:
-            write(values)
-
-
-def record_new(events: Iterable[Event]) -> list[Event]:
-    """Append the events (built with `build_event`) whose id is new in their organization; return
-    those.
-
-    `record_rows` for model instances: all or nothing, and a retried batch creates nothing.
-    """
-    events = list(events)
-    stored = {(_organization(row.organization_id), row.id) for row in record_rows(map(_row_of, events))}
-    new = []
-    for event in events:
-        key = (_organization(event.organization_id), event.id)
-        if key in stored:
-            stored.discard(key)  # the first of two events sharing an id, as record_rows keeps
-            new.append(event)
-    return new
-
-
 Key = tuple[uuid.UUID, uuid.UUID]  # (organization_id, event id): an idempotency key
 
 
-def record_rows(rows: Iterable[EventRow], *, keys: Collection[Key] | None = None) -> list[EventRow]:
-    """Append the rows (built with `event_row`) whose id is new in their organization; return those.
+def record_many[Stored: (Event, EventRow)](
+    events: Iterable[Stored], *, keys: Collection[Key] | None = None
+) -> list[Stored]:
+    """Append the events whose id is new in their organization; return those, in their order.
 
-    The idempotent batch door (ingestion): all or nothing, and a retried batch creates nothing.
-    An event's id is its idempotency key within its organization, whatever its `recorded_at`: the
-    keys are claimed in `audit_event_key` (`EventKey`) in the same transaction, so concurrent
-    batches carrying the same id store it once, and another organization's ids neither block nor
-    reveal anything. Only the rows actually stored are announced.
+    `events` are Events built with `build_event` or rows built with `event_row` (what ingestion
+    builds straight from the wire, skipping the model instance). All or nothing, in one
+    transaction (a savepoint inside the caller's), and a retried batch stores nothing: an event's
+    id is its idempotency key within its organization, whatever its `recorded_at`. The keys are
+    claimed in `audit_event_key` (`EventKey`) in the same transaction, so concurrent batches
+    carrying the same id store it once, and another organization's ids neither block nor reveal
+    anything. Of two events sharing an id, the first is kept. Only the events stored are announced.
 
-    Given `keys` (the (organization_id, id) the rows will carry), the keys are claimed first and
-    the rows are then streamed into the COPY as the iterable yields them, so building them
+    Given `keys` (the (organization_id, id) the events will carry), the keys are claimed first and
+    the events are then streamed into the COPY as the iterable yields them, so building them
     overlaps the database's index work. The iterable is always consumed to its end, stored or
     not: a consumer that validates as it yields (ingestion) raises there, which aborts the batch.
 
-    Cost on PostgreSQL: one statement per organization in the batch (the claim, which also
-    skips ids that other doors stored), then one COPY of the new rows.
+    Cost on PostgreSQL: one statement per organization in the batch (the claim, which also skips
+    ids that `record` stored), then one COPY of the new events. On SQLite, batched INSERTs.
     """
     if keys is None:
-        rows = list(rows)
-        keys = [(_organization(row.organization_id), row.id) for row in rows]
+        events = list(events)
+        keys = [(_organization(event.organization_id), event.id) for event in events]
     connection = connections[Event.objects.db]
-    new: list[EventRow] = []
+    new: list[Stored] = []
     # One atomic block: a transaction when called outside one (an API request), which spares the
     # savepoint a nested call needs; either way a failed batch leaves neither keys nor events.
     with transaction.atomic(using=connection.alias):
         claimed = _claim(keys, connection) if keys else set()
-        fresh = _fresh(rows, claimed)
+        fresh = _fresh(events, claimed)
         if not claimed:
-            for _ in fresh:  # nothing to store, but every row is still built (and so validated)
+            for _ in fresh:  # nothing to store, but every event is still built (and so validated)
                 pass
         elif connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                copy_rows(cursor.cursor, Event._meta.db_table, _collect(fresh, new), connection)
+                _copy(cursor.cursor, _collect(fresh, new), connection)
         else:
             new = list(fresh)
-            Event.objects.bulk_create([Event(*row) for row in new])
+            Event.objects.bulk_create([_event_of(event) for event in new])
         _announce(new)
     return new
 
@@ -376,21 +367,21 @@ def _organization(value: uuid.UUID | str) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def _fresh(rows: Iterable[EventRow], claimed: set[Key]) -> Iterator[EventRow]:
-    """The rows whose key was claimed, the first of each; every row is drawn from `rows`."""
-    for row in rows:
-        organization_id = row.organization_id
+def _fresh[Stored: (Event, EventRow)](events: Iterable[Stored], claimed: set[Key]) -> Iterator[Stored]:
+    """The events whose key was claimed, the first of each; every event is drawn from `events`."""
+    for event in events:
+        organization_id = event.organization_id
         if type(organization_id) is not uuid.UUID:
             organization_id = _organization(organization_id)
-        key = (organization_id, row.id)
+        key = (organization_id, event.id)
         if key in claimed:
-            claimed.discard(key)  # a later row with the same id is a duplicate
-            yield row
+            claimed.discard(key)  # a later event with the same id is a duplicate
+            yield event
 
 
 def _claim(keys: Collection[Key], connection: Any) -> set[Key]:
-    """Claim the idempotency keys; return those that were new, less any whose event another door
-    (`record`, `record_many`) stored with that id in that organization.
+    """Claim the idempotency keys; return those that were new, less any whose event `record`
+    stored with that id in that organization.
 
     PostgreSQL, per organization: one INSERT ... ON CONFLICT DO NOTHING RETURNING, in the sorted
     order of the ids, so that two batches sharing ids take their index entries in the same order
@@ -448,8 +439,46 @@ def _claim_sqlite(organization_id: uuid.UUID, ids: set[uuid.UUID]) -> set[uuid.U
     return new - stored
 
 
-def _collect(stream: Iterable[EventRow], into: list[EventRow]) -> Iterator[list[Any]]:
-    """Remember each row while handing COPY its values."""
-    for row in stream:
-        into.append(row)
-        yield _copy_values(row)
+def _collect[Stored: (Event, EventRow)](stream: Iterable[Stored], into: list[Stored]) -> Iterator[list[Any]]:
+    """Remember each event while handing COPY its values."""
+    for event in stream:
+        into.append(event)
+        yield _copy_values(event if type(event) is EventRow else _row_of(event))
+
+
+def _row_of(event: Event) -> EventRow:
+    values = event.__dict__
+    return EventRow(*(values[name] for name in _COLUMNS))
+
+
+def _event_of(event: Event | EventRow) -> Event:
+    return event if isinstance(event, Event) else Event(*event)
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # what only the standard library encodes (e.g. integers beyond 64 bits)
+        return json.dumps(value)
+
+
+def _copy_values(row: EventRow) -> list[Any]:
+    """A row as COPY's text format takes it: JSON columns as JSON text."""
+    values = list(row)
+    for i in _JSON_COLUMNS:
+        values[i] = _json_text(values[i])
+    return values
+
+
+def _copy(cursor: Any, rows: Iterable[list[Any]], connection: Any) -> None:
+    """COPY rows (from `_copy_values`) into the events table, one `write_row` each, as they come."""
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in Event._meta.concrete_fields)
+    # The raw psycopg cursor bypasses Django's wrapper: map its errors to django.db's.
+    with (
+        connection.wrap_database_errors,
+        cursor.copy(f"COPY {qn(Event._meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        write = copy.write_row
+        for values in rows:
+            write(values)

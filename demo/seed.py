@@ -617,8 +617,8 @@ def demo_seed(
     Events are skipped when Acme already has some, unless `force`. The first load also records
     the console sign-ins of those days (`--force` adds events only). On PostgreSQL the monthly
     partitions reaching back `days` are made first, so that old events do not land in the
-    default partition. Cost: one `record_many` (one transaction, batched INSERTs) and one
-    batched insert of sign-ins.
+    default partition. Cost: one `record_many` (one transaction, one COPY on PostgreSQL) and
+    one batched insert of sign-ins.
     """
     if events < 0 or days < 1:
         raise ValueError("events must be 0 or more and days 1 or more.")
@@ -633,7 +633,7 @@ def demo_seed(
     ensure_partitions(months_back=days // 28 + 1)
     rng = random.Random(seed)
     with transaction.atomic():
-        result.events = record_many(demo_events(world, count=events, days=days, now=now, rng=rng))
+        result.events = len(record_many(demo_events(world, count=events, days=days, now=now, rng=rng)))
         if not already_seeded:
             result.sign_ins = demo_sign_ins_record(demo_sign_ins(world, days=days, now=now, rng=rng))
     result.seconds = time.perf_counter() - started

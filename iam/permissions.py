@@ -17,10 +17,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from audit.models import PrincipalType
-from audit.services import Actor
+from audit.services import Actor, record_refusal
+from core.regions import DEFAULT_REGION, REGIONS
 from iam.models import Application, Membership, Organization, Rule, User
 from iam.permission_sets import ACTIONS, IAM_METHOD_ACTIONS, ORGANIZATION_SCOPED_ACTIONS
-from iam.signals import access_denied
 
 Principal = User | Application
 
@@ -141,30 +141,20 @@ def request_may(request: HttpRequest, action: str, project_id: uuid.UUID | str |
     return request_grants(request).allows(action, project_id)
 
 
-# Where a refusal is filed in the trail, by the action's prefix.
-PRODUCTS = {
-    "audit_trail": ("audit-trail", "scaleway.audit_trail.v1alpha1.Api", None),
-    "iam": ("iam", "scaleway.iam.v1alpha1.Api", "global"),
-    "projects": ("account", "scaleway.account.v3.ProjectApi", "global"),
-    "contacts": ("account", "scaleway.account.v3.ContactApi", "global"),
-}
-
-
 def deny(
     request: HttpRequest, action: str, *, method: str, resources: list[dict[str, Any]] | None = None
 ) -> None:
-    """Announce a refusal so that the trail records it as a 403 event."""
-    product_name, service_name, locality = PRODUCTS[action.split(":")[0]]
-    access_denied.send(
-        sender=None,
-        request=request,
-        organization=getattr(request, "organization", None),
+    """Record the console's refusal of `action` as a 403 event, in the region the page shows,
+    with the fields the user submitted (the CSRF token aside)."""
+    region = request.GET.get("region")
+    submitted = request.GET if request.method == "GET" else request.POST
+    record_refusal(
+        request,
         action=action,
-        product_name=product_name,
-        service_name=service_name,
         method_name=method,
-        locality=locality,
+        locality=region if region in REGIONS else DEFAULT_REGION,
         resources=resources or [],
+        request_body={k: v for k, v in submitted.items() if k != "csrfmiddlewaretoken"},
     )
 
 

@@ -54,11 +54,11 @@ from alerts.rules import PRECONFIGURED
 from audit import openapi
 from audit.apiutils import API_PREFIXES
 from audit.models import AuthenticationEvent, Event
-from audit.services import Actor, build_event, record_many
+from audit.services import REFUSAL_PRODUCTS, Actor, build_event, record_many
 from core.ids import uuid7
 from iam import services as iam_services
 from iam.models import APIKey, Application, Group, Invitation, Membership, Organization, Policy, Project, User
-from iam.permissions import PRODUCTS, grants_for
+from iam.permissions import grants_for
 from tests.factories import MembershipFactory, UserFactory, grant
 
 # Each test runs in its own savepoint, inside the module's transaction that holds the world.
@@ -780,7 +780,7 @@ def check_refusal(world: World, persona: str, outcome: Outcome, gate: Gate | Non
     assert event.request_id == outcome.request_id, f"{outcome.label}: refusal lacks the request id"
     if gate is not None:
         action, method_name = gate
-        product_name, _service, locality = PRODUCTS[action.split(":")[0]]
+        product_name, _service, locality = REFUSAL_PRODUCTS[action.split(":")[0]]
         assert (event.method_name, event.product_name) == (method_name, product_name), outcome.label
         if locality:
             assert event.locality == locality, outcome.label

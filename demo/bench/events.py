@@ -7,7 +7,7 @@ It loads `--events` events (default 1,000,000) for one big organization, "Events
 `--noise` more spread over four other organizations, over the last `--days` days (default 60),
 interleaved in time order as a live trail receives them. The events come from the demo's one
 generator (`demo.events`: its products, methods, resource pools and busy hours) and are stored
-through `audit.services.record_new`, in batches (ingestion's COPY). `--reuse` measures what an
+through `audit.services.record_many`, in batches (ingestion's COPY). `--reuse` measures what an
 earlier run loaded. Then `VACUUM ANALYZE audit_event`, and each case runs `--runs` times after
 one untimed warm-up; it prints the median and 95th percentile, and the EXPLAIN ANALYZE summary
 (the indexes used, how many partitions were read) of the queries behind the main cases.
@@ -43,7 +43,7 @@ from django.urls import reverse
 from audit.models import Event
 from audit.partitions import ensure_partitions
 from audit.selectors import EventQuery, event_get, event_queryset, event_timeline, events_with_principals
-from audit.services import Actor, record_new
+from audit.services import Actor, record_many
 from core.paging import Cursor, event_page
 from demo.bench import BenchError
 from demo.events import (
@@ -67,7 +67,7 @@ DOMAIN = "bench-events.invalid"
 AUDITOR = f"auditor@{DOMAIN}"
 REGION = "fr-par"
 PAGE_SIZE = 50
-CHUNK = 10_000  # events per record_new call (one transaction, one COPY)
+CHUNK = 10_000  # events per record_many call (one transaction, one COPY)
 AGENTS = (FIREFOX_UA, CLI_UA, TERRAFORM_UA, SDK_PYTHON_UA)
 CI_NETWORK = "10.64.0.0/16"  # the applications (CI runners) call from inside a VPC
 TEXT = "stripe"  # free text: a secret's name, in the resources' JSON
@@ -301,11 +301,11 @@ class _Bench:
         )
         stored = 0
         for batch in itertools.batched(trail, CHUNK):
-            stored += len(record_new(batch))
+            stored += len(record_many(batch))
         seconds = time.perf_counter() - started
         self.stdout.write(
             f"Loaded {stored:,} events ({share:.0%} for {BIG}, the rest over {len(casts) - 1} other "
-            f"organizations) over {days} days through record_new: {seconds:.0f} s, "
+            f"organizations) over {days} days through record_many: {seconds:.0f} s, "
             f"{stored / seconds:,.0f} events/s\n"
         )
 

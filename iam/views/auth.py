@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuthenticationEvent
-from audit.services import authentication_event_record
+from audit.services import record_authentication
 from core.http import client_ip
 from iam import throttle
 from iam.forms import LoginForm, OrganizationSwitchForm, TimeDisplayForm
@@ -74,7 +74,7 @@ def _record_login(
     request: HttpRequest, *, email: str, user: User | None, result: str, reason: str = ""
 ) -> None:
     for organization_id in _organization_ids(user):
-        authentication_event_record(
+        record_authentication(
             request=request,
             email=email,
             result=result,

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from audit import ingest
-from audit.services import record_new
+from audit.services import record_many
 from iam.management.commands.create_api_key import organization_by_id_or_name
 
 
@@ -50,7 +50,7 @@ class Command(BaseCommand):
         received = len(events)
         with transaction.atomic():
             created = sum(
-                len(record_new(events[start : start + ingest.MAX_BATCH]))
+                len(record_many(events[start : start + ingest.MAX_BATCH]))
                 for start in range(0, received, ingest.MAX_BATCH)
             )
         self.stdout.write(f"{received} events read, {created} stored, {received - created} already present.")
