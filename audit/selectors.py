@@ -52,8 +52,16 @@ class EventQuery:
         """The time range, with Scaleway's defaults: the last hour, up to now."""
         now = now or timezone.now()
         before = self.recorded_before or now
-        after = self.recorded_after or (before - DEFAULT_WINDOW)
+        after = self.recorded_after or earlier(before, DEFAULT_WINDOW)
         return after, before
+
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def earlier(moment: datetime, delta: timedelta) -> datetime:
+    """`moment - delta`, or the first instant `datetime` holds when that is before year 1."""
+    return moment - delta if moment - EARLIEST > delta else EARLIEST
 
 
 def event_queryset(
@@ -125,8 +133,9 @@ class Cursor:
             recorded_at = parse_datetime(at)
             if recorded_at is None or recorded_at.tzinfo is None:
                 raise ValueError
-            return cls(recorded_at, uuid.UUID(pk), bool(newer))
-        except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59, which a forged token may carry.
+            return cls(recorded_at.astimezone(UTC), uuid.UUID(pk), bool(newer))
+        except (ValueError, TypeError, OverflowError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError("Invalid page token.") from exc
 
 
