@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import EmptyPage
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -87,7 +88,7 @@ def management(request: ConsoleRequest) -> HttpResponse:
         form = AlertRulesForm(states=states, custom_rules=custom_rules)
 
     table = AlertTable(selectors.alert_list(organization=organization, region=region))
-    RequestConfig(request, paginate={"per_page": ALERTS_PER_PAGE}).configure(table)
+    _paginate(request, table, ALERTS_PER_PAGE)
     template = "alerts/management.html"
     if request.htmx.target == "fired-alerts":
         template += "#fired-alerts"
@@ -105,6 +106,21 @@ def management(request: ConsoleRequest) -> HttpResponse:
             "table": table,
         },
     )
+
+
+def _paginate(request: ConsoleRequest, table: AlertTable, per_page: int) -> None:
+    """The page the URL asks for, at a size the URL cannot change: tables2 would take `per_page`
+    from the URL too, and a size below 1 fails to paginate at all. A page out of range shows the
+    first or the last page."""
+    RequestConfig(request, paginate=False).configure(table)
+    try:
+        page = int(request.GET.get(table.prefixed_page_field) or 1)
+    except ValueError:
+        page = 1
+    try:
+        table.paginate(page=page, per_page=per_page)
+    except EmptyPage:
+        table.paginate(page=1 if page < 1 else table.paginator.num_pages, per_page=per_page)
 
 
 def _backtest_context(form: CustomAlertRuleForm, request: ConsoleRequest, region: str) -> dict[str, object]:

@@ -27,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found
 
 from audit.redaction import redact
-from audit.selectors import EARLIEST
+from audit.selectors import EARLIEST, LATEST
 from audit.services import Actor, record
 from iam.http import ApiRequest
 from iam.permissions import PRODUCTS, has_permission
@@ -138,8 +138,6 @@ DATETIME_RE = re.compile(
     r"(?P<offset>[Zz]|(?P<sign>[+-])(?P<offset_hours>[0-9]{2})(?::?(?P<offset_minutes>[0-9]{2}))?)?$"
 )
 DATETIME_MAX_LENGTH = 64
-# The instants every database and `datetime` can hold: a bound beyond them is the same filter.
-LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 def parse_timestamp(value: str) -> datetime | None:

@@ -28,10 +28,12 @@ from audit.renderers import SELECTS_IN_PYTHON
 from audit.selectors import (
     EventPage,
     Timeline,
+    earlier,
     event_get,
     event_page,
     event_timeline,
     events_with_principals,
+    later,
     project_list,
 )
 from audit.tables import EventTable
@@ -225,8 +227,8 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
             QueryDict(),
             region=event.region,
             range=CUSTOM,
-            after=iso_utc(at - SAME_REQUEST),
-            before=iso_utc(at + SAME_REQUEST),
+            after=iso_utc(earlier(at, SAME_REQUEST)),
+            before=iso_utc(later(at, SAME_REQUEST)),
             request_id=event.request_id,
         )
         if event.request_id
@@ -235,8 +237,8 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
             QueryDict(),
             region=event.region,
             range=CUSTOM,
-            after=iso_utc(at - AROUND),
-            before=iso_utc(at + AROUND),
+            after=iso_utc(earlier(at, AROUND)),
+            before=iso_utc(later(at, AROUND)),
         ),
         "principal_url": _url(
             QueryDict(), region=event.region, range="30d", principal=str(event.principal_id)

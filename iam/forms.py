@@ -9,6 +9,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
+from iam.fields import UTCDateTimeField
 from iam.models import Application, Group, Organization, Project, User
 from iam.permission_sets import CATALOGUE
 from iam.selectors import member_users
@@ -226,7 +227,7 @@ class APIKeyForm(forms.Form):
     default_project = forms.ModelChoiceField(
         queryset=Project.objects.none(), required=False, empty_label="No default project"
     )
-    expires_at = forms.DateTimeField(
+    expires_at = UTCDateTimeField(
         label="Expires",
         required=False,
         widget=DATETIME_LOCAL,

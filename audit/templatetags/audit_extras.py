@@ -30,14 +30,26 @@ def with_offset(value: datetime | None, precision: str = "seconds") -> str:
     """
     if not isinstance(value, datetime):
         return ""
-    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    local = _local(value)
+    # The year by hand: strftime drops the leading zeros of years before 1000.
     if precision == "minutes":
-        text = local.strftime("%Y-%m-%d %H:%M")
+        text = f"{local.year:04d}-" + local.strftime("%m-%d %H:%M")
     elif precision == "ms":
-        text = local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+        text = f"{local.year:04d}-" + local.strftime("%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
     else:
-        text = local.strftime("%Y-%m-%d %H:%M:%S")
+        text = f"{local.year:04d}-" + local.strftime("%m-%d %H:%M:%S")
     return f"{text} {_offset(local)}"
+
+
+def _local(value: datetime) -> datetime:
+    """In the active time zone; in UTC when that instant has no local time (before year 1 west of
+    Greenwich, after 9999 east of it)."""
+    if not timezone.is_aware(value):
+        return value
+    try:
+        return timezone.localtime(value)
+    except OverflowError:
+        return value.astimezone(UTC)
 
 
 @register.filter
@@ -53,7 +65,8 @@ def iso_utc(value: datetime | None) -> str:
     """Machine-readable instant for `<time datetime>` and for links: `2026-11-21T09:02:11Z`."""
     if not isinstance(value, datetime):
         return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    value = value.astimezone(UTC)
+    return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%SZ")
 
 
 _STATUS_BADGES = {
