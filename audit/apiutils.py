@@ -154,8 +154,11 @@ def parse_timestamp(value: str) -> datetime | None:
     microsecond = int((found["fraction"] or "0")[:6].ljust(6, "0"))
     if second == 60:
         second, microsecond = 59, 999_999
+    date = found["date"]
+    # RFC 3339 has a year 0 (a leap year), which `datetime` lacks: read it as year 4, four years on.
+    shift = timedelta(days=1461) if date.startswith("0000-") else timedelta()
     try:
-        local = datetime.fromisoformat(found["date"]).replace(
+        local = datetime.fromisoformat("0004" + date[4:] if shift else date).replace(
             hour=int(found["hour"]), minute=int(found["minute"]), second=second, microsecond=microsecond
         )
     except ValueError:  # 2026-02-30, 25:00 ...
@@ -167,9 +170,9 @@ def parse_timestamp(value: str) -> datetime | None:
             return None
         offset = timedelta(hours=hours, minutes=minutes) * (-1 if found["sign"] == "-" else 1)
     try:
-        return (local - offset).replace(tzinfo=UTC)
+        return (local - offset - shift).replace(tzinfo=UTC)
     except OverflowError:
-        return EARLIEST if offset > timedelta() else LATEST
+        return EARLIEST if shift or offset > timedelta() else LATEST
 
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.

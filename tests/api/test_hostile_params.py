@@ -71,6 +71,8 @@ EDGE_TIMESTAMPS = [
     "0001-01-01T00:00:00Z",
     "0001-01-01T00:00:00+01:00",
     "0001-01-01T00:00:00-23:59",
+    "0000-01-01T00:00:00Z",
+    "0000-12-31T23:00:00-05:00",
     "9999-12-31T23:59:59.999999Z",
     "9999-12-31T23:59:59-05:00",
     "2016-12-31T23:59:60Z",
@@ -83,7 +85,7 @@ BAD_TIMESTAMPS = [
     "2026-11-29T24:00:00Z",
     "2026-11-29T10:00:00+24:00",
     "2026-11-29T10:00:00+05:60",
-    "0000-01-01T00:00:00Z",
+    "0000-02-30T00:00:00Z",
     "2026-11-29",
     "2026-11-29T10:00:00Z\n",
     "2026-11-29T10:00:00." + "9" * 60 + "Z",
@@ -172,6 +174,9 @@ def test_parse_timestamp_converts_to_utc_and_clamps_at_the_edges_of_time():
     assert parse_timestamp("0001-01-01T00:00:00+01:00") == datetime.min.replace(tzinfo=UTC)
     assert parse_timestamp("9999-12-31T23:59:59-05:00") == datetime.max.replace(tzinfo=UTC)
     assert parse_timestamp("2016-12-31T23:59:60Z") == datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    # RFC 3339's year 0, which datetime lacks: before year 1 clamps, the rest is year 1 in UTC.
+    assert parse_timestamp("0000-06-01T00:00:00Z") == datetime.min.replace(tzinfo=UTC)
+    assert parse_timestamp("0000-12-31T23:00:00-05:00") == datetime(1, 1, 1, 4, tzinfo=UTC)
 
 
 def test_a_forged_page_token_is_refused_not_a_server_error(api, acme):
