@@ -54,6 +54,8 @@ READ, WRITE = "audit_trail:read", "audit_trail:write"
 # never `enabling` or `disabling`: filtering on those lists nothing.
 STATUSES = ("enabled", "disabled", "enabling", "disabling")
 SEVERITIES = tuple(value for value, _ in Severity.CHOICES)
+# The enums' proto defaults, which Go clients send for "unset".
+UNKNOWN_STATUS, UNKNOWN_SEVERITY = "unknown_status", "unknown_severity"
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 MAX_IDS = 1000
 NAME_MAX, DESCRIPTION_MAX, QUERY_MAX = 100, 500, 4000
@@ -62,7 +64,8 @@ OCCURRENCES_MAX = 100_000
 WINDOW_MIN, WINDOW_MAX = 60, 24 * 3600
 DEFAULT_WINDOW = timedelta(minutes=5)
 # Python passes the string through ("300s"); Go's scw.Duration sends "300.000000000s".
-DURATION_RE = re.compile(r"^(\d{1,12})(?:\.(\d{1,9}))?s$")
+DURATION_RE = re.compile(r"^(0|[1-9][0-9]{0,11})(?:\.([0-9]{1,9}))?s$")
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 NAME_TAKEN = "a custom rule with this name already exists in this region"
 CUSTOM_RULE_TYPE = "audit_trail_custom_alert_rule"
 
@@ -117,8 +120,6 @@ def _region(region: str) -> None:
 
 def _body(request: ApiRequest) -> Params:
     body = read_json(request)
-    if body is None:
-        body = {}
     if not isinstance(body, dict):
         raise invalid_arguments([argument_error("body", "format", "the body must be a JSON object")])
     return Params(body)
@@ -156,18 +157,18 @@ def _ids(params: Params, name: str) -> list[str]:
         return []
     ids: list[str] = []
     for index, item in enumerate(value):
-        try:
+        if isinstance(item, str) and UUID_RE.fullmatch(item):
             ids.append(str(uuid.UUID(item)))
-        except (AttributeError, TypeError, ValueError):
+        else:
             params.error(f"{name}[{index}]", "format", "ids are UUIDs, as the list endpoint gives them")
     return list(dict.fromkeys(ids))
 
 
 def _evaluation_window(params: Params) -> timedelta:
     raw = params.data.get("evaluation_window")
-    if raw in (None, ""):
+    if raw is None:
         return DEFAULT_WINDOW
-    found = DURATION_RE.match(raw) if isinstance(raw, str) else None
+    found = DURATION_RE.fullmatch(raw) if isinstance(raw, str) else None
     if found is None:
         params.error("evaluation_window", "format", 'evaluation_window is a duration in seconds, e.g. "300s"')
         return DEFAULT_WINDOW
@@ -208,13 +209,14 @@ def _name(params: Params, *, required: bool) -> str | None:
 
 
 def _description(params: Params) -> str | None:
-    """None when absent; an empty string clears the description."""
+    """None when absent; an empty (or blank) string clears the description."""
     value = params.data.get("description")
     if value is None:
         return None
-    if value == "":
+    description = params.string("description", max_length=DESCRIPTION_MAX)
+    if description is None and isinstance(value, str) and not value.strip():
         return ""
-    return params.string("description", max_length=DESCRIPTION_MAX)
+    return description
 
 
 def _name_taken(
@@ -246,7 +248,7 @@ def alert_rules(request: ApiRequest, region: str) -> HttpResponse:
     if request.method == "PATCH":
         return set_enabled_alert_rules(request, region)
     params = _prepare(request, region, READ, "ListAlertRules")
-    status = params.enum("status", STATUSES)
+    status = params.enum("status", STATUSES, unknown=UNKNOWN_STATUS)
     page, page_size = _paging(params)
     params.check()
     states = selectors.alert_rule_states(organization=request.organization, region=region)
@@ -338,7 +340,7 @@ def custom_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
     if request.method == "PUT":
         return set_enabled_custom_alert_rules(request, region)
     params = _prepare(request, region, READ, "ListCustomAlertRules")
-    status = params.enum("status", STATUSES)
+    status = params.enum("status", STATUSES, unknown=UNKNOWN_STATUS)
     page, page_size = _paging(params)
     params.check()
     qs = _custom_rules(request, region)
@@ -357,11 +359,13 @@ def create_custom_alert_rule(request: ApiRequest, region: str) -> HttpResponse:
     name = _name(params, required=True)
     description = _description(params) or ""
     query = _query(params)
-    if params.data.get("occurrences") in (None, ""):
+    if params.data.get("occurrences") is None:
         params.error("occurrences", "required", "occurrences is required")
     occurrences = params.integer("occurrences", minimum=1, maximum=OCCURRENCES_MAX)
     window = _evaluation_window(params)
-    severity = params.enum("severity", SEVERITIES, default=Severity.INFO) or Severity.INFO
+    severity = (
+        params.enum("severity", SEVERITIES, unknown=UNKNOWN_SEVERITY, default=Severity.INFO) or Severity.INFO
+    )
     if name is not None and _name_taken(request, region, name):
         params.error("name", "constraint", NAME_TAKEN)
     params.check()

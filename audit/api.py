@@ -27,9 +27,10 @@ from audit.apiutils import (
     authorize,
     check_organization,
     invalid_arguments,
+    parse_timestamp,
 )
 from audit.models import AuthenticationEvent, Event
-from audit.selectors import DEFAULT_WINDOW, EventQuery, event_queryset
+from audit.selectors import DEFAULT_WINDOW, EventQuery, earlier, event_queryset
 from core.paging import Cursor, event_page
 from core.regions import DEFAULT_REGION, REGION_RE
 from core.time import iso
@@ -39,6 +40,12 @@ READ = "audit_trail:read"
 ORDER_BY = ("recorded_at_desc", "recorded_at_asc")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+PAGE_TOKEN_MAX = 1000
+STATUS_MAX = 999
+# ResourceType's proto default, which Go clients always send: no filter.
+UNKNOWN_TYPE = "unknown_type"
+# The longest product, service and method names ingestion accepts (audit.ingest), and resource ids.
+PRODUCT_MAX, SERVICE_MAX, METHOD_MAX, RESOURCE_ID_MAX, SOURCE_IP_MAX = 64, 128, 128, 200, 64
 
 # --- wire shapes -------------------------------------------------------------------------------
 
@@ -113,13 +120,13 @@ class PageToken:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             cursor_token, after, before, token_digest = json.loads(raw)
-            window = (datetime.fromisoformat(after), datetime.fromisoformat(before))
+            window = (parse_timestamp(after), parse_timestamp(before))
             cursor = Cursor.decode(cursor_token)
         except (ValueError, TypeError, UnicodeDecodeError):
             raise error from None
-        if token_digest != digest or cursor.newer:
+        if token_digest != digest or cursor.newer or window[0] is None or window[1] is None:
             raise error
-        return cursor, window
+        return cursor, (window[0], window[1])
 
 
 def _digest(*parts: Any) -> str:
@@ -134,7 +141,7 @@ class ListRequest:
         self.recorded_before = params.datetime("recorded_before")
         self.order = params.enum("order_by", ORDER_BY, default="recorded_at_desc")
         self.page_size = params.integer("page_size", minimum=1, maximum=MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
-        self.page_token = params.string("page_token", max_length=1000)
+        self.page_token = params.string("page_token", max_length=PAGE_TOKEN_MAX)
 
     @property
     def ascending(self) -> bool:
@@ -147,18 +154,18 @@ class ListRequest:
             cursor, window = PageToken.decode(self.page_token, digest)
             return window, cursor, digest
         before = self.recorded_before or timezone.now()
-        after = self.recorded_after or (before - DEFAULT_WINDOW)
+        after = self.recorded_after or earlier(before, DEFAULT_WINDOW)
         return (after, before), None, digest
 
 
 def _region(region: str) -> str:
-    if not REGION_RE.match(region):
+    if not REGION_RE.fullmatch(region):
         raise invalid_arguments([argument_error("region", "format", "region must look like fr-par")])
     return region
 
 
 def _source_ip(params: Params) -> str | None:
-    value = params.string("source_ip", max_length=64)
+    value = params.string("source_ip", max_length=SOURCE_IP_MAX)
     if value is None:
         return None
     try:
@@ -171,9 +178,9 @@ def _source_ip(params: Params) -> str | None:
 
 def _resource_type(params: Params) -> str | None:
     value = params.string("resource_type", max_length=64)
-    if value is None or value.startswith("unknown_"):
+    if value is None or value == UNKNOWN_TYPE:
         return None
-    if not ingest.RESOURCE_TYPE_RE.match(value):
+    if not ingest.RESOURCE_TYPE_RE.fullmatch(value):
         params.error("resource_type", "format", "resource_type must be a resource type such as iam_api_key")
         return None
     return value
@@ -195,17 +202,17 @@ def list_events(request: ApiRequest, region: str) -> HttpResponse:
     """ListEvents: all 15 parameters of §2.1, keyset-paged through `audit.selectors`."""
     params = _prepare(request, region, "ListEvents")
     listing = ListRequest(params)
-    status = params.integer("status", minimum=0, maximum=999)
+    status = params.integer("status", minimum=0, maximum=STATUS_MAX)
     filters = {
         "project_id": params.uuid("project_id"),
-        "product_name": params.string("product_name", max_length=64),
-        "service_name": params.string("service_name", max_length=128),
-        "method_name": params.string("method_name", max_length=128),
+        "product_name": params.string("product_name", max_length=PRODUCT_MAX),
+        "service_name": params.string("service_name", max_length=SERVICE_MAX),
+        "method_name": params.string("method_name", max_length=METHOD_MAX),
         "status": status or None,  # 0 is the proto default: no filter
         "principal_id": params.uuid("principal_id"),
         "source_ip": _source_ip(params),
         "resource_type": _resource_type(params),
-        "resource_id": params.string("resource_id", max_length=200),
+        "resource_id": params.string("resource_id", max_length=RESOURCE_ID_MAX),
     }
     params.check()
     window, cursor, digest = listing.resolve(request.organization.pk, region, *filters.values())

@@ -11,20 +11,21 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.http.request import RawPostDataException
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found
 
+from audit.selectors import EARLIEST, LATEST
 from audit.services import record_refusal
 from iam import throttle
 from iam.http import ApiRequest
@@ -128,86 +129,164 @@ def not_found_handler(request: HttpRequest, exception: Exception | None = None) 
 
 
 TRAIL_BODY_LIMIT = 64 * 1024
-TRUE = frozenset({"true", "1", "yes"})
-FALSE = frozenset({"false", "0", "no"})
+# Booleans as Go's strconv.ParseBool reads them, which is what Scaleway's gateway accepts: Python's
+# SDK sends `True`, Go's `true`.
+TRUE = frozenset({"1", "t", "T", "true", "True", "TRUE"})
+FALSE = frozenset({"0", "f", "F", "false", "False", "FALSE"})
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+INTEGER_RE = re.compile(r"^[+-]?[0-9]{1,20}$")
+# RFC 3339, plus what clients really send (reference §1): a space for the `T` (Python's str(datetime)),
+# no offset (read as UTC), no seconds, an offset without its colon, any number of fraction digits.
+DATETIME_RE = re.compile(
+    r"^(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
+    r"(?::(?P<second>[0-9]{2})(?:[.,](?P<fraction>[0-9]+))?)?"
+    r"(?P<offset>[Zz]|(?P<sign>[+-])(?P<offset_hours>[0-9]{2})(?::?(?P<offset_minutes>[0-9]{2}))?)?$"
+)
+DATETIME_MAX_LENGTH = 64
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """An aware UTC datetime, or None if `value` is not a timestamp (see DATETIME_RE).
+
+    Any offset RFC 3339 allows (up to ±23:59) is applied here, so PostgreSQL (which stores at most
+    ±15:59) never sees it; instants before year 1 or after 9999 in UTC clamp to EARLIEST/LATEST.
+    A leap second (:60) reads as the last instant of its minute.
+    """
+    found = DATETIME_RE.fullmatch(value)
+    if found is None:
+        return None
+    second = int(found["second"] or 0)
+    microsecond = int((found["fraction"] or "0")[:6].ljust(6, "0"))
+    if second == 60:
+        second, microsecond = 59, 999_999
+    date = found["date"]
+    # RFC 3339 has a year 0 (a leap year), which `datetime` lacks: read it as year 4, four years on.
+    shift = timedelta(days=1461) if date.startswith("0000-") else timedelta()
+    try:
+        local = datetime.fromisoformat("0004" + date[4:] if shift else date).replace(
+            hour=int(found["hour"]), minute=int(found["minute"]), second=second, microsecond=microsecond
+        )
+    except ValueError:  # 2026-02-30, 25:00 ...
+        return None
+    offset = timedelta()
+    if found["sign"]:
+        hours, minutes = int(found["offset_hours"]), int(found["offset_minutes"] or 0)
+        if hours > 23 or minutes > 59:
+            return None
+        offset = timedelta(hours=hours, minutes=minutes) * (-1 if found["sign"] == "-" else 1)
+    try:
+        return (local - offset - shift).replace(tzinfo=UTC)
+    except OverflowError:
+        return EARLIEST if shift or offset > timedelta() else LATEST
+
+
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def is_text(value: str) -> bool:
+    """No NUL (PostgreSQL text and jsonb refuse it) and no lone surrogate (not encodable)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Params:
     """Typed access to query parameters (or a JSON body) that collects every error, then raises.
 
-    Each accessor returns None for an absent or empty value, which every endpoint reads as
-    "no filter". Call `check()` once all parameters are read.
+    Each accessor returns None for an absent value, which every endpoint reads as "no filter".
+    In a query, an empty value is absent (Go clients send `organization_id=`), and a value given
+    twice is refused. In a JSON body, `null` is absent (as protobuf's JSON mapping reads it), and
+    so is an empty string for ids and timestamps; enums, which clients always send as strings,
+    must be one of their values. Call `check()` once all parameters are read.
     """
 
     def __init__(self, data: Any, *, prefix: str = "") -> None:
         self.data = data
         self.prefix = prefix
         self.errors: list[dict[str, str]] = []
+        # A QueryDict holds strings only; a JSON body holds typed values.
+        self.query = isinstance(data, QueryDict)
 
     def _raw(self, name: str) -> Any:
-        value = self.data.get(name)
-        if isinstance(value, str):
-            value = value.strip()
-        return None if value in (None, "") else value
+        if not self.query:
+            return self.data.get(name)
+        values = self.data.getlist(name)
+        if len(values) > 1:
+            self.error(name, "format", f"{name} must be given once")
+            return None
+        return values[0] if values and values[0] != "" else None
 
     def error(self, name: str, reason: str, help_message: str) -> None:
         self.errors.append(argument_error(self.prefix + name, reason, help_message))
 
-    def string(self, name: str, *, max_length: int = 200, required: bool = False) -> str | None:
+    def _required(self, name: str, required: bool) -> None:
+        if required:
+            self.error(name, "required", f"{name} is required")
+
+    def string(
+        self, name: str, *, max_length: int = 200, required: bool = False, single_line: bool = False
+    ) -> str | None:
+        """The value without surrounding spaces; a blank one is absent. `single_line` also refuses
+        control characters (a name that ends up in an e-mail subject or a log line)."""
         value = self._raw(name)
-        if value is None:
-            if required:
-                self.error(name, "required", f"{name} is required")
-            return None
-        if not isinstance(value, str):
-            self.error(name, "format", f"{name} must be a string")
-            return None
-        if len(value) > max_length or "\x00" in value:
-            self.error(name, "constraint", f"{name} must be at most {max_length} characters")
+        if value is not None:
+            if not isinstance(value, str):
+                self.error(name, "format", f"{name} must be a string")
+                return None
+            if len(value) > max_length:
+                self.error(name, "constraint", f"{name} must be at most {max_length} characters")
+                return None
+            if not is_text(value) or (single_line and CONTROL_RE.search(value)):
+                self.error(name, "format", f"{name} must not contain control characters")
+                return None
+            value = value.strip()
+        if not value:
+            self._required(name, required)
             return None
         return value
 
     def uuid(self, name: str, *, required: bool = False) -> uuid.UUID | None:
-        value = self.string(name, required=required)
-        if value is None:
+        """A UUID in its canonical 8-4-4-4-12 spelling, as every client sends it."""
+        value = self._raw(name)
+        if value is None or value == "":
+            self._required(name, required)
             return None
-        try:
-            return uuid.UUID(value)
-        except ValueError:
+        if not isinstance(value, str) or not UUID_RE.fullmatch(value):
             self.error(name, "format", f"{name} must be a UUID")
             return None
+        return uuid.UUID(value)
 
     def datetime(self, name: str, *, required: bool = False) -> datetime | None:
-        """RFC 3339, with `T` or a space, `Z` or an offset (naive means UTC)."""
-        value = self.string(name, max_length=64, required=required)
-        if value is None:
+        """A timestamp (see `parse_timestamp`), in UTC."""
+        value = self._raw(name)
+        if value is None or value == "":
+            self._required(name, required)
             return None
-        try:
-            parsed = parse_datetime(value)
-        except ValueError:
-            parsed = None
+        parsed = None
+        if isinstance(value, str) and len(value) <= DATETIME_MAX_LENGTH:
+            parsed = parse_timestamp(value)
         if parsed is None:
             self.error(name, "format", f"{name} must be an RFC 3339 timestamp")
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        try:
-            parsed.astimezone(UTC)
-        except OverflowError:
-            self.error(name, "constraint", f"{name} is out of range")
-            return None
         return parsed
 
     def integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
+        """Digits in a query; in a JSON body a number without a fractional part (`3` or `3.0`)."""
         value = self._raw(name)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            self.error(name, "format", f"{name} must be an integer")
-            return None
-        try:
+        number: int | None = None
+        if self.query:
+            number = int(value) if INTEGER_RE.fullmatch(value) else None
+        elif isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
             number = int(value)
-        except ValueError:
+        if number is None:
             self.error(name, "format", f"{name} must be an integer")
             return None
         if not minimum <= number <= maximum:
@@ -217,24 +296,34 @@ class Params:
 
     def boolean(self, name: str) -> bool | None:
         value = self._raw(name)
-        if value is None or isinstance(value, bool):
+        if value is None or (not self.query and isinstance(value, bool)):
             return value
-        lowered = str(value).lower()
-        if lowered in TRUE:
+        if self.query and value in TRUE:
             return True
-        if lowered in FALSE:
+        if self.query and value in FALSE:
             return False
         self.error(name, "format", f"{name} must be true or false")
         return None
 
-    def enum(self, name: str, choices: Iterable[str], *, default: str | None = None) -> str | None:
-        """One of `choices`; `unknown_*` (the proto default Go clients always send) means unset."""
-        value = self.string(name, max_length=64)
-        if value is None or value.startswith("unknown_"):
+    def enum(
+        self, name: str, choices: Iterable[str], *, unknown: str | None = None, default: str | None = None
+    ) -> str | None:
+        """One of `choices`. `unknown` is the enum's proto default (`unknown_status`...), which Go
+        clients always send: it means unset, like an absent value."""
+        if self.query:
+            value = self._raw(name)
+            if value is None:
+                return default
+        elif name not in self.data:
+            return default
+        else:
+            value = self.data[name]
+        if unknown is not None and value == unknown:
             return default
         allowed = list(choices)
-        if value not in allowed:
-            self.error(name, "constraint", f"{name} must be one of: {', '.join(allowed)}")
+        if not isinstance(value, str) or value not in allowed:
+            spelled = [unknown, *allowed] if unknown else allowed
+            self.error(name, "constraint", f"{name} must be one of: {', '.join(spelled)}")
             return default
         return value
 
@@ -299,9 +388,10 @@ def request_body_for_trail(request: HttpRequest) -> dict[str, Any]:
 
 
 def without_nul(value: Any) -> Any:
-    """PostgreSQL text and jsonb refuse NUL characters: drop them from what the trail keeps."""
+    """PostgreSQL text and jsonb refuse NUL characters and lone surrogates (which JSON's `\\ud800`
+    escapes can carry): drop the first and replace the second in what the trail keeps."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, dict):
         return {without_nul(k): without_nul(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -341,7 +431,7 @@ def deny(
         action=action,
         method_name=method,
         locality=locality,
-        resources=resources or [],
+        resources=without_nul(resources or []),  # ids come from the path, which may hold anything
         request_body=request_body_for_trail(request),
     )
 
@@ -358,10 +448,11 @@ def check_organization(
 
 
 def read_json(request: HttpRequest) -> Any:
-    """The JSON body, or None when empty. Raises invalid_arguments on malformed JSON."""
+    """The JSON body; `{}` when there is none, as Scaleway's gateway reads a missing body.
+    Raises invalid_arguments on malformed JSON."""
     raw = request.body
     if not raw.strip():
-        return None
+        return {}
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -20,9 +20,10 @@ from django.utils.dateparse import parse_datetime
 
 from audit import catalogue
 from audit.models import Event
-from audit.selectors import EventQuery, event_queryset
+from audit.selectors import EventQuery, earlier, event_queryset
 from core.paging import Cursor
 from core.regions import DEFAULT_REGION, REGION_CHOICES
+from iam.fields import UTCDateTimeFilter
 from iam.models import Organization, Project
 
 RANGES: dict[str, timedelta] = {
@@ -69,8 +70,12 @@ class LocalDateTimeInput(forms.DateTimeInput):
             value = parsed
         if isinstance(value, datetime):
             if timezone.is_aware(value):
-                value = timezone.localtime(value)
-            return value.strftime("%Y-%m-%dT%H:%M:%S")
+                try:
+                    value = timezone.localtime(value)
+                except OverflowError:  # year 1 or 9999 has no local time west or east of UTC
+                    pass
+            # Not strftime: it drops the leading zeros of years before 1000.
+            return value.replace(tzinfo=None, microsecond=0).isoformat()
         return super().format_value(value)
 
 
@@ -117,8 +122,8 @@ class EventFilter(django_filters.FilterSet):
     range = django_filters.ChoiceFilter(
         label="Time range", choices=list(RANGE_LABELS.items()), empty_label=None, method="noop"
     )
-    after = django_filters.DateTimeFilter(label="From", widget=LocalDateTimeInput(), method="noop")
-    before = django_filters.DateTimeFilter(label="To", widget=LocalDateTimeInput(), method="noop")
+    after = UTCDateTimeFilter(label="From", widget=LocalDateTimeInput(), method="noop")
+    before = UTCDateTimeFilter(label="To", widget=LocalDateTimeInput(), method="noop")
     product = django_filters.ChoiceFilter(
         label="Product",
         choices=[(p.name, p.title) for p in catalogue.PRODUCTS],
@@ -228,7 +233,7 @@ class EventFilter(django_filters.FilterSet):
         """The [start, end] instants the page shows, relative to `now` for the presets."""
         if self.range_key == CUSTOM:
             before = self.value("before") or self.now
-            after = self.value("after") or before - RANGES[DEFAULT_RANGE]
+            after = self.value("after") or earlier(before, RANGES[DEFAULT_RANGE])
             return after, before
         return self.now - RANGES[self.range_key], self.now
 

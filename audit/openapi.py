@@ -1,7 +1,13 @@
 """The OpenAPI 3.1 document of the whole API, served at /x/openapi.json.
 
 Written by hand from the same constants the views use (order-by values, page sizes, batch
-limits), so the document and the code cannot drift far; a test fuzzes the API from it.
+limits), so the document and the code cannot drift far; a test fuzzes the API from it with
+schemathesis's conformance checks, so every request the document allows is accepted and every
+request it forbids is refused.
+
+The clients' quirks (reference §1, §6.3) are part of the contract: an empty query value means
+"no filter" (`allowEmptyValue`), Go's `unknown_*` enum defaults are listed, booleans are read as
+Go's strconv.ParseBool reads them, and optional body fields may be `null`.
 """
 
 from __future__ import annotations
@@ -11,15 +17,81 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from audit import ingest
+from audit import api, ingest
 from audit.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDER_BY
+from audit.apiutils import DATETIME_MAX_LENGTH, FALSE, TRUE, UUID_RE
 from core.regions import REGIONS
-from iam.api import API_KEY_ORDER
+from iam.api import (
+    ACCESS_KEY_LENGTH,
+    API_KEY_ORDER,
+    BEARER_TYPES,
+    DESCRIPTION_MAX,
+    LOG_ORDER,
+    MAX_ACCESS_KEYS,
+)
+from iam.api import SEARCH_MAX as IAM_SEARCH_MAX
 from iam.logs import LOG_ACTIONS, LOG_RESOURCE_TYPES
 
-UUID = {"type": "string", "format": "uuid"}
+UUID = {"type": "string", "format": "uuid", "pattern": UUID_RE.pattern}
 TIMESTAMP = {"type": "string", "format": "date-time"}
 NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+# What the API reads as a timestamp: RFC 3339 (the API also takes Python's space-separated
+# spelling and a missing offset, which means UTC).
+TIMESTAMP_INPUT = {
+    "type": "string",
+    "format": "date-time",
+    "maxLength": DATETIME_MAX_LENGTH,
+    "description": "RFC 3339, e.g. 2026-01-31T09:30:00Z; offsets up to ±23:59.",
+}
+# Go's strconv.ParseBool spellings, which Scaleway's gateway reads (Python's SDK sends `True`).
+BOOLEAN_INPUT = {"enum": [True, False, *sorted(TRUE), *sorted(FALSE)]}
+ABSENT = {"enum": ["", None]}  # in a JSON body: the same as leaving the field out
+# Text the database can store: PostgreSQL refuses NUL characters.
+NO_NUL = "^[^\\x00]*$"
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators (audit.apiutils.CONTROL_RE).
+_CONTROLS = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
+# Characters Python's str.strip() removes, beyond the controls: a name needs one that is neither.
+_SPACES = "\\x20\\xa0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000"
+SINGLE_LINE_NAME = f"^[^{_CONTROLS}]*[^{_CONTROLS}{_SPACES}][^{_CONTROLS}]*$"
+NOT_BLANK = f"[^\\x00{_SPACES}\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f\\x85\\u2028\\u2029]"
+
+
+ACCESS_KEY_PATTERN = "^[Ss][Cc][Ww][A-Za-z0-9]{17}$"  # iam.api.ACCESS_KEY_RE: any case
+ACCESS_KEY_PATH = {"type": "string", "maxLength": ACCESS_KEY_LENGTH}
+
+
+def text(max_length: int, **extra: Any) -> dict[str, Any]:
+    """A free string: at most `max_length` characters, without NUL."""
+    return {"type": "string", "maxLength": max_length, "pattern": NO_NUL, **extra}
+
+
+def optional(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON body field that may also be null (and, for ids and timestamps, empty)."""
+    return {"anyOf": [schema, ABSENT]}
+
+
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_H16 = "[0-9a-fA-F]{1,4}"
+_IPV6 = "|".join(
+    [
+        f"({_H16}:){{7}}{_H16}",
+        f"({_H16}:){{1,7}}:",
+        f"({_H16}:){{1,6}}:{_H16}",
+        *(f"({_H16}:){{1,{n}}}(:{_H16}){{1,{7 - n}}}" for n in range(5, 0, -1)),
+        f":((:{_H16}){{1,7}}|:)",
+    ]
+)
+SOURCE_IP = {
+    "type": "string",
+    "anyOf": [
+        {"format": "ipv4"},
+        {"format": "ipv6"},
+        {"pattern": f"^({_OCTET}\\.){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])$"},
+        {"pattern": f"^({_IPV6})/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"},
+    ],
+    "maxLength": api.SOURCE_IP_MAX,
+    "examples": ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"],
+}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -27,7 +99,15 @@ def ref(name: str) -> dict[str, str]:
 
 
 def query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+    """An optional query parameter; empty, it is absent (Go clients send `organization_id=`)."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "allowEmptyValue": True,
+        "schema": schema,
+        "description": description,
+    }
 
 
 def path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +122,16 @@ ERRORS = {
     "400": json_response(ref("Error"), "invalid_arguments, with one detail per bad argument"),
     "401": json_response(ref("Error"), "denied_authentication: missing, unknown or expired key"),
     "403": json_response(ref("Error"), "permissions_denied (recorded in the trail as a 403 event)"),
-    "429": json_response(ref("Error"), "too_many_requests; see Retry-After"),
+    "429": {
+        **json_response(ref("Error"), "too_many_requests"),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the window resets.",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    },
 }
 
 
@@ -67,21 +156,29 @@ def operation(
 
 
 ORGANIZATION = query("organization_id", UUID, "Defaults to the API key's organization; another is refused.")
+BODY_ORGANIZATION = {
+    **optional(UUID),
+    "description": "Defaults to the API key's organization; another is refused.",
+}
 REGION = path_param("region", {"type": "string", "pattern": "^[a-z]{2}-[a-z]{3}$", "examples": ["fr-par"]})
 WINDOW = [
-    query("recorded_after", TIMESTAMP, "Default: one hour before recorded_before."),
-    query("recorded_before", TIMESTAMP, "Default: now."),
+    query("recorded_after", TIMESTAMP_INPUT, "Default: one hour before recorded_before."),
+    query("recorded_before", TIMESTAMP_INPUT, "Default: now."),
     query("order_by", {"type": "string", "enum": list(ORDER_BY), "default": "recorded_at_desc"}),
     query(
         "page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE}
     ),
-    query("page_token", {"type": "string", "maxLength": 1000}, "A previous answer's next_page_token."),
+    query(
+        "page_token",
+        {"type": "string", "maxLength": api.PAGE_TOKEN_MAX, "pattern": "^[A-Za-z0-9_-]*$"},
+        "A previous answer's next_page_token, with the same filters; any other token is refused.",
+    ),
 ]
 PAGE = [
     query("page", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1, "default": 1}),
     query("page_size", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
 ]
-RESOURCE_TYPE = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$", "examples": ["iam_api_key"]}
+RESOURCE_TYPE = {"type": "string", "pattern": ingest.RESOURCE_TYPE_RE.pattern, "examples": ["iam_api_key"]}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -282,12 +379,16 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "description": "Exactly one of user_id and application_id.",
         "properties": {
-            "user_id": UUID,
-            "application_id": UUID,
-            "description": {"type": "string", "maxLength": 200},
-            "expires_at": TIMESTAMP,
-            "default_project_id": UUID,
+            "user_id": optional(UUID),
+            "application_id": optional(UUID),
+            "description": {**text(DESCRIPTION_MAX), "type": ["string", "null"]},
+            "expires_at": {**optional(TIMESTAMP_INPUT), "description": "In the future."},
+            "default_project_id": optional(UUID),
         },
+        "oneOf": [
+            {"required": ["user_id"], "properties": {"user_id": UUID}},
+            {"required": ["application_id"], "properties": {"application_id": UUID}},
+        ],
     },
     "IngestEvent": {
         "type": "object",
@@ -366,14 +467,27 @@ RULE_STATUS = {"type": "string", "enum": ["unknown_status", "enabled", "disabled
 SEVERITY = {"type": "string", "enum": ["unknown_severity", "info", "warning", "error", "critical"]}
 ALERT_REGION = path_param("region", {"type": "string", "enum": list(REGIONS)})
 MAX_RULE_IDS = 1000
+RULE_NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 100,
+    "pattern": SINGLE_LINE_NAME,
+    "description": "Unique in the region, whatever its case; one line.",
+}
+RULE_DESCRIPTION = {"type": ["string", "null"], "maxLength": 500, "pattern": NO_NUL}
+# Whole seconds from 60 to 86400, with an optional zero fraction (alerts.api.DURATION_RE and the
+# bounds it is checked against).
+EVALUATION_WINDOW = (
+    "^([6-9][0-9]|[1-9][0-9]{2,3}|[1-7][0-9]{4}|8[0-5][0-9]{3}|86[0-3][0-9]{2}|86400)(\\.0{1,9})?s$"
+)
 
 
 def _ids(description: str) -> dict[str, Any]:
-    return {"type": "array", "maxItems": MAX_RULE_IDS, "items": UUID, "description": description}
+    return {"type": ["array", "null"], "maxItems": MAX_RULE_IDS, "items": UUID, "description": description}
 
 
 def _with_organization(properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "properties": {"organization_id": ORGANIZATION["schema"], **properties}}
+    return {"type": "object", "properties": {"organization_id": BODY_ORGANIZATION, **properties}}
 
 
 SCHEMAS.update(
@@ -440,25 +554,21 @@ SCHEMAS.update(
             "type": "object",
             "required": ["name", "query", "occurrences"],
             "properties": {
-                "organization_id": ORGANIZATION["schema"],
-                "name": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": 100,
-                    "description": "Unique in the region.",
-                },
-                "description": {"type": "string", "maxLength": 500},
+                "organization_id": BODY_ORGANIZATION,
+                "name": RULE_NAME,
+                "description": RULE_DESCRIPTION,
                 "query": {
                     "type": "string",
                     "minLength": 1,
                     "maxLength": 4000,
+                    "pattern": f"^[^\\x00]*{NOT_BLANK}[^\\x00]*$",
                     "description": "CEL, checked as the console checks it; a bad one answers invalid_arguments on `query`.",
                     "examples": ['status_code == 403 && product_name == "secret-manager"'],
                 },
                 "occurrences": {"type": "integer", "minimum": 1, "maximum": 100_000},
                 "evaluation_window": {
-                    "type": "string",
-                    "pattern": "^[0-9]+(\\.[0-9]{1,9})?s$",
+                    "type": ["string", "null"],
+                    "pattern": EVALUATION_WINDOW,
                     "default": "300s",
                     "description": 'Whole seconds from 60s to 86400s: "300s" or "300.000000000s".',
                 },
@@ -469,12 +579,9 @@ SCHEMAS.update(
             "type": "object",
             "description": "Only the metadata is updatable.",
             "properties": {
-                "name": {"type": "string", "minLength": 1, "maxLength": 100},
-                "description": {
-                    "type": "string",
-                    "maxLength": 500,
-                    "description": "An empty string clears it.",
-                },
+                "organization_id": BODY_ORGANIZATION,
+                "name": {**RULE_NAME, "type": ["string", "null"]},
+                "description": {**RULE_DESCRIPTION, "description": "An empty string clears it."},
             },
         },
         "CustomAlertRuleIdsRequest": _with_organization(
@@ -487,8 +594,10 @@ SCHEMAS.update(
 )
 
 
-def _body(schema: str) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref(schema)}}}}
+def _body(schema: str, *, required: bool = False) -> dict[str, Any]:
+    """A JSON body. Optional unless it has required fields: like Scaleway's gateway, the API reads
+    a missing body as `{}`."""
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": ref(schema)}}}}
 
 
 def alert_rule_paths(audit: str) -> dict[str, Any]:
@@ -549,7 +658,7 @@ def alert_rule_paths(audit: str) -> dict[str, Any]:
                 tag,
                 json_response(ref("CustomAlertRule")),
                 [ALERT_REGION],
-                extra=_body("CreateCustomAlertRuleRequest"),
+                extra=_body("CreateCustomAlertRuleRequest", required=True),
             ),
             "put": operation(
                 "SetEnabledCustomAlertRules",
@@ -574,7 +683,7 @@ def alert_rule_paths(audit: str) -> dict[str, Any]:
                 "Delete a custom rule for good (its past alerts stay)",
                 tag,
                 {"description": "Deleted"},
-                [ALERT_REGION, custom_id],
+                [ALERT_REGION, custom_id, ORGANIZATION],
                 status="204",
             ),
         },
@@ -629,14 +738,18 @@ def document() -> dict[str, Any]:
                         ORGANIZATION,
                         query("project_id", UUID),
                         query("resource_type", RESOURCE_TYPE, "`unknown_type` or empty: no filter."),
-                        query("method_name", {"type": "string", "maxLength": 128}),
-                        query("status", {"type": "integer", "minimum": 0, "maximum": 999}, "0: no filter."),
+                        query("method_name", text(api.METHOD_MAX)),
+                        query(
+                            "status",
+                            {"type": "integer", "minimum": 0, "maximum": api.STATUS_MAX},
+                            "0: no filter.",
+                        ),
                         *WINDOW,
-                        query("product_name", {"type": "string", "maxLength": 64}),
-                        query("service_name", {"type": "string", "maxLength": 128}),
-                        query("resource_id", {"type": "string", "maxLength": 200}),
+                        query("product_name", text(api.PRODUCT_MAX)),
+                        query("service_name", text(api.SERVICE_MAX)),
+                        query("resource_id", text(api.RESOURCE_ID_MAX)),
                         query("principal_id", UUID),
-                        query("source_ip", {"type": "string"}, "An IP address or a CIDR network."),
+                        query("source_ip", SOURCE_IP, "An IP address or a CIDR network."),
                     ],
                 )
             },
@@ -682,18 +795,16 @@ def document() -> dict[str, Any]:
                     json_response(ref("ListLogsResponse")),
                     [
                         ORGANIZATION,
-                        query("order_by", {"type": "string", "enum": ["created_at_asc", "created_at_desc"]}),
+                        query("order_by", {"type": "string", "enum": list(LOG_ORDER)}),
                         *PAGE,
-                        query("created_after", TIMESTAMP),
-                        query("created_before", TIMESTAMP),
+                        query("created_after", TIMESTAMP_INPUT),
+                        query("created_before", TIMESTAMP_INPUT),
                         query("action", {"type": "string", "enum": ["unknown_action", *LOG_ACTIONS]}),
                         query(
                             "resource_type",
                             {"type": "string", "enum": ["unknown_resource_type", *LOG_RESOURCE_TYPES]},
                         ),
-                        query(
-                            "search", {"type": "string", "maxLength": 200}, "A bearer id or a resource id."
-                        ),
+                        query("search", text(IAM_SEARCH_MAX), "A bearer id or a resource id."),
                     ],
                 )
             },
@@ -703,7 +814,7 @@ def document() -> dict[str, Any]:
                     "Get one IAM log",
                     "IAM",
                     json_response(ref("Log")),
-                    [path_param("log_id", UUID)],
+                    [path_param("log_id", UUID), ORGANIZATION],
                 )
             },
             "/iam/v1alpha1/api-keys": {
@@ -721,12 +832,21 @@ def document() -> dict[str, Any]:
                         query("bearer_id", UUID),
                         query(
                             "bearer_type",
-                            {"type": "string", "enum": ["unknown_bearer_type", "user", "application"]},
+                            {"type": "string", "enum": ["unknown_bearer_type", *BEARER_TYPES]},
                         ),
-                        query("editable", {"type": "boolean"}),
-                        query("expired", {"type": "boolean"}),
-                        query("access_key", {"type": "string", "maxLength": 20}),
-                        query("description", {"type": "string", "maxLength": 200}),
+                        query("editable", BOOLEAN_INPUT),
+                        query("expired", BOOLEAN_INPUT),
+                        query("access_key", text(ACCESS_KEY_LENGTH)),
+                        query(
+                            "access_keys",
+                            {
+                                "type": "array",
+                                "maxItems": MAX_ACCESS_KEYS,
+                                "items": {"type": "string", "pattern": ACCESS_KEY_PATTERN},
+                            },
+                            "Repeat the parameter for several keys.",
+                        ),
+                        query("description", text(DESCRIPTION_MAX)),
                     ],
                 ),
                 "post": operation(
@@ -749,14 +869,14 @@ def document() -> dict[str, Any]:
                     "Get one API key (never its secret)",
                     "IAM",
                     json_response(ref("APIKey")),
-                    [path_param("access_key", {"type": "string", "maxLength": 20})],
+                    [path_param("access_key", ACCESS_KEY_PATH), ORGANIZATION],
                 ),
                 "delete": operation(
                     "DeleteAPIKey",
                     "Delete an API key (audited as DeleteAPIKey)",
                     "IAM",
                     {"description": "Deleted"},
-                    [path_param("access_key", {"type": "string", "maxLength": 20})],
+                    [path_param("access_key", ACCESS_KEY_PATH), ORGANIZATION],
                     status="204",
                 ),
             },

@@ -49,8 +49,24 @@ class EventQuery:
         """The time range, with Scaleway's defaults: the last hour, up to now."""
         now = now or timezone.now()
         before = self.recorded_before or now
-        after = self.recorded_after or (before - DEFAULT_WINDOW)
+        after = self.recorded_after or earlier(before, DEFAULT_WINDOW)
         return after, before
+
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def earlier(moment: datetime, delta: timedelta) -> datetime:
+    """`moment - delta`, or the first instant `datetime` holds when that is before year 1."""
+    return moment - delta if moment - EARLIEST > delta else EARLIEST
+
+
+def later(moment: datetime, delta: timedelta) -> datetime:
+    """`moment + delta`, or the last instant `datetime` holds when that is after year 9999."""
+    return moment + delta if LATEST - moment > delta else LATEST
 
 
 def event_queryset(
@@ -114,12 +130,9 @@ def event_get(*, organization_id: uuid.UUID, event_id: uuid.UUID) -> Event | Non
     if event_id.version == 7:
         try:
             at = uuid7_time(event_id)
-            low, high = at - ID_CLOCK_SKEW, at + ID_CLOCK_SKEW
-        except (ValueError, OverflowError, OSError):  # a time no datetime holds (ffffffff-ffff-7…)
-            pass
-        else:
-            if (event := qs.filter(recorded_at__gte=low, recorded_at__lt=high).first()) is not None:
-                return event
+        except (ValueError, OverflowError):  # 48 bits of milliseconds reach beyond year 9999
+            return qs.first()
+        qs = qs.filter(recorded_at__gte=earlier(at, ID_CLOCK_SKEW), recorded_at__lt=later(at, ID_CLOCK_SKEW))
     return qs.first()
 
 
@@ -287,12 +300,11 @@ def event_timeline(qs: QuerySet[Event], *, start: datetime, end: datetime) -> Ti
     on whole multiples of the width (in UTC), so the bars stay put as "now" moves.
     """
     width = bucket_width(end - start)
-    origin = int(start.timestamp()) // width * width
+    # Aligned down, but not before the first instant `datetime` holds (a window from year 1).
+    origin = max(int(start.timestamp()) // width * width, int(EARLIEST.timestamp()))
     step = timedelta(seconds=width)
     first = datetime.fromtimestamp(origin, tz=UTC)
-    count = 0
-    while first + count * step < end:
-        count += 1
+    count = max(-(-(end - first) // step), 0)
     if connections[qs.db].vendor == "postgresql" and _filtered_columns(qs) <= TIME_INDEX_COLUMNS:
         counts = _bucket_counts_from_index(qs, origin=origin, width=width, count=count)
     else:
@@ -308,7 +320,7 @@ def event_timeline(qs: QuerySet[Event], *, start: datetime, end: datetime) -> Ti
     buckets = []
     for n in range(count):
         total, denied = counts.get(n, (0, 0))
-        buckets.append(TimelineBucket(first + n * step, first + (n + 1) * step, total, denied))
+        buckets.append(TimelineBucket(later(first, n * step), later(first, (n + 1) * step), total, denied))
     return Timeline(start, end, step, buckets)
 
 

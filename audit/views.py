@@ -24,7 +24,15 @@ from audit.api import event_json
 from audit.filters import CUSTOM, RANGE_LABELS, RANGES, EventFilter
 from audit.models import Event
 from audit.renderers import SELECTS_IN_PYTHON
-from audit.selectors import Timeline, event_get, event_timeline, events_with_principals, project_list
+from audit.selectors import (
+    Timeline,
+    earlier,
+    event_get,
+    event_timeline,
+    events_with_principals,
+    later,
+    project_list,
+)
 from audit.tables import EventTable
 from audit.templatetags.audit_extras import iso_utc, with_offset
 from core.paging import EventPage, event_page
@@ -218,8 +226,8 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
             QueryDict(),
             region=event.region,
             range=CUSTOM,
-            after=iso_utc(at - SAME_REQUEST),
-            before=iso_utc(at + SAME_REQUEST),
+            after=iso_utc(earlier(at, SAME_REQUEST)),
+            before=iso_utc(later(at, SAME_REQUEST)),
             request_id=event.request_id,
         )
         if event.request_id
@@ -228,8 +236,8 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
             QueryDict(),
             region=event.region,
             range=CUSTOM,
-            after=iso_utc(at - AROUND),
-            before=iso_utc(at + AROUND),
+            after=iso_utc(earlier(at, AROUND)),
+            before=iso_utc(later(at, AROUND)),
         ),
         "principal_url": _url(
             QueryDict(), region=event.region, range="30d", principal=str(event.principal_id)

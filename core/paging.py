@@ -8,7 +8,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from django.core.paginator import EmptyPage, PageNotAnInteger
@@ -48,8 +48,9 @@ class Cursor:
             recorded_at = parse_datetime(at)
             if recorded_at is None or recorded_at.tzinfo is None:
                 raise ValueError
-            return cls(recorded_at, uuid.UUID(pk), bool(newer))
-        except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59, which a forged token may carry.
+            return cls(recorded_at.astimezone(UTC), uuid.UUID(pk), bool(newer))
+        except (ValueError, TypeError, OverflowError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError("Invalid page token.") from exc
 
 

@@ -29,6 +29,17 @@ def _offset(value: datetime) -> str:
     return f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
 
 
+def _local(value: datetime) -> datetime:
+    """In the active time zone; in UTC when that instant has no local time (before year 1 west of
+    Greenwich, after 9999 east of it)."""
+    if not timezone.is_aware(value):
+        return value
+    try:
+        return timezone.localtime(value)
+    except OverflowError:
+        return value.astimezone(UTC)
+
+
 def with_offset(value: datetime | None, precision: str = "seconds") -> str:
     """`2026-11-21 10:02:11 +01:00` in the active time zone (the user's, or UTC by choice).
 
@@ -36,11 +47,12 @@ def with_offset(value: datetime | None, precision: str = "seconds") -> str:
     """
     if not isinstance(value, datetime):
         return ""
-    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    local = _local(value)
+    # The year by hand: strftime drops the leading zeros of years before 1000.
     if precision == "minutes":
-        text = local.strftime("%Y-%m-%d %H:%M")
+        text = f"{local.year:04d}-" + local.strftime("%m-%d %H:%M")
     elif precision == "ms":
-        text = local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+        text = f"{local.year:04d}-" + local.strftime("%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
     else:
-        text = local.strftime("%Y-%m-%d %H:%M:%S")
+        text = f"{local.year:04d}-" + local.strftime("%m-%d %H:%M:%S")
     return f"{text} {_offset(local)}"

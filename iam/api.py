@@ -37,6 +37,10 @@ from iam.services import IamPermissionDenied, api_key_create, api_key_delete, us
 
 GLOBAL = "global"
 ACCESS_KEY_RE = re.compile(r"^SCW[A-Z0-9]{17}$", re.IGNORECASE)
+ACCESS_KEY_LENGTH, MAX_ACCESS_KEYS = 20, 100
+DESCRIPTION_MAX, SEARCH_MAX = 200, 200
+LOG_ORDER = ("created_at_asc", "created_at_desc")
+BEARER_TYPES = ("user", "application")
 API_KEY_ORDER = {
     "created_at_asc": ("created_at", "access_key"),
     "created_at_desc": ("-created_at", "-access_key"),
@@ -96,13 +100,13 @@ def list_logs(request: ApiRequest) -> HttpResponse:
     """ListLogs: IAM changes derived from the trail's IAM events, oldest first by default."""
     params = _prepare(request, "ListLogs")
     page, page_size = _paging(params)
-    order = params.enum("order_by", ("created_at_asc", "created_at_desc"), default="created_at_asc")
+    order = params.enum("order_by", LOG_ORDER, default="created_at_asc")
     filters = {
         "created_after": params.datetime("created_after"),
         "created_before": params.datetime("created_before"),
-        "action": params.enum("action", LOG_ACTIONS),
-        "resource_type": params.enum("resource_type", LOG_RESOURCE_TYPES),
-        "search": params.string("search", max_length=200),
+        "action": params.enum("action", LOG_ACTIONS, unknown="unknown_action"),
+        "resource_type": params.enum("resource_type", LOG_RESOURCE_TYPES, unknown="unknown_resource_type"),
+        "search": params.string("search", max_length=SEARCH_MAX),
     }
     params.check()
     qs = iam_log_events(
@@ -166,13 +170,15 @@ def list_api_keys(request: ApiRequest) -> HttpResponse:
     application_id = params.uuid("application_id")
     user_id = params.uuid("user_id")
     bearer_id = params.uuid("bearer_id")
-    bearer_type = params.enum("bearer_type", ("user", "application"))
+    bearer_type = params.enum("bearer_type", BEARER_TYPES, unknown="unknown_bearer_type")
     editable = params.boolean("editable")
     expired = params.boolean("expired")
-    access_key = params.string("access_key", max_length=20)
-    description = params.string("description", max_length=200)
-    access_keys = request.GET.getlist("access_keys")[:100]
-    if any(not ACCESS_KEY_RE.match(k) for k in access_keys):
+    access_key = params.string("access_key", max_length=ACCESS_KEY_LENGTH)
+    description = params.string("description", max_length=DESCRIPTION_MAX)
+    access_keys = [k for k in request.GET.getlist("access_keys") if k]  # empty: no filter
+    if len(access_keys) > MAX_ACCESS_KEYS:
+        params.error("access_keys", "constraint", f"give at most {MAX_ACCESS_KEYS} access keys")
+    elif any(not ACCESS_KEY_RE.fullmatch(k) for k in access_keys):
         params.error("access_keys", "format", "access keys look like SCW followed by 17 letters or digits")
     params.check()
     qs = _api_key_queryset(request)
@@ -227,12 +233,10 @@ def _bearer(request: ApiRequest, params: Params) -> tuple[User | None, Applicati
 def create_api_key(request: ApiRequest) -> HttpResponse:
     """CreateAPIKey: a key for a member or an application of the caller's organization."""
     body = read_json(request)
-    if body is None:
-        body = {}
     if not isinstance(body, dict):
         raise invalid_arguments([argument_error("body", "format", "the body must be a JSON object")])
     params = _prepare(request, "CreateAPIKey", Params(body))
-    description = params.string("description", max_length=200) or ""
+    description = params.string("description", max_length=DESCRIPTION_MAX) or ""
     expires_at = params.datetime("expires_at")
     default_project_id = params.uuid("default_project_id")
     user, application = _bearer(request, params)
@@ -269,7 +273,7 @@ def create_api_key(request: ApiRequest) -> HttpResponse:
 
 def _get_key(request: ApiRequest, access_key: str) -> APIKey:
     key = None
-    if ACCESS_KEY_RE.match(access_key):
+    if ACCESS_KEY_RE.fullmatch(access_key):
         key = _api_key_queryset(request).filter(access_key=access_key.upper()).first()
     if key is None:
         raise not_found("api_key", access_key)

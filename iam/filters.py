@@ -7,6 +7,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from audit.models import Event
+from iam.fields import UTCDateTimeFilter
 from iam.logs import IAM_LOG_METHODS, LOG_ACTIONS, LOG_RESOURCE_TYPES
 
 DATETIME_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -25,10 +26,10 @@ class IamLogFilter(django_filters.FilterSet):
     Applied on top of `iam.logs.iam_log_events(...)`; the sort and the page live outside.
     """
 
-    created_after = django_filters.DateTimeFilter(
+    created_after = UTCDateTimeFilter(
         field_name="recorded_at", lookup_expr="gte", label="From", widget=DATETIME_LOCAL
     )
-    created_before = django_filters.DateTimeFilter(
+    created_before = UTCDateTimeFilter(
         field_name="recorded_at", lookup_expr="lte", label="To", widget=DATETIME_LOCAL
     )
     action = django_filters.ChoiceFilter(

@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
 from audit.services import Actor
+from iam.fields import UTCDateTimeField
 from iam.models import Application, Group, Organization, Project, User
 from iam.permission_sets import CATALOGUE
 from iam.permissions import may_create_api_key_for
@@ -243,7 +244,7 @@ class APIKeyForm(forms.Form):
     default_project = forms.ModelChoiceField(
         queryset=Project.objects.none(), required=False, empty_label="No default project"
     )
-    expires_at = forms.DateTimeField(
+    expires_at = UTCDateTimeField(
         label="Expires",
         required=False,
         widget=DATETIME_LOCAL,

@@ -1,19 +1,70 @@
-"""The OpenAPI document describes the API, and fuzzing the API from it never yields a 5xx."""
+"""The OpenAPI document and the API agree, both ways.
+
+schemathesis runs against the live server as the CLI would (`st run --checks all`): every phase
+(examples, coverage, fuzzing, stateful), positive and negative data, and every check, so a request
+the document allows must be accepted, a request it forbids must be refused, and every answer must
+match its documented status, content type, headers and schema. Seeded and bounded, so a failure
+reproduces and the run stays within CI's budget.
+"""
 
 from __future__ import annotations
 
 import pytest
 import schemathesis
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import Status, from_schema
+from schemathesis.engine import events as engine_events
 
 from audit.openapi import document
-from tests.api.conftest import make_events
+from tests.api import schemathesis_hooks
+from tests.api.conftest import api_key_for, make_events
+from tests.factories import ApplicationFactory, ProjectFactory
 
-EXAMPLES_PER_OPERATION = 25
+SEED = 20261129
+EXAMPLES_PER_OPERATION = 12
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "positive_data_acceptance",
+    "negative_data_rejection",
+    "missing_required_header",
+    "unsupported_method",
+    "allow_header_conformance",
+    "use_after_free",
+    "ensure_resource_availability",
+    "ignored_auth",
+]
+OPERATIONS = {
+    "ListEvents",
+    "ListProducts",
+    "ListAuthenticationEvents",
+    "ListCombinedEvents",
+    "ListLogs",
+    "GetLog",
+    "ListAPIKeys",
+    "CreateAPIKey",
+    "GetAPIKey",
+    "DeleteAPIKey",
+    "IngestEvents",
+    "ListAlertRules",
+    "SetEnabledAlertRules",
+    "EnableAlertRules",
+    "DisableAlertRules",
+    "ListCustomAlertRules",
+    "CreateCustomAlertRule",
+    "SetEnabledCustomAlertRules",
+    "UpdateCustomAlertRule",
+    "DeleteCustomAlertRule",
+    "EnableCustomAlertRules",
+    "DisableCustomAlertRules",
+}
+# The ingestion body is validated by audit.ingest, which issue 8 (#1) is rewriting: conformance of
+# IngestEvents is checked once that lands. Its answers are still held to "no 5xx".
+# owned by ingest
+INGESTION = "IngestEvents"
 
 
 def test_the_document_is_served_and_lists_every_operation(client):
@@ -22,70 +73,111 @@ def test_the_document_is_served_and_lists_every_operation(client):
     doc = response.json()
     assert doc["openapi"] == "3.1.0"
     operations = {op["operationId"] for path in doc["paths"].values() for op in path.values()}
-    assert operations == {
-        "ListEvents",
-        "ListProducts",
-        "ListAuthenticationEvents",
-        "ListCombinedEvents",
-        "ListLogs",
-        "GetLog",
-        "ListAPIKeys",
-        "CreateAPIKey",
-        "GetAPIKey",
-        "DeleteAPIKey",
-        "IngestEvents",
-        "ListAlertRules",
-        "SetEnabledAlertRules",
-        "EnableAlertRules",
-        "DisableAlertRules",
-        "ListCustomAlertRules",
-        "CreateCustomAlertRule",
-        "SetEnabledCustomAlertRules",
-        "UpdateCustomAlertRule",
-        "DeleteCustomAlertRule",
-        "EnableCustomAlertRules",
-        "DisableCustomAlertRules",
-    }
+    assert operations == OPERATIONS
+
+
+def test_the_document_is_a_valid_openapi_document():
+    schema = schemathesis.openapi.from_dict(document())
+    assert {result.ok().definition.raw["operationId"] for result in schema.get_all_operations()} == OPERATIONS
+
+
+def conformance_config(
+    base_url: str,
+    secret: str,
+    *,
+    checks: list[str],
+    examples: int = EXAMPLES_PER_OPERATION,
+    phases: tuple[str, ...] = ("examples", "coverage", "fuzzing", "stateful"),
+) -> SchemathesisConfig:
+    return SchemathesisConfig.from_dict(
+        {
+            "seed": SEED,
+            "base-url": base_url,
+            # A new connection per request: on a kept-alive one, the test server's separate header
+            # and body writes meet TCP's delayed ACK, and every request takes 40 ms longer.
+            "headers": {"X-Auth-Token": secret, "Connection": "close"},
+            "workers": 1,
+            "continue-on-failure": True,
+            "cache": {"enabled": False},
+            "suppress-health-check": ["all"],
+            "generation": {
+                "mode": "all",
+                "max-examples": examples,
+                "deterministic": True,
+                "database": "none",
+            },
+            "phases": {
+                "examples": {"enabled": "examples" in phases},
+                "coverage": {"enabled": "coverage" in phases},
+                "fuzzing": {"enabled": "fuzzing" in phases},
+                "stateful": {"enabled": "stateful" in phases, "max-steps": 6},
+            },
+            "checks": {name: {"enabled": name in checks} for name in CHECKS},
+            "request-timeout": 30,
+        }
+    )
+
+
+def run(schema: schemathesis.BaseSchema, *, at_least: int) -> list[str]:
+    """Every failure and error of a full engine run, described as the CLI would."""
+    problems: list[str] = []
+    tested = 0
+    for event in from_schema(schema).execute():
+        if isinstance(event, engine_events.ScenarioFinished):
+            tested += len(event.recorder.cases)
+            for case_id, checks in event.recorder.checks.items():
+                for check in checks:
+                    if check.status == Status.FAILURE and check.failure_info is not None:
+                        failure = check.failure_info.failure
+                        problems.append(
+                            f"{event.label} [{check.name}] {failure.title}: {failure.message}\n"
+                            f"{check.failure_info.code_sample}"
+                        )
+                    elif check.status == Status.ERROR:
+                        problems.append(f"{event.label} [{check.name}] crashed on case {case_id}")
+        elif isinstance(event, engine_events.NonFatalError):
+            problems.append(f"{event.label}: {event.info.format()}")
+        elif isinstance(event, engine_events.FatalError):
+            problems.append(f"fatal: {event.exception!r}")
+    assert tested >= at_least, f"only {tested} cases ran"  # the run really exercised the API
+    return problems
 
 
 @pytest.fixture
-def wsgi_app():
-    """Django's WSGI handler, minus the connection cleanup that would close the test's transaction
-    (Django's own test client disconnects it the same way)."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield WSGIHandler()
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+def api_world(acme, owner, settings):
+    """An organization with data in every list, and the owner's key (the rate limit is off: the
+    run sends a few thousand requests in a minute)."""
+    settings.API_RATE_LIMIT = 0
+    ProjectFactory(organization=acme)
+    ApplicationFactory(organization=acme)
+    make_events(acme, 20)
+    _, secret = api_key_for(owner, acme)
+    return secret
 
 
-@pytest.mark.django_db
-def test_fuzzing_every_operation_from_the_document_gives_no_server_error(
-    acme, owner_key, writer_key, wsgi_app
-):
-    make_events(acme, 5)
-    schema = schemathesis.openapi.from_dict(document())
-    app = wsgi_app
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 22
-    for operation in operations:
-        secret = writer_key[1] if operation.definition.raw["operationId"] == "IngestEvents" else owner_key[1]
-        fuzzer(operation, app, secret)()
-
-
-def fuzzer(operation, app, secret):
-    @given(case=operation.as_strategy())
-    @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
+@pytest.mark.django_db(transaction=True)
+def test_the_api_conforms_to_its_openapi_document(live_server, api_world, caplog):
+    schema = schemathesis.openapi.from_dict(
+        document(), config=conformance_config(live_server.url, api_world, checks=CHECKS)
     )
-    def fuzz(case):
-        response = case.call(app=app, headers={"X-Auth-Token": secret})
-        case.validate_response(response, checks=[not_a_server_error])
-        content_type = {k.lower(): v for k, v in response.headers.items()}.get("content-type", [""])
-        assert response.status_code == 204 or "application/json" in str(content_type), response.text[:200]
+    for hook in schemathesis_hooks.HOOKS:
+        schema.hook(hook)
+    schema = schema.exclude(operation_id=INGESTION)
+    assert run(schema, at_least=2000) == []
+    assert not [r for r in caplog.records if r.name == "django.request" and r.levelname == "ERROR"]
 
-    return fuzz
+
+@pytest.mark.django_db(transaction=True)
+def test_ingestion_never_answers_a_server_error(live_server, acme, writer_key, settings):
+    settings.API_RATE_LIMIT = 0
+    schema = schemathesis.openapi.from_dict(
+        document(),
+        config=conformance_config(
+            live_server.url,
+            writer_key[1],
+            checks=["not_a_server_error", "content_type_conformance"],
+            examples=25,
+            phases=("examples", "fuzzing"),
+        ),
+    )
+    assert run(schema.include(operation_id=INGESTION), at_least=20) == []
