@@ -130,9 +130,12 @@ def event_get(*, organization_id: uuid.UUID, event_id: uuid.UUID) -> Event | Non
     if event_id.version == 7:
         try:
             at = uuid7_time(event_id)
-        except (ValueError, OverflowError):  # 48 bits of milliseconds reach beyond year 9999
-            return qs.first()
-        qs = qs.filter(recorded_at__gte=earlier(at, ID_CLOCK_SKEW), recorded_at__lt=later(at, ID_CLOCK_SKEW))
+        except (ValueError, OverflowError, OSError):  # 48 bits of milliseconds reach beyond year 9999
+            pass
+        else:
+            low, high = earlier(at, ID_CLOCK_SKEW), later(at, ID_CLOCK_SKEW)
+            if (event := qs.filter(recorded_at__gte=low, recorded_at__lt=high).first()) is not None:
+                return event
     return qs.first()
 
 

@@ -217,3 +217,34 @@ def test_the_backtest_stops_after_its_time_budget(owner_client, acme, monkeypatc
         NEW_RULE, {**_form_data("status_code == 403"), "action": "backtest"}
     ).content.decode()
     assert "only the most recent" in html
+
+
+@pytest.mark.django_db
+def test_a_query_that_fails_at_run_time_is_refused_by_name_not_answered_with_a_500(
+    owner_api, owner_client, acme
+):
+    for query in ("1 / 0 == 1", "status_code / 0 > 1"):
+        created = send(owner_api, "POST", CUSTOM, {"name": "Divides", "query": query, "occurrences": 1})
+        assert created.status_code == 400
+        assert created.json()["details"][0]["argument_name"] == "query"
+        page = owner_client.post(
+            NEW_RULE,
+            {
+                "name": "Divides",
+                "query": query,
+                "occurrences": 1,
+                "evaluation_window": 300,
+                "severity": "info",
+                "action": "save",
+            },
+        )
+        assert page.status_code == 200
+        assert "The expression fails on an event" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_query_reading_an_item_the_samples_lack_is_accepted_as_real_events_may_have_it(owner_api, acme):
+    created = send(
+        owner_api, "POST", CUSTOM, {"name": "Deep", "query": "resources[99].id == 'x'", "occurrences": 1}
+    )
+    assert created.status_code == 200, created.content

@@ -22,10 +22,9 @@ QUERIES = st.one_of(
             'status_code == 403 && product_name == "secret-manager"',
             'method_name.startsWith("Create")',
             "size(resources) > 0",
-            # owned by alerts: "1 / 0 == 1", "status_code / 0 > 1" (ZeroDivisionError) and
-            # "resources[99].id == 'x'" (IndexError) escape alerts.rules.compile_expression, which
-            # catches only RuntimeError, TypeError and ValueError: a 500 on this form, on the
-            # backtest, and on the API's CreateCustomAlertRule.
+            "1 / 0 == 1",
+            "status_code / 0 > 1",
+            "resources[99].id == 'x'",
             'request_body.a.b == "x"',
             '"a" + 1 == "a1"',
             "status_code ==",

@@ -61,7 +61,9 @@ def test_the_api_refuses_a_rule_name_with_control_characters_on_create_and_updat
     created = send(owner_api, "POST", CUSTOM, {"name": name, "query": "true", "occurrences": 1})
     assert created.status_code == 400
     assert created.json()["type"] == "invalid_arguments"
-    assert [(d["argument_name"], d["reason"]) for d in created.json()["details"]] == [("name", "constraint")]
+    # The API's string parser refuses NUL in any parameter first, as a format error.
+    reason = "format" if "\x00" in name else "constraint"
+    assert [(d["argument_name"], d["reason"]) for d in created.json()["details"]] == [("name", reason)]
     assert not CustomAlertRule.objects.exists()
     rule = send(owner_api, "POST", CUSTOM, {"name": "Fine", "query": "true", "occurrences": 1}).json()
     renamed = send(owner_api, "PATCH", f"{CUSTOM}/{rule['id']}", {"name": name})
