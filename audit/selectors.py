@@ -10,13 +10,13 @@ import base64
 import ipaddress
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from django.db import connections
 from django.db.models import Count, F, Func, IntegerField, Q, QuerySet, TextField, Value
-from django.db.models.expressions import Col, RawSQL
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -27,6 +27,8 @@ from iam.models import Application, Organization, Project, User
 
 Order = Literal["desc", "asc"]
 DEFAULT_WINDOW = timedelta(hours=1)
+# What every EventQuery filters on, key columns (with the organization) of audit_event_org_time_idx.
+WINDOW_FIELDS = frozenset({"region", "recorded_after", "recorded_before"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,12 @@ class EventQuery:
     resource_id: str | None = None
     text: str | None = None
     request_id: str | None = None
+
+    @property
+    def narrows(self) -> bool:
+        """Whether a filter other than the region and the time window applies (as `event_queryset`
+        reads them: an empty value filters nothing)."""
+        return any(getattr(self, f.name) for f in fields(self) if f.name not in WINDOW_FIELDS)
 
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
         """The time range, with Scaleway's defaults: the last hour, up to now."""
@@ -361,10 +369,10 @@ def bucket_width(span: timedelta) -> int:
     return -(-seconds // TIMELINE_MAX_BUCKETS // 86400) * 86400  # whole days
 
 
-def event_timeline(qs: QuerySet[Event], *, start: datetime, end: datetime) -> Timeline:
+def event_timeline(qs: QuerySet[Event], *, query: EventQuery, start: datetime, end: datetime) -> Timeline:
     """Events (and the 403s among them) per time bucket of [start, end], in one query.
 
-    `qs` comes from `event_queryset`, so the scan is the (organization_id, region, recorded_at)
+    `qs` is `event_queryset(query=query)`, so the scan is the (organization_id, region, recorded_at)
     index range of the window; at most TIMELINE_MAX_BUCKETS rows come back. Buckets are aligned
     on whole multiples of the width (in UTC), so the bars stay put as "now" moves.
     """
@@ -375,7 +383,7 @@ def event_timeline(qs: QuerySet[Event], *, start: datetime, end: datetime) -> Ti
     count = 0
     while first + count * step < end:
         count += 1
-    if connections[qs.db].vendor == "postgresql" and _filtered_columns(qs) <= TIME_INDEX_COLUMNS:
+    if connections[qs.db].vendor == "postgresql" and not query.narrows:
         counts = _bucket_counts_from_index(qs, origin=origin, width=width, count=count)
     else:
         # A narrowing filter (status, method, principal, resource...) has its own index, which
@@ -392,20 +400,6 @@ def event_timeline(qs: QuerySet[Event], *, start: datetime, end: datetime) -> Ti
         total, denied = counts.get(n, (0, 0))
         buckets.append(TimelineBucket(first + n * step, first + (n + 1) * step, total, denied))
     return Timeline(start, end, step, buckets)
-
-
-# The key columns of audit_event_org_time_idx: a timeline filtered on nothing else counts from it.
-TIME_INDEX_COLUMNS = frozenset({"organization_id", "region", "recorded_at"})
-
-
-def _filtered_columns(qs: QuerySet[Event]) -> set[str]:
-    """The columns the queryset's WHERE clause reads."""
-    return {
-        node.target.column
-        for leaf in qs.query.where.leaves()
-        for node in leaf.flatten()
-        if isinstance(node, Col)
-    }
 
 
 def _bucket_counts_from_index(
