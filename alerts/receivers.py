@@ -1,10 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from functools import cache
 from typing import Any
-
-from django.db import connections, models
 
 from alerts.models import AlertRuleSetting, CustomAlertRule
 from worker.services import tasks_queued
@@ -25,14 +22,7 @@ def enqueue_evaluation(
     """
     from alerts.tasks import alerts_evaluate_task
 
-    connection = connections[AlertRuleSetting.objects.db]
-    organization = AlertRuleSetting._meta.get_field("organization").get_db_prep_value(
-        organization_id, connection
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(_active_rule_sql(connection.alias), [organization, region] * 2)
-        active = bool(cursor.fetchone()[0])
-    if not active:
+    if not _rule_active(organization_id, region):
         return
     ids = [str(i) for i in event_ids]
     # Fair queueing: the more evaluations an organization already has waiting, the lower the
@@ -47,20 +37,10 @@ def enqueue_evaluation(
         waiting += 1
 
 
-@cache
-def _active_rule_sql(alias: str) -> str:
-    """Is a preconfigured or custom rule active in the organization and region? One query,
-    written out: an ingested batch announces one group per region it touches, and building
-    the ORM's two-table query cost four times running it."""
-    qn = connections[alias].ops.quote_name
-
-    def exists(model: type[models.Model]) -> str:
-        organization, region, enabled = (
-            qn(model._meta.get_field(name).column) for name in ("organization", "region", "enabled")
-        )
-        return (
-            f"EXISTS (SELECT 1 FROM {qn(model._meta.db_table)} "
-            f"WHERE {organization} = %s AND {region} = %s AND {enabled})"
-        )
-
-    return f"SELECT {exists(AlertRuleSetting)} OR {exists(CustomAlertRule)}"
+def _rule_active(organization_id: uuid.UUID, region: str) -> bool:
+    """Is a preconfigured or custom rule active in the organization and region? One query (a
+    UNION), on each table's (organization, region) index."""
+    active = {"organization_id": organization_id, "region": region, "enabled": True}
+    settings = AlertRuleSetting.objects.filter(**active)
+    custom_rules = CustomAlertRule.objects.filter(**active)
+    return settings.union(custom_rules).exists()

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connections
 from django.db.models import Count, F, Func, IntegerField, Q, QuerySet, TextField, Value
-from django.db.models.expressions import Col, RawSQL
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -24,6 +24,8 @@ from core.ids import uuid7_time
 from iam.models import Application, Organization, Project, User
 
 DEFAULT_WINDOW = timedelta(hours=1)
+# What every EventQuery filters on, key columns (with the organization) of audit_event_org_time_idx.
+WINDOW_FIELDS = frozenset({"region", "recorded_after", "recorded_before"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ class EventQuery:
     resource_id: str | None = None
     text: str | None = None
     request_id: str | None = None
+
+    @property
+    def narrows(self) -> bool:
+        """Whether a filter other than the region and the time window applies (as `event_queryset`
+        reads them: an empty value filters nothing)."""
+        return any(getattr(self, f.name) for f in fields(self) if f.name not in WINDOW_FIELDS)
 
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
         """The time range, with Scaleway's defaults: the last hour, up to now."""
@@ -295,10 +303,10 @@ def bucket_width(span: timedelta) -> int:
     return -(-seconds // TIMELINE_MAX_BUCKETS // 86400) * 86400  # whole days
 
 
-def event_timeline(qs: QuerySet[Event], *, start: datetime, end: datetime) -> Timeline:
+def event_timeline(qs: QuerySet[Event], *, query: EventQuery, start: datetime, end: datetime) -> Timeline:
     """Events (and the 403s among them) per time bucket of [start, end], in one query.
 
-    `qs` comes from `event_queryset`, so the scan is the (organization_id, region, recorded_at)
+    `qs` is `event_queryset(query=query)`, so the scan is the (organization_id, region, recorded_at)
     index range of the window; at most TIMELINE_MAX_BUCKETS rows come back. Buckets are aligned
     on whole multiples of the width (in UTC), so the bars stay put as "now" moves.
     """
@@ -308,7 +316,7 @@ def event_timeline(qs: QuerySet[Event], *, start: datetime, end: datetime) -> Ti
     step = timedelta(seconds=width)
     first = datetime.fromtimestamp(origin, tz=UTC)
     count = max(-(-(end - first) // step), 0)
-    if connections[qs.db].vendor == "postgresql" and _filtered_columns(qs) <= TIME_INDEX_COLUMNS:
+    if connections[qs.db].vendor == "postgresql" and not query.narrows:
         counts = _bucket_counts_from_index(qs, origin=origin, width=width, count=count)
     else:
         # A narrowing filter (status, method, principal, resource...) has its own index, which
@@ -325,20 +333,6 @@ def event_timeline(qs: QuerySet[Event], *, start: datetime, end: datetime) -> Ti
         total, denied = counts.get(n, (0, 0))
         buckets.append(TimelineBucket(later(first, n * step), later(first, (n + 1) * step), total, denied))
     return Timeline(start, end, step, buckets)
-
-
-# The key columns of audit_event_org_time_idx: a timeline filtered on nothing else counts from it.
-TIME_INDEX_COLUMNS = frozenset({"organization_id", "region", "recorded_at"})
-
-
-def _filtered_columns(qs: QuerySet[Event]) -> set[str]:
-    """The columns the queryset's WHERE clause reads."""
-    return {
-        node.target.column
-        for leaf in qs.query.where.leaves()
-        for node in leaf.flatten()
-        if isinstance(node, Col)
-    }
 
 
 def _bucket_counts_from_index(

@@ -101,6 +101,7 @@ def _results_context(request: ConsoleRequest, filterset: EventFilter) -> dict[st
     if not filterset.is_valid():
         return {"invalid": True}
     after, before = filterset.window()
+    query = filterset.query
     qs = filterset.qs
     page: EventPage = event_page(
         qs,
@@ -109,7 +110,7 @@ def _results_context(request: ConsoleRequest, filterset: EventFilter) -> dict[st
         page_size=PAGE_SIZE,
     )
     events_with_principals(organization=request.organization, events=page.events)  # type: ignore[arg-type]
-    timeline: Timeline = event_timeline(qs, start=after, end=before)
+    timeline: Timeline = event_timeline(qs, query=query, start=after, end=before)
     context: dict[str, Any] = {
         "table": EventTable(page.events, order=filterset.selected_order, list_query=_query(request.GET)),
         "page": page,

@@ -263,8 +263,8 @@ def test_ingestion_announces_the_stored_events_once_committed(
 
 @pytest.mark.django_db
 def test_the_validators_rows_are_what_event_row_builds_for_every_shape(acme):
-    """Validation builds rows itself (region, redacted resources and body) for speed; event_row
-    stays the reference, over shapes that take each of its shortcuts and each way around them."""
+    """Validation builds its rows with event_row, from what it checked: the same rows as event_row
+    given the wire values, over shapes that take each of its memos and each way around them."""
     from audit import ingest
     from audit.services import event_row
 

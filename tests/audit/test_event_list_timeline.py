@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import uuid
 import zoneinfo
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,11 +43,10 @@ def test_timeline_counts_events_and_403s_per_bucket_in_one_query(acme, owner, dj
     ):
         event.recorded_at = at
     record_many(events)
-    qs = event_queryset(
-        organization_id=acme.pk, query=EventQuery(region="fr-par", recorded_after=start, recorded_before=end)
-    )
+    query = EventQuery(region="fr-par", recorded_after=start, recorded_before=end)
+    qs = event_queryset(organization_id=acme.pk, query=query)
     with django_assert_num_queries(1):
-        timeline = event_timeline(qs, start=start, end=end)
+        timeline = event_timeline(qs, query=query, start=start, end=end)
     assert len(timeline.buckets) == 60 and timeline.width == timedelta(minutes=1)
     by_start = {b.start: (b.total, b.denied) for b in timeline.buckets if b.total}
     assert by_start == {
@@ -59,8 +60,9 @@ def test_timeline_counts_events_and_403s_per_bucket_in_one_query(acme, owner, dj
 def test_timeline_works_with_free_text_search(acme, owner):
     record_many(make_events(acme, 2, actor=actor_for(owner), minutes_ago=1))
     now = timezone.now()
-    qs = event_queryset(organization_id=acme.pk, query=EventQuery(region="fr-par", text="db-password"))
-    assert event_timeline(qs, start=now - timedelta(hours=1), end=now).total == 2
+    query = EventQuery(region="fr-par", text="db-password")
+    qs = event_queryset(organization_id=acme.pk, query=query)
+    assert event_timeline(qs, query=query, start=now - timedelta(hours=1), end=now).total == 2
 
 
 def test_times_show_with_their_offset_in_the_active_zone():
@@ -78,3 +80,31 @@ def test_counts_past_a_thousand_show_as_a_floor():
     assert count_label(999) == "999"
     assert count_label(1000) == "1,000"
     assert count_label(250_000) == "1,000+"
+
+
+def test_every_filter_but_the_region_and_the_window_narrows_a_query():
+    """The timeline counts from the time index alone (PostgreSQL) only for a query that does not
+    narrow; it reads that from the query, whatever filters EventQuery grows."""
+    filters = {
+        "project_id": uuid.uuid4(),
+        "product_name": "secret-manager",
+        "service_name": "scaleway.secret_manager.v1beta1.Api",
+        "method_name": "CreateSecret",
+        "status": 403,
+        "principal_id": uuid.uuid4(),
+        "source_ip": "198.51.100.0/24",
+        "resource_type": "secm_secret",
+        "resource_id": "r",
+        "text": "db-password",
+        "request_id": "req",
+    }
+    now = timezone.now()
+    window = EventQuery(region="nl-ams", recorded_after=now - timedelta(days=3), recorded_before=now)
+    assert set(filters) == {f.name for f in fields(EventQuery)} - {
+        "region",
+        "recorded_after",
+        "recorded_before",
+    }
+    assert not window.narrows
+    assert not replace(window, text="", status=None).narrows  # empty filters filter nothing
+    assert [name for name, value in filters.items() if not replace(window, **{name: value}).narrows] == []

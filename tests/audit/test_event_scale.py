@@ -87,7 +87,7 @@ def trail(acme, owner):
 
 def test_the_timeline_counts_every_event_and_403_of_its_bucket_edges_included(acme, trail):
     qs, query = _window(acme, 24)
-    timeline = event_timeline(qs, start=query.recorded_after, end=END)
+    timeline = event_timeline(qs, query=query, start=query.recorded_after, end=END)
     expected: dict[datetime, list[int]] = {}
     for event in trail:
         if query.recorded_after <= event.recorded_at < END:  # the window's end starts a bucket of its own
@@ -101,7 +101,7 @@ def test_the_timeline_counts_every_event_and_403_of_its_bucket_edges_included(ac
 
 def test_a_filtered_timeline_counts_only_the_matching_events(acme, trail):
     qs, query = _window(acme, 24, status=403)
-    timeline = event_timeline(qs, start=query.recorded_after, end=END)
+    timeline = event_timeline(qs, query=query, start=query.recorded_after, end=END)
     assert (timeline.total, timeline.denied) == (6, 6)
 
 
@@ -120,6 +120,6 @@ def test_the_unfiltered_timeline_counts_from_the_index_alone(acme, trail):
     # reads it, and its planner ties with the primary key, which holds organization_id and
     # recorded_at too (`manage.py bench_events` shows the org-time index on every partition).
     qs, query = _window(acme, 24 * 20)
-    nodes, indexes, _ = _plan(lambda: event_timeline(qs, start=query.recorded_after, end=END))
+    nodes, indexes, _ = _plan(lambda: event_timeline(qs, query=query, start=query.recorded_after, end=END))
     assert indexes == {"audit_event_org_time_idx"}
     assert "Index Only Scan" in nodes and not nodes & {"Seq Scan", "Sort", "Bitmap Heap Scan"}
