@@ -27,5 +27,3 @@ class AlertTable(tables.Table):
         fields = ("fired_at", "rule_name", "severity", "matched_count", "notification_status")
         attrs = {"class": "data", "id": "fired-alerts-table"}
         empty_text = "No alert has fired in this region yet."
-        # Our own markup (the shared partial is not ours to depend on).
-        template_name = "alerts/_table.html"

@@ -107,7 +107,9 @@ class EventRow(NamedTuple):
 
 
 _COLUMNS = [f.attname for f in Event._meta.concrete_fields]
-assert list(EventRow._fields) == _COLUMNS, "EventRow must list Event's concrete fields in order"  # noqa: S101
+assert list(EventRow._fields) == _COLUMNS, (
+    "EventRow must list Event's concrete fields in order"
+)  # checked at import
 _JSON_COLUMNS = tuple(i for i, f in enumerate(Event._meta.concrete_fields) if isinstance(f, models.JSONField))
 
 

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "django.forms",  # its widget templates, for FORM_RENDERER below
     "django_filters",
     "django_tables2",
     "django_htmx",
@@ -117,6 +118,9 @@ TEMPLATES = [
         },
     },
 ]
+# Widgets render with the project's templates, so `templates/django/forms/` can override Django's:
+# its select.html prints each <option> in the loop instead of two template includes per option.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # Bounds on every statement and lock wait of the web process and the worker (0: none), so that
 # a locked table or a runaway query answers 503 instead of holding a worker until it clears.

@@ -9,7 +9,6 @@ from core.time import with_offset
 from iam.filters import RESOURCE_TYPE_LABELS
 from iam.models import APIKey, Application, Group, Invitation, Policy
 
-TABLE_TEMPLATE = "iam/_table.html"
 ATTRS = {"class": "data"}
 
 
@@ -31,7 +30,6 @@ class MemberTable(tables.Table):
     actions = tables.TemplateColumn(template_name="iam/_columns/member_actions.html", verbose_name="")
 
     class Meta:
-        template_name = TABLE_TEMPLATE
         attrs = ATTRS
         orderable = False
         empty_text = "No members."
@@ -47,7 +45,6 @@ class InvitationTable(tables.Table):
     class Meta:
         model = Invitation
         fields = ["email", "invited_by", "created_at", "expires_at"]
-        template_name = TABLE_TEMPLATE
         attrs = ATTRS
         orderable = False
         empty_text = "No pending invitations."
@@ -64,7 +61,6 @@ class ApplicationTable(tables.Table):
     class Meta:
         model = Application
         fields = ["name", "description", "id", "nb_api_keys", "created_at"]
-        template_name = TABLE_TEMPLATE
         attrs = ATTRS
         orderable = False
         empty_text = "No applications yet."
@@ -83,7 +79,6 @@ class GroupTable(tables.Table):
     class Meta:
         model = Group
         fields = ["name", "description", "nb_users", "nb_applications", "created_at"]
-        template_name = TABLE_TEMPLATE
         attrs = ATTRS
         orderable = False
         empty_text = "No groups yet."
@@ -101,7 +96,6 @@ class PolicyTable(tables.Table):
     class Meta:
         model = Policy
         fields = ["name", "principal", "rules", "updated_at"]
-        template_name = TABLE_TEMPLATE
         attrs = ATTRS
         orderable = False
         empty_text = "No policies yet."
@@ -119,14 +113,14 @@ class APIKeyTable(tables.Table):
     class Meta:
         model = APIKey
         fields = ["access_key", "description", "bearer", "default_project", "created_at", "expires_at"]
-        template_name = TABLE_TEMPLATE
         attrs = ATTRS
         orderable = False
         empty_text = "No API keys yet."
 
 
 class IamLogTable(tables.Table):
-    """Rows are `iam.selectors.LogRow`s, already in the order the page asked for (keyset paging)."""
+    """Rows are `iam.selectors.LogRow`s, already in the order the page asked for (keyset paging):
+    `order_by` only marks the Date header, whose link flips `sort` and starts again from the top."""
 
     created_at = TimeColumn(verbose_name="Date", orderable=True)
     action = tables.TemplateColumn(template_name="iam/_columns/log_action.html", verbose_name="Action")
@@ -143,9 +137,9 @@ class IamLogTable(tables.Table):
     )
 
     class Meta:
-        template_name = TABLE_TEMPLATE
         attrs = ATTRS
         orderable = False
+        order_by_field = "sort"
         empty_text = "No IAM log entries match these filters."
 
     def render_resource_type(self, value: str) -> str:

@@ -198,3 +198,16 @@ def test_a_log_entry_names_its_resource_next_to_the_id(owner_client, acme, owner
     group = services.group_create(actor=Actor.of(owner), organization=acme, name="release-managers")
     html = owner_client.get("/iam/logs/").content.decode()
     assert f"release-managers <code>{group.pk}</code>" in html
+
+
+@pytest.mark.django_db
+def test_the_date_header_flips_the_order_and_starts_again_from_the_top(owner_client, acme, owner):
+    record_many(_iam_events(acme, 3, actor=Actor.of(owner), start=timezone.now() - timedelta(minutes=5)))
+
+    newest_first = owner_client.get("/iam/logs/?action=created&cursor=stale").content.decode()
+    assert 'aria-sort="descending"' in newest_first
+    assert 'class="sort-link" href="?action=created&amp;sort=created_at"' in newest_first
+
+    oldest_first = owner_client.get("/iam/logs/?sort=created_at").content.decode()
+    assert 'aria-sort="ascending"' in oldest_first
+    assert 'class="sort-link" href="?sort=-created_at"' in oldest_first

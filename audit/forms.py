@@ -1,4 +1,4 @@
-"""The Events page's filters: one FilterSet that validates the URL and builds an `EventQuery`.
+"""The Events page's filters: one form that validates the URL and parses it into an `EventQuery`.
 
 Filtering itself is `audit.selectors.event_queryset`, which the ListEvents API shares, so the
 console and the API can never disagree about which events match.
@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-import django_filters
 from django import forms
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit import catalogue
-from audit.models import Event
-from audit.selectors import EventQuery, earlier, event_queryset
+from audit.selectors import EventQuery, earlier
 from core.paging import Cursor
 from core.regions import DEFAULT_REGION, REGION_CHOICES
-from iam.fields import UTCDateTimeFilter
-from iam.models import Organization, Project
+from iam.fields import UTCDateTimeField
+from iam.models import Project
 
 RANGES: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
@@ -79,10 +76,113 @@ class LocalDateTimeInput(forms.DateTimeInput):
         return super().format_value(value)
 
 
+def _validate_ip_or_network(value: str) -> None:
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise forms.ValidationError(
+            "Enter an IP address (203.0.113.7) or a CIDR network (10.0.0.0/8).", code="invalid"
+        ) from None
+
+
+def _validate_cursor(value: str) -> None:
+    try:
+        Cursor.decode(value)
+    except ValueError:
+        raise forms.ValidationError(
+            "This page link is not valid any more. Start again from the newest events.", code="invalid"
+        ) from None
+
+
+def _text(
+    label: str,
+    *,
+    max_length: int,
+    placeholder: str = "",
+    widget_class: type[forms.Input] = forms.TextInput,
+    validators: tuple[Callable[[str], None], ...] = (),
+) -> forms.CharField:
+    widget = widget_class(attrs={"placeholder": placeholder, "autocomplete": "off"})
+    return forms.CharField(
+        label=label, max_length=max_length, required=False, widget=widget, validators=list(validators)
+    )
+
+
 class EventFilterForm(forms.Form):
-    """Cross-field rules: a custom range that makes sense, a method of the chosen product."""
+    """Every parameter of the Events page URL, all optional. Unknown values are form errors, never
+    a 500. `to_query()` turns a valid form into the `EventQuery` that the selectors run."""
+
+    region = forms.ChoiceField(
+        label="Region",
+        choices=REGION_CHOICES,
+        required=False,
+        error_messages={"invalid_choice": "Unknown region “%(value)s”. Choose fr-par, nl-ams or pl-waw."},
+    )
+    project = forms.ChoiceField(label="Project", required=False)  # choices: the organization's
+    range = forms.ChoiceField(label="Time range", choices=list(RANGE_LABELS.items()), required=False)
+    after = UTCDateTimeField(label="From", required=False, widget=LocalDateTimeInput())
+    before = UTCDateTimeField(label="To", required=False, widget=LocalDateTimeInput())
+    product = forms.ChoiceField(
+        label="Product",
+        choices=[("", "All products"), *((p.name, p.title) for p in catalogue.PRODUCTS)],
+        required=False,
+    )
+    method = forms.ChoiceField(label="Method", required=False)  # choices: set per request, see __init__
+    status = forms.ChoiceField(label="Status", choices=[("", "All"), *STATUS_CHOICES], required=False)
+    principal = forms.UUIDField(
+        label="Principal ID",
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "User or application ID", "autocomplete": "off"}),
+    )
+    ip = _text(
+        "Source IP or CIDR",
+        max_length=64,
+        placeholder="203.0.113.7 or 10.0.0.0/8",
+        validators=(_validate_ip_or_network,),
+    )
+    resource_type = forms.ChoiceField(
+        label="Resource type",
+        choices=[("", "Any type"), *((t, t) for t in sorted(catalogue.RESOURCE_TYPES))],
+        required=False,
+    )
+    resource_id = _text("Resource ID", max_length=128, placeholder="ID")
+    q = _text(
+        "Search", max_length=200, placeholder="Method, resource or principal", widget_class=forms.SearchInput
+    )
+    request_id = forms.CharField(label="Request ID", max_length=64, required=False, widget=forms.HiddenInput)
+    order = forms.ChoiceField(
+        label="Sort",
+        choices=[(NEWEST_FIRST, "Newest first"), (OLDEST_FIRST, "Oldest first")],
+        required=False,
+        widget=forms.HiddenInput,
+    )
+    cursor = forms.CharField(
+        label="Page", required=False, widget=forms.HiddenInput, validators=[_validate_cursor]
+    )
+
+    def __init__(
+        self, data: Mapping[str, Any] | None, *, projects: list[Project], now: datetime | None = None
+    ) -> None:
+        super().__init__(data)
+        self.projects = projects
+        self.now = now or timezone.now()
+        project = cast(forms.ChoiceField, self.fields["project"])
+        project.choices = [("", "All projects"), *((str(p.pk), p.name) for p in projects)]
+        # Any known method validates (a mismatch with the product gets its own message in clean());
+        # the drop-down offers only the chosen product's methods.
+        method = cast(forms.ChoiceField, self.fields["method"])
+        method.choices = [("", "All methods"), *((m, m) for m in catalogue.methods())]
+        product = catalogue.product(self.data.get("product") or "")
+        if product:
+            cast(forms.Select, method.widget).choices = [
+                ("", "All methods"),
+                *((m, m) for m in product.methods),
+            ]
+        # The region drop-down sits in the tabs row, outside the <form>, and still belongs to it.
+        self.fields["region"].widget.attrs["form"] = "filters"
 
     def clean(self) -> dict[str, Any]:
+        """Cross-field rules: a custom range that makes sense, a method of the chosen product."""
         data = super().clean()
         after, before = data.get("after"), data.get("before")
         if data.get("range") == CUSTOM:
@@ -96,113 +196,15 @@ class EventFilterForm(forms.Form):
             self.add_error("method", f"{method} is not a method of {product.title}.")
         return data
 
-
-def _region_choices() -> list[tuple[str, str]]:
-    return REGION_CHOICES
-
-
-def _text(
-    label: str, *, max_length: int, placeholder: str = "", widget_class: type[forms.Input] = forms.TextInput
-) -> django_filters.CharFilter:
-    widget = widget_class(attrs={"placeholder": placeholder, "autocomplete": "off"})
-    return django_filters.CharFilter(label=label, max_length=max_length, widget=widget, method="noop")
-
-
-class EventFilter(django_filters.FilterSet):
-    """Every parameter of the Events page URL. Unknown values are form errors, never a 500."""
-
-    region = django_filters.ChoiceFilter(
-        label="Region",
-        choices=_region_choices,
-        empty_label=None,
-        method="noop",
-        error_messages={"invalid_choice": "Unknown region “%(value)s”. Choose fr-par, nl-ams or pl-waw."},
-    )
-    project = django_filters.ChoiceFilter(label="Project", empty_label="All projects", method="noop")
-    range = django_filters.ChoiceFilter(
-        label="Time range", choices=list(RANGE_LABELS.items()), empty_label=None, method="noop"
-    )
-    after = UTCDateTimeFilter(label="From", widget=LocalDateTimeInput(), method="noop")
-    before = UTCDateTimeFilter(label="To", widget=LocalDateTimeInput(), method="noop")
-    product = django_filters.ChoiceFilter(
-        label="Product",
-        choices=[(p.name, p.title) for p in catalogue.PRODUCTS],
-        empty_label="All products",
-        method="noop",
-    )
-    method = django_filters.ChoiceFilter(label="Method", empty_label="All methods", method="noop")
-    status = django_filters.ChoiceFilter(
-        label="Status", choices=STATUS_CHOICES, empty_label="All", method="noop"
-    )
-    principal = django_filters.UUIDFilter(
-        label="Principal ID",
-        method="noop",
-        widget=forms.TextInput(attrs={"placeholder": "User or application ID", "autocomplete": "off"}),
-    )
-    ip = _text("Source IP or CIDR", max_length=64, placeholder="203.0.113.7 or 10.0.0.0/8")
-    resource_type = django_filters.ChoiceFilter(
-        label="Resource type",
-        choices=[(t, t) for t in sorted(catalogue.RESOURCE_TYPES)],
-        empty_label="Any type",
-        method="noop",
-    )
-    resource_id = _text("Resource ID", max_length=128, placeholder="ID")
-    q = _text(
-        "Search", max_length=200, placeholder="Method, resource or principal", widget_class=forms.SearchInput
-    )
-    request_id = django_filters.CharFilter(
-        label="Request ID", max_length=64, widget=forms.HiddenInput, method="noop"
-    )
-    order = django_filters.ChoiceFilter(
-        label="Sort",
-        choices=[(NEWEST_FIRST, "Newest first"), (OLDEST_FIRST, "Oldest first")],
-        empty_label=None,
-        widget=forms.HiddenInput,
-        method="noop",
-    )
-    cursor = django_filters.CharFilter(label="Page", widget=forms.HiddenInput, method="noop")
-
-    class Meta:
-        form = EventFilterForm
-        fields: list[str] = []
-
-    def __init__(
-        self,
-        data: Mapping[str, Any] | None,
-        *,
-        organization: Organization,
-        projects: list[Project],
-        now: datetime | None = None,
-    ) -> None:
-        super().__init__(data, queryset=Event.objects.none())
-        self.organization = organization
-        self.projects = projects
-        self.now = now or timezone.now()
-        form_fields = self.form.fields
-        form_fields["project"].choices = [(str(p.pk), p.name) for p in projects]
-        product = catalogue.product(self.data.get("product") or "")
-        # Any known method validates (a mismatch with the product gets its own message in clean());
-        # the drop-down offers only the chosen product's methods.
-        method = form_fields["method"]
-        method.choices = [(m, m) for m in catalogue.methods()]
-        if product:
-            method.widget.choices = [("", "All methods"), *((m, m) for m in product.methods)]
-        # The region drop-down sits in the tabs row, outside the <form>, and still belongs to it.
-        form_fields["region"].widget.attrs["form"] = "filters"
-        self.form.fields["ip"].validators.append(_validate_ip_or_network)
-        self.form.fields["cursor"].validators.append(_validate_cursor)
-
-    def noop(self, queryset: QuerySet[Event], name: str, value: Any) -> QuerySet[Event]:
-        # Each filter only validates; `filter_queryset` applies them together through EventQuery.
-        return queryset
-
     # --- what the view needs ------------------------------------------------------------------
 
     def value(self, name: str) -> Any:
-        """A cleaned value (None when absent or invalid)."""
-        if not hasattr(self.form, "cleaned_data"):
-            self.form.is_valid()
-        return self.form.cleaned_data.get(name) or None
+        """A cleaned value (None when absent or invalid): the valid filters still show, say, the
+        chosen region while another filter's error is on screen."""
+        if not self.is_bound:
+            return None
+        self.errors  # noqa: B018 (cleans the form, once)
+        return self.cleaned_data.get(name) or None
 
     @property
     def selected_region(self) -> str:
@@ -237,8 +239,8 @@ class EventFilter(django_filters.FilterSet):
             return after, before
         return self.now - RANGES[self.range_key], self.now
 
-    @property
-    def query(self) -> EventQuery:
+    def to_query(self) -> EventQuery:
+        """The filters as the one query object the selectors take. Call it on a valid form."""
         after, before = self.window()
         status = self.value("status")
         return EventQuery(
@@ -257,29 +259,8 @@ class EventFilter(django_filters.FilterSet):
             request_id=self.value("request_id"),
         )
 
-    def filter_queryset(self, queryset: QuerySet[Event]) -> QuerySet[Event]:
-        return event_queryset(organization_id=self.organization.pk, query=self.query, now=self.now)
-
     @property
     def narrowing(self) -> list[str]:
         """Names of the filters set beyond region, project and time (for "clear filters")."""
         names = ("product", "method", "status", "principal", "ip", "resource_type", "resource_id", "q")
         return [n for n in (*names, "request_id") if self.value(n)]
-
-
-def _validate_ip_or_network(value: str) -> None:
-    try:
-        ipaddress.ip_network(value.strip(), strict=False)
-    except ValueError:
-        raise forms.ValidationError(
-            "Enter an IP address (203.0.113.7) or a CIDR network (10.0.0.0/8).", code="invalid"
-        ) from None
-
-
-def _validate_cursor(value: str) -> None:
-    try:
-        Cursor.decode(value)
-    except ValueError:
-        raise forms.ValidationError(
-            "This page link is not valid any more. Start again from the newest events.", code="invalid"
-        ) from None
