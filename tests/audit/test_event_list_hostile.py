@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from audit.filters import RANGE_LABELS, STATUS_CHOICES
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from audit import catalogue
+from audit.forms import RANGE_LABELS, STATUS_CHOICES
 from audit.models import Event
 from tests.api.conftest import make_events
 from tests.factories import ProjectFactory
