@@ -370,6 +370,9 @@ class _Validator:
         project_id = self._check_project(item.get("project_id"), refuse)
         self._check_names(item, refuse)
         status_code = item.get("status_code")
+        # JSON has one number type: 404.0 is the integer 404 (as JSON Schema reads it too).
+        if type(status_code) is float and status_code.is_integer():
+            status_code = int(status_code)
         # bool is a subclass of int, but true is no status.
         if status_code is not None and not (type(status_code) is int and 100 <= status_code <= 599):
             refuse("status_code", "constraint", "status_code is an HTTP status between 100 and 599")

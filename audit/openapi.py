@@ -390,6 +390,44 @@ SCHEMAS: dict[str, Any] = {
             {"required": ["application_id"], "properties": {"application_id": UUID}},
         ],
     },
+    # What ingestion stores (audit.ingest): strings without NUL (PostgreSQL refuses it), integers
+    # within 64 bits, and null wherever a field may be left out.
+    "IngestJSON": {
+        "anyOf": [
+            {"type": ["null", "boolean"]},
+            {"type": "number", "not": {"type": "integer"}},
+            {"type": "integer", "minimum": ingest.MIN_INT, "maximum": ingest.MAX_INT},
+            {"type": "string", "pattern": NO_NUL},
+            {"type": "array", "items": ref("IngestJSON")},
+            {
+                "type": "object",
+                "propertyNames": {"pattern": NO_NUL},
+                "additionalProperties": ref("IngestJSON"),
+            },
+        ],
+    },
+    "IngestResource": {
+        "type": "object",
+        "required": ["id", "type"],
+        "properties": {
+            "id": text(200, minLength=1),
+            "type": RESOURCE_TYPE,
+            "name": {"type": ["string", "null"], "pattern": NO_NUL},
+            "action": {"type": ["string", "null"], "pattern": NO_NUL},
+            "created_at": {**NULLABLE_TIMESTAMP, "maxLength": 64},
+            "updated_at": {**NULLABLE_TIMESTAMP, "maxLength": 64},
+            "deleted_at": {**NULLABLE_TIMESTAMP, "maxLength": 64},
+        },
+        "patternProperties": {
+            ingest.INFO_KEY_RE.pattern: {
+                "type": "object",
+                "propertyNames": {"pattern": NO_NUL},
+                "additionalProperties": ref("IngestJSON"),
+            }
+        },
+        "additionalProperties": False,
+        "description": "At most one `<x>_info` object, chosen by type (reference §3.3).",
+    },
     "IngestEvent": {
         "type": "object",
         "additionalProperties": False,
@@ -401,6 +439,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "recorded_at": {
                 **TIMESTAMP,
+                "maxLength": 64,
                 "description": "With an offset; from 1970-01-01T00:00:00Z to 5 minutes ahead.",
             },
             "locality": {"type": "string", "pattern": ingest.LOCALITY_RE.pattern},
@@ -410,14 +449,23 @@ SCHEMAS: dict[str, Any] = {
                 "required": ["id"],
                 "properties": {
                     "id": UUID,
-                    "type": {"type": "string", "enum": ["user", "application"]},
-                    "name": {"type": "string", "maxLength": 200},
+                    "type": {"enum": ["user", "application", None]},
+                    "name": {**text(200), "type": ["string", "null"]},
                 },
             },
-            "organization_id": {**UUID, "description": "Must be the API key's organization."},
-            "project_id": {"type": ["string", "null"], "format": "uuid"},
-            "source_ip": {"type": "string"},
-            "user_agent": {"type": "string", "maxLength": 512},
+            "organization_id": {
+                "anyOf": [UUID, {"type": "null"}],
+                "description": "Must be the API key's organization.",
+            },
+            "project_id": {
+                "anyOf": [UUID, {"type": "null"}],
+                "description": "A project of the organization.",
+            },
+            "source_ip": {
+                "anyOf": [{"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}, ABSENT],
+                "maxLength": api.SOURCE_IP_MAX,
+            },
+            "user_agent": {**text(512), "type": ["string", "null"]},
             "product_name": {"type": "string", "pattern": ingest.PRODUCT_RE.pattern},
             "service_name": {
                 "type": "string",
@@ -425,13 +473,19 @@ SCHEMAS: dict[str, Any] = {
                 "maxLength": ingest.MAX_SERVICE_NAME,
             },
             "method_name": {"type": "string", "pattern": ingest.METHOD_RE.pattern},
-            "resources": {"type": "array", "maxItems": ingest.MAX_RESOURCES, "items": ref("Resource")},
-            "request_id": {"type": "string", "maxLength": 64},
+            "resources": {
+                "type": ["array", "null"],
+                "maxItems": ingest.MAX_RESOURCES,
+                "items": ref("IngestResource"),
+            },
+            "request_id": {**text(64), "type": ["string", "null"]},
             "request_body": {
-                "type": "object",
+                "type": ["object", "null"],
+                "propertyNames": {"pattern": NO_NUL},
+                "additionalProperties": ref("IngestJSON"),
                 "description": (
                     "Secret-looking keys are stored REDACTED. At most "
-                    f"{ingest.MAX_JSON_DEPTH} levels deep, integers within 64 bits."
+                    f"{ingest.MAX_JSON_DEPTH} levels deep and {ingest.MAX_REQUEST_BODY_BYTES} bytes."
                 ),
             },
             "status_code": {"type": "integer", "minimum": 100, "maximum": 599},
@@ -440,6 +494,7 @@ SCHEMAS: dict[str, Any] = {
     "IngestRequest": {
         "type": "object",
         "required": ["events"],
+        "additionalProperties": False,
         "properties": {
             "events": {
                 "type": "array",

@@ -8,21 +8,28 @@ so a request that is "valid" by the schema may rightly be refused with invalid_a
 - a `page_token` is opaque: only one the API issued, for the same filters, is valid;
 - a custom rule's `query` is a CEL expression (checked as the console checks it);
 - a custom rule's `name` is unique in its region;
-- a new API key's `expires_at` is in the future.
+- a new API key's `expires_at` is in the future;
+- an ingested event belongs to the API key's organization (and to one of its projects, if any),
+  was recorded between the epoch and 5 minutes from now, and its resources carry at most one
+  `<type>_info` object each (audit.ingest).
 
 For positive cases only, these hooks put in a value that satisfies the rule: no page token, a
-simple CEL expression, a name not used yet, a date a year ahead. Negative cases are left as
-generated: the API must refuse each of them.
+simple CEL expression, a name not used yet, a date a year ahead, the key's organization, one of
+its projects, a moment of the last hour. Negative cases are left as generated: the API must refuse
+each of them.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
 from schemathesis import Case, GenerationMode
+
+from iam.models import Organization
 
 RULE_QUERY = 'status_code == 403 && product_name == "secret-manager"'
 
@@ -35,7 +42,56 @@ def _unique_name() -> str:
     return f"schemathesis rule {uuid.uuid4().hex[:12]}"
 
 
-def map_case(context: Any, case: Case) -> Case:
+def _recorded_at(value: Any, index: int) -> str:
+    """A moment of the last hour, in the generated value's offset when it has one (so offsets
+    stay varied): the current month's partition holds it, and it is not in the future. Spaced by
+    the event's index, deterministic up to the clock."""
+    moment = timezone.now() - timedelta(minutes=30, seconds=index)
+    try:
+        offset = datetime.fromisoformat(value).tzinfo if isinstance(value, str) else None
+    except ValueError:
+        offset = None
+    return moment.astimezone(offset).isoformat() if offset is not None else moment.isoformat()
+
+
+def _ingestable(events: list[Any], organization_id: str, project_ids: Sequence[str]) -> None:
+    """Each generated event made the key's organization's, recorded within the accepted window."""
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            continue
+        if event.get("organization_id") is not None:
+            event["organization_id"] = organization_id
+        if event.get("project_id") is not None:
+            event["project_id"] = project_ids[index % len(project_ids)] if project_ids else None
+        if event.get("recorded_at") is not None:
+            event["recorded_at"] = _recorded_at(event["recorded_at"], index)
+        for resource in event.get("resources") or ():
+            # A resource carries at most one `<type>_info` object.
+            for key in [key for key in resource if key.endswith("_info")][1:]:
+                del resource[key]
+
+
+def hooks(organization: Organization) -> list[Callable[..., Any]]:
+    """The hooks for a run whose API key belongs to `organization` (its projects read now)."""
+    organization_id = str(organization.pk)
+    projects = [str(pk) for pk in organization.projects.order_by("pk").values_list("pk", flat=True)]
+
+    def map_case(context: Any, case: Case) -> Case:
+        case = _map_case(case)
+        if _is_positive(case) and case.operation.definition.raw["operationId"] == "IngestEvents":
+            events = case.body.get("events") if isinstance(case.body, dict) else case.body
+            if isinstance(events, list):
+                _ingestable(events, organization_id, projects)
+        return case
+
+    # The examples phase builds its cases from the document's examples without calling map_case.
+    def before_add_examples(context: Any, examples: list[Case]) -> None:
+        examples[:] = [map_case(context, case) for case in examples]
+
+    return [map_case, before_add_examples]
+
+
+def _map_case(case: Case) -> Case:
     if not _is_positive(case):
         return case
     operation = case.operation.definition.raw["operationId"]
@@ -52,6 +108,3 @@ def map_case(context: Any, case: Case) -> Case:
     elif operation == "CreateAPIKey" and body.get("expires_at"):
         body["expires_at"] = (timezone.now() + timedelta(days=365)).isoformat()
     return case
-
-
-HOOKS = [map_case]

@@ -336,3 +336,13 @@ def test_unhashable_values_where_the_fast_paths_look_up_caches_are_named_not_a_s
         "events[2].method_name",
         "events[3].resources[0].created_at",
     ]
+
+
+@pytest.mark.django_db
+def test_a_status_code_written_with_a_zero_fraction_is_that_integer(writer_api, acme):
+    # JSON has one number type, and JSON Schema (so the OpenAPI document) reads 404.0 as an integer.
+    event = wire_event(acme) | {"status_code": 404.0}
+    response = writer_api.post(INGEST, json.dumps({"events": [event]}), content_type="application/json")
+    assert response.status_code == 200, response.json()
+    assert ingested(acme).get(id=event["id"]).status_code == 404
+    assert post(writer_api, [wire_event(acme) | {"status_code": 404.5}]).status_code == 400
