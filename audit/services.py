@@ -273,7 +273,7 @@ def record_refusal(
     `request_body` is what the caller sent, redacted here.
 
     Returns None, recording nothing, when the request has no organization to file it under.
-    One INSERT. A database fault propagates (`audit.faults` answers 503): a refusal that could
+    One INSERT. A database fault propagates (`api.faults` answers 503): a refusal that could
     not be recorded is not answered as one.
     """
     organization = getattr(request, "organization", None)

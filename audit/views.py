@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from audit.api import event_json
 from audit.forms import CUSTOM, RANGE_LABELS, RANGES, EventFilterForm
 from audit.models import Event
 from audit.selectors import (
@@ -33,6 +32,7 @@ from audit.selectors import (
     later,
     project_list,
 )
+from audit.serializers import event_json
 from audit.templatetags.audit_extras import iso_utc, short_id, with_offset
 from core.paging import EventPage, event_page
 from core.regions import REGIONS

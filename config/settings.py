@@ -84,7 +84,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "iam.middleware.RequestIdMiddleware",
     # A database that is read-only, locked or down answers 503 + Retry-After, never 500.
-    "audit.faults.DatabaseFaultMiddleware",
+    "api.faults.DatabaseFaultMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -10,13 +10,11 @@ urlpatterns = [
     # Alerting Management (/audit-trail/alerting/) and Notification contacts (/contacts/).
     path("", include("alerts.urls")),
     # The Scaleway-compatible API (and our /x/ extensions), at the paths the SDKs use.
-    path("", include("audit.api_urls")),
-    path("", include("iam.api_urls")),
-    path("", include("alerts.api_urls")),
+    path("", include("api.urls")),
 ]
 
 # Unknown API paths answer JSON (the SDK parses error bodies); console paths keep the HTML page.
-handler404 = "audit.apiutils.not_found_handler"
+handler404 = "api.http.not_found_handler"
 # A database fault raised in a middleware (the session save, say) answers 503, not 500 or 400.
-handler500 = "audit.faults.server_error"
-handler400 = "audit.faults.bad_request"
+handler500 = "api.faults.server_error"
+handler400 = "api.faults.bad_request"

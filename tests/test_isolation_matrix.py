@@ -51,8 +51,8 @@ from django.utils import timezone
 from alerts import services as alert_services
 from alerts.models import Alert, CustomAlertRule, NotificationContact
 from alerts.rules import PRECONFIGURED
-from audit import openapi
-from audit.apiutils import API_PREFIXES
+from api import openapi
+from api.http import API_PREFIXES
 from audit.models import AuthenticationEvent, Event
 from audit.services import REFUSAL_PRODUCTS, Actor, build_event, record_many
 from core.ids import uuid7

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from alerts import api
 from alerts.forms import CustomAlertRuleForm
 from alerts.models import AlertRuleSetting, CustomAlertRule
 from alerts.rules import PRECONFIGURED, PRECONFIGURED_BY_NAME, Severity
+from api import alerts as api
+from api.openapi import SCHEMAS
 from audit.models import Event
-from audit.openapi import SCHEMAS
 from iam.models import Organization
 from tests.alerts.conftest import activate
 from tests.api.conftest import ApiClient, api_key_for

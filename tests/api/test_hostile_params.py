@@ -167,7 +167,7 @@ def test_iam_logs_read_an_offset_beyond_fifteen_hours(api, acme, owner):
 
 
 def test_parse_timestamp_converts_to_utc_and_clamps_at_the_edges_of_time():
-    from audit.apiutils import parse_timestamp
+    from api.http import parse_timestamp
 
     assert parse_timestamp("2026-11-29T10:00:00+21:00") == datetime(2026, 11, 28, 13, tzinfo=UTC)
     assert parse_timestamp("2026-11-29 10:00:00") == datetime(2026, 11, 29, 10, tzinfo=UTC)

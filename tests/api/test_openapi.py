@@ -15,7 +15,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, from_schema
 from schemathesis.engine import events as engine_events
 
-from audit.openapi import document
+from api.openapi import document
 from tests.api import schemathesis_hooks
 from tests.api.conftest import api_key_for, make_events
 from tests.factories import ApplicationFactory, ProjectFactory

@@ -21,7 +21,7 @@ import requests
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, connections
 from django.test import Client
 
-from audit.faults import database_fault
+from api.faults import database_fault
 from audit.models import Event
 from iam.models import APIKey, Application, Organization
 from tests.api.conftest import api_key_for, make_events, wire_event
@@ -170,7 +170,7 @@ def logs(caplog):
     caplog.set_level(logging.INFO)
     yield caplog
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
-    assert all("\n" not in r.getMessage() for r in caplog.records if r.name == "audit.faults")
+    assert all("\n" not in r.getMessage() for r in caplog.records if r.name == "api.faults")
 
 
 # --- read-only ------------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def test_with_the_database_read_only_api_writes_and_ingestion_answer_503_json_un
     listed = _api(live_server, "GET", EVENTS, keys["auditor"])
     assert listed.status_code == 200
     assert len(listed.json()["events"]) >= 3
-    lines = [r.getMessage() for r in logs.records if r.name == "audit.faults"]
+    lines = [r.getMessage() for r in logs.records if r.name == "api.faults"]
     assert [line.split(":")[0] for line in lines] == [f"503 POST {KEYS}", f"503 POST {INGEST}"]
     assert all("database read_only (cannot execute" in line for line in lines)
 

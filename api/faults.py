@@ -23,7 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
-from audit.apiutils import API_PREFIXES, service_unavailable
+from api.http import API_PREFIXES, service_unavailable
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
-from audit import catalogue, ingest
-from audit.apiutils import (
+from api.http import (
     ApiError,
     Params,
     api_view,
@@ -29,8 +28,10 @@ from audit.apiutils import (
     invalid_arguments,
     parse_timestamp,
 )
+from audit import catalogue, ingest
 from audit.models import AuthenticationEvent, Event
 from audit.selectors import DEFAULT_WINDOW, EventQuery, earlier, event_queryset
+from audit.serializers import authentication_event_json, event_json
 from core.paging import Cursor, event_page
 from core.regions import DEFAULT_REGION, REGION_RE
 from core.time import iso
@@ -46,60 +47,6 @@ STATUS_MAX = 999
 UNKNOWN_TYPE = "unknown_type"
 # The longest product, service and method names ingestion accepts (audit.ingest), and resource ids.
 PRODUCT_MAX, SERVICE_MAX, METHOD_MAX, RESOURCE_ID_MAX, SOURCE_IP_MAX = 64, 128, 128, 200, 64
-
-# --- wire shapes -------------------------------------------------------------------------------
-
-
-def event_json(event: Event) -> dict[str, Any]:
-    """An Event as on the wire (§3.1): unset one-of `principal` and `project_id` are omitted."""
-    data: dict[str, Any] = {
-        "id": str(event.id),
-        "recorded_at": iso(event.recorded_at),
-        "locality": event.locality,
-        "organization_id": str(event.organization_id),
-        "source_ip": event.source_ip or "",
-        "user_agent": event.user_agent,
-        "product_name": event.product_name,
-        "service_name": event.service_name,
-        "method_name": event.method_name,
-        "resources": event.resources or [],
-        "request_id": event.request_id,
-        "request_body": event.request_body or {},
-        "status_code": event.status_code,
-    }
-    if event.principal_id:
-        data["principal"] = {"id": str(event.principal_id)}
-    if event.project_id:
-        data["project_id"] = str(event.project_id)
-    return data
-
-
-FAILURE_REASONS = {"invalid_password", "invalid_mfa"}
-
-
-def authentication_event_json(event: AuthenticationEvent) -> dict[str, Any]:
-    """An AuthenticationEvent as on the wire (§3.4); our extra failure reasons map to unknown."""
-    data: dict[str, Any] = {
-        "id": str(event.id),
-        "recorded_at": iso(event.recorded_at),
-        "organization_id": str(event.organization_id),
-        "source_ip": event.source_ip or "",
-        "user_agent": event.user_agent,
-        "resources": (
-            [{"id": str(event.user_id), "type": "iam_user", "name": event.email}] if event.user_id else []
-        ),
-        "result": event.result or "unknown_result",
-        "method": event.method or "unknown_method",
-        "origin": event.origin or "unknown_origin",
-    }
-    if event.failure_reason:
-        data["failure_reason"] = (
-            event.failure_reason if event.failure_reason in FAILURE_REASONS else "unknown_failure_reason"
-        )
-    if event.mfa_type:
-        data["mfa_type"] = event.mfa_type if event.mfa_type == "totp" else "unknown_mfa_type"
-    return data
-
 
 # --- page tokens -------------------------------------------------------------------------------
 

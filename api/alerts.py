@@ -33,7 +33,7 @@ from alerts.rules import (
     check_rule_name,
     compile_expression,
 )
-from audit.apiutils import (
+from api.http import (
     ApiError,
     Params,
     api_view,

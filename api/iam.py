@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
-from audit.apiutils import (
+from api.http import (
     Params,
     api_view,
     argument_error,

@@ -17,11 +17,10 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from audit import api, ingest
-from audit.api import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDER_BY
-from audit.apiutils import DATETIME_MAX_LENGTH, FALSE, TRUE, UUID_RE
-from core.regions import REGIONS
-from iam.api import (
+from api import audit_trail as api
+from api.audit_trail import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDER_BY
+from api.http import DATETIME_MAX_LENGTH, FALSE, TRUE, UUID_RE
+from api.iam import (
     ACCESS_KEY_LENGTH,
     API_KEY_ORDER,
     BEARER_TYPES,
@@ -29,7 +28,9 @@ from iam.api import (
     LOG_ORDER,
     MAX_ACCESS_KEYS,
 )
-from iam.api import SEARCH_MAX as IAM_SEARCH_MAX
+from api.iam import SEARCH_MAX as IAM_SEARCH_MAX
+from audit import ingest
+from core.regions import REGIONS
 from iam.logs import LOG_ACTIONS, LOG_RESOURCE_TYPES
 
 UUID = {"type": "string", "format": "uuid", "pattern": UUID_RE.pattern}

@@ -1,0 +1,49 @@
+"""The API's routes, mounted at the site root exactly as Scaleway's (no trailing slashes): the
+Audit Trail's (reference §2.8, §2.9 for alert rules) and IAM's (global: no region in the path).
+
+Our extensions live under /x/, a prefix no Scaleway product uses.
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from api import alerts, audit_trail, iam, openapi
+
+REGION = "audit-trail/v1alpha1/regions/<str:region>"
+
+urlpatterns = [
+    path(f"{REGION}/events", audit_trail.list_events, name="api-list-events"),
+    path(f"{REGION}/products", audit_trail.list_products, name="api-list-products"),
+    path(
+        f"{REGION}/authentication-events", audit_trail.list_authentication_events, name="api-list-auth-events"
+    ),
+    path(f"{REGION}/combined-events", audit_trail.list_combined_events, name="api-list-combined-events"),
+    path("x/audit-trail/v1/events", audit_trail.ingest_events, name="api-ingest-events"),
+    path("x/openapi.json", openapi.openapi_document, name="api-openapi"),
+    # IAM
+    path("iam/v1alpha1/logs", iam.list_logs, name="api-list-logs"),
+    path("iam/v1alpha1/logs/<str:log_id>", iam.get_log, name="api-get-log"),
+    path("iam/v1alpha1/api-keys", iam.api_keys, name="api-api-keys"),
+    path("iam/v1alpha1/api-keys/<str:access_key>", iam.api_key_detail, name="api-api-key"),
+    # Alert rules
+    path(f"{REGION}/alert-rules", alerts.alert_rules, name="api-alert-rules"),
+    path(f"{REGION}/enable-alert-rules", alerts.enable_alert_rules, name="api-enable-alert-rules"),
+    path(f"{REGION}/disable-alert-rules", alerts.disable_alert_rules, name="api-disable-alert-rules"),
+    path(f"{REGION}/custom-alert-rules", alerts.custom_alert_rules, name="api-custom-alert-rules"),
+    path(
+        f"{REGION}/custom-alert-rules/<str:custom_alert_rule_id>",
+        alerts.custom_alert_rule_detail,
+        name="api-custom-alert-rule",
+    ),
+    path(
+        f"{REGION}/enable-custom-alert-rules",
+        alerts.enable_custom_alert_rules,
+        name="api-enable-custom-alert-rules",
+    ),
+    path(
+        f"{REGION}/disable-custom-alert-rules",
+        alerts.disable_custom_alert_rules,
+        name="api-disable-custom-alert-rules",
+    ),
+]
