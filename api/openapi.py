@@ -49,7 +49,7 @@ BOOLEAN_INPUT = {"enum": [True, False, *sorted(TRUE), *sorted(FALSE)]}
 ABSENT = {"enum": ["", None]}  # in a JSON body: the same as leaving the field out
 # Text the database can store: PostgreSQL refuses NUL characters.
 NO_NUL = "^[^\\x00]*$"
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators (audit.apiutils.CONTROL_RE).
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators (api.http.CONTROL_RE).
 _CONTROLS = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
 # Characters Python's str.strip() removes, beyond the controls: a name needs one that is neither.
 _SPACES = "\\x20\\xa0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000"
@@ -57,7 +57,7 @@ SINGLE_LINE_NAME = f"^[^{_CONTROLS}]*[^{_CONTROLS}{_SPACES}][^{_CONTROLS}]*$"
 NOT_BLANK = f"[^\\x00{_SPACES}\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f\\x85\\u2028\\u2029]"
 
 
-ACCESS_KEY_PATTERN = "^[Ss][Cc][Ww][A-Za-z0-9]{17}$"  # iam.api.ACCESS_KEY_RE: any case
+ACCESS_KEY_PATTERN = "^[Ss][Cc][Ww][A-Za-z0-9]{17}$"  # api.iam.ACCESS_KEY_RE: any case
 ACCESS_KEY_PATH = {"type": "string", "maxLength": ACCESS_KEY_LENGTH}
 
 
@@ -531,7 +531,7 @@ RULE_NAME = {
     "description": "Unique in the region, whatever its case; one line.",
 }
 RULE_DESCRIPTION = {"type": ["string", "null"], "maxLength": 500, "pattern": NO_NUL}
-# Whole seconds from 60 to 86400, with an optional zero fraction (alerts.api.DURATION_RE and the
+# Whole seconds from 60 to 86400, with an optional zero fraction (api.alerts.DURATION_RE and the
 # bounds it is checked against).
 EVALUATION_WINDOW = (
     "^([6-9][0-9]|[1-9][0-9]{2,3}|[1-7][0-9]{4}|8[0-5][0-9]{3}|86[0-3][0-9]{2}|86400)(\\.0{1,9})?s$"
