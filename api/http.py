@@ -99,16 +99,22 @@ def denied_authentication(reason: str) -> ApiError:
     )
 
 
+def retry_later(status: int, kind: str, message: str, retry_after: int) -> ApiError:
+    """A refusal that passes with time (429, 503): its `retry_after` in the body and the header."""
+    return ApiError(
+        status,
+        {"message": message, "type": kind, "retry_after": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def service_unavailable(reason: str, retry_after: int) -> ApiError:
     """503: the database cannot answer now (read-only, locked, timed out, down). Retry later."""
-    return ApiError(
+    return retry_later(
         503,
-        {
-            "message": f"the service is temporarily unavailable ({reason}), retry in {retry_after} s",
-            "type": "service_unavailable",
-            "retry_after": retry_after,
-        },
-        headers={"Retry-After": str(retry_after)},
+        "service_unavailable",
+        f"the service is temporarily unavailable ({reason}), retry in {retry_after} s",
+        retry_after,
     )
 
 
@@ -363,14 +369,11 @@ def rate_limit(request: ApiRequest) -> None:
     count = throttle.hit(f"api-rate:{request.api_key.access_key}:{slot}", window=window + 1)
     if count > limit:
         retry_after = max(1, (slot + 1) * window - now)
-        raise ApiError(
+        raise retry_later(
             429,
-            {
-                "message": f"rate limit exceeded: {limit} requests per {window} s, retry in {retry_after} s",
-                "type": "too_many_requests",
-                "retry_after": retry_after,
-            },
-            headers={"Retry-After": str(retry_after)},
+            "too_many_requests",
+            f"rate limit exceeded: {limit} requests per {window} s, retry in {retry_after} s",
+            retry_after,
         )
 
 
