@@ -61,7 +61,9 @@ def notification_contact_list(*, organization: Organization) -> QuerySet[Notific
     return NotificationContact.objects.filter(organization=organization).order_by("email")
 
 
-def notification_contact_get(*, organization: Organization, contact_id: uuid.UUID | str) -> NotificationContact | None:
+def notification_contact_get(
+    *, organization: Organization, contact_id: uuid.UUID | str
+) -> NotificationContact | None:
     return NotificationContact.objects.filter(organization=organization, pk=contact_id).first()
 
 

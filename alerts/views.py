@@ -266,7 +266,9 @@ def contact_update(request: ConsoleRequest, contact_id: uuid.UUID) -> HttpRespon
         )
         messages.success(request, f"{contact.email}: notification types saved.")
     else:
-        messages.error(request, f"{contact.email}: {' '.join(cast(Iterable[str], form.errors.get('types', [])))}")
+        messages.error(
+            request, f"{contact.email}: {' '.join(cast(Iterable[str], form.errors.get('types', [])))}"
+        )
     return HttpResponseRedirect(reverse("alerts:contacts"))
 
 
