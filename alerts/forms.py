@@ -96,7 +96,7 @@ class CustomAlertRuleForm(forms.Form):
         self.region = region
 
     def clean_query(self) -> str:
-        query = self.cleaned_data["query"].strip()
+        query: str = self.cleaned_data["query"].strip()
         try:
             compile_expression(query)
         except ExpressionError as exc:
@@ -136,7 +136,7 @@ class NotificationContactForm(forms.Form):
         self.organization = organization
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
+        email: str = self.cleaned_data["email"].strip().lower()
         if NotificationContact.objects.filter(organization=self.organization, email=email).exists():
             raise forms.ValidationError("This address is already a contact.")
         return email

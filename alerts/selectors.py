@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,7 +44,7 @@ def custom_alert_rule_list(*, organization: Organization, region: str) -> QueryS
     return CustomAlertRule.objects.filter(organization=organization, region=region).order_by("name", "id")
 
 
-def custom_alert_rule_get(*, organization: Organization, rule_id: object) -> CustomAlertRule | None:
+def custom_alert_rule_get(*, organization: Organization, rule_id: uuid.UUID | str) -> CustomAlertRule | None:
     return CustomAlertRule.objects.filter(organization=organization, pk=rule_id).first()
 
 
@@ -60,7 +61,9 @@ def notification_contact_list(*, organization: Organization) -> QuerySet[Notific
     return NotificationContact.objects.filter(organization=organization).order_by("email")
 
 
-def notification_contact_get(*, organization: Organization, contact_id: object) -> NotificationContact | None:
+def notification_contact_get(
+    *, organization: Organization, contact_id: uuid.UUID | str
+) -> NotificationContact | None:
     return NotificationContact.objects.filter(organization=organization, pk=contact_id).first()
 
 

@@ -7,6 +7,7 @@ console and a later API call the same services and leave the same trail.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -604,7 +605,7 @@ def _evaluate_rule(
             )
             if was_created:
                 created.append(alert)
-                transaction.on_commit(lambda pk=str(alert.pk): alert_notify.enqueue(pk))
+                transaction.on_commit(functools.partial(alert_notify.enqueue, str(alert.pk)))
     return created
 
 

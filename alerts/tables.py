@@ -5,7 +5,7 @@ import django_tables2 as tables
 from alerts.models import Alert
 
 
-class AlertTable(tables.Table):
+class AlertTable(tables.Table):  # type: ignore[misc]  # django_tables2 is untyped
     fired_at = tables.TemplateColumn(
         template_name="alerts/_columns/fired_at.html", verbose_name="Fired", orderable=False
     )

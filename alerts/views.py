@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -264,7 +266,9 @@ def contact_update(request: ConsoleRequest, contact_id: uuid.UUID) -> HttpRespon
         )
         messages.success(request, f"{contact.email}: notification types saved.")
     else:
-        messages.error(request, f"{contact.email}: {' '.join(form.errors.get('types', []))}")
+        messages.error(
+            request, f"{contact.email}: {' '.join(cast(Iterable[str], form.errors.get('types', [])))}"
+        )
     return HttpResponseRedirect(reverse("alerts:contacts"))
 
 

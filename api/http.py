@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
@@ -128,7 +128,7 @@ def not_found_handler(request: HttpRequest, exception: Exception | None = None) 
             {"message": f"no such API route: {request.method} {request.path}", "type": "not_found"},
             status=404,
         )
-    return page_not_found(request, exception)  # type: ignore[arg-type]
+    return page_not_found(request, exception)
 
 
 # --- wire formats ------------------------------------------------------------------------------
@@ -239,11 +239,13 @@ class Params:
     ) -> str | None:
         """The value without surrounding spaces; a blank one is absent. `single_line` also refuses
         control characters (a name that ends up in an e-mail subject or a log line)."""
-        value = self._raw(name)
-        if value is not None:
-            if not isinstance(value, str):
+        raw = self._raw(name)
+        value: str | None = None
+        if raw is not None:
+            if not isinstance(raw, str):
                 self.error(name, "format", f"{name} must be a string")
                 return None
+            value = raw
             if len(value) > max_length:
                 self.error(name, "constraint", f"{name} must be at most {max_length} characters")
                 return None
@@ -380,7 +382,7 @@ def rate_limit(request: ApiRequest) -> None:
 def request_body_for_trail(request: HttpRequest) -> dict[str, Any]:
     """What the refused request asked for: its query, or its JSON object body (the door redacts it)."""
     if request.method in ("GET", "DELETE"):
-        return without_nul(dict(request.GET.items()))
+        return cast(dict[str, Any], without_nul(dict(request.GET.items())))
     try:
         if int(request.META.get("CONTENT_LENGTH") or 0) > TRAIL_BODY_LIMIT:
             return {}  # e.g. an ingestion batch: the trail keeps the refusal, not the payload

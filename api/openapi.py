@@ -30,7 +30,7 @@ from api.iam import (
 )
 from api.iam import SEARCH_MAX as IAM_SEARCH_MAX
 from audit import ingest
-from core.regions import REGIONS
+from core.regions import LOCALITY_RE, REGIONS
 from iam.logs import LOG_ACTIONS, LOG_RESOURCE_TYPES
 
 UUID = {"type": "string", "format": "uuid", "pattern": UUID_RE.pattern}
@@ -443,7 +443,7 @@ SCHEMAS: dict[str, Any] = {
                 "maxLength": 64,
                 "description": "With an offset; from 1970-01-01T00:00:00Z to 5 minutes ahead.",
             },
-            "locality": {"type": "string", "pattern": ingest.LOCALITY_RE.pattern},
+            "locality": {"type": "string", "pattern": LOCALITY_RE.pattern},
             "principal": {
                 "type": ["object", "null"],
                 "additionalProperties": False,

@@ -142,7 +142,8 @@ def event_get(*, organization_id: uuid.UUID, event_id: uuid.UUID) -> Event | Non
             pass
         else:
             low, high = earlier(at, ID_CLOCK_SKEW), later(at, ID_CLOCK_SKEW)
-            if (event := qs.filter(recorded_at__gte=low, recorded_at__lt=high).first()) is not None:
+            event: Event | None = qs.filter(recorded_at__gte=low, recorded_at__lt=high).first()
+            if event is not None:
                 return event
     return qs.first()
 
@@ -185,7 +186,7 @@ def principal_labels(*, organization: Organization, events: list[Event]) -> dict
         e.principal_id for e in events if e.principal_id and e.principal_type == PrincipalType.APPLICATION
     }
     names: dict[uuid.UUID, str] = {}
-    queries = []
+    queries: list[QuerySet[Any, tuple[uuid.UUID, Any]]] = []
     if user_ids:
         queries.append(
             User.objects.filter(pk__in=user_ids, is_active=True)

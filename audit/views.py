@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -33,9 +33,10 @@ from audit.selectors import (
     project_list,
 )
 from audit.serializers import event_json
-from audit.templatetags.audit_extras import iso_utc, short_id, with_offset
+from audit.templatetags.audit_extras import iso_utc, short_id
 from core.paging import EventPage, event_page
 from core.regions import REGIONS
+from core.time import with_offset
 from iam.http import ConsoleRequest
 from iam.permissions import permission_required
 
@@ -101,7 +102,7 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
     query = form.to_query()
     after, before = form.window()
     qs = event_queryset(organization_id=request.organization.pk, query=query, now=form.now)
-    page: EventPage = event_page(
+    page: EventPage[Event] = event_page(
         qs,
         order="asc" if form.selected_order == "recorded_at" else "desc",
         cursor=form.page_cursor,
@@ -286,7 +287,9 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
 
 def _query(params: QueryDict, **changes: str | None) -> str:
     """`?a=1&b=2` from `params` with `changes` applied (None removes a key) and blanks dropped."""
-    merged: dict[str, str] = {k: v for k, v in params.items() if v}
+    merged: dict[str, str] = {
+        k: cast(str, v) for k, v in params.items() if v
+    }  # items() gives each key's last value
     for key, value in changes.items():
         if value:
             merged[key] = value

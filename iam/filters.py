@@ -20,7 +20,7 @@ RESOURCE_TYPE_LABELS = {
 }
 
 
-class IamLogFilter(django_filters.FilterSet):
+class IamLogFilter(django_filters.FilterSet):  # type: ignore[misc]  # django_filters is untyped
     """IAM ▸ Logs filters: date range, action, category (resource type) and principal ID.
 
     Applied on top of `iam.logs.iam_log_events(...)`; the sort and the page live outside.

@@ -12,7 +12,7 @@ from iam.models import APIKey, Application, Group, Invitation, Policy
 ATTRS = {"class": "data"}
 
 
-class TimeColumn(tables.Column):
+class TimeColumn(tables.Column):  # type: ignore[misc]  # django_tables2 is untyped
     """A time in the viewer's zone, always with its UTC offset."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -23,7 +23,7 @@ class TimeColumn(tables.Column):
         return format_html('<time datetime="{}">{}</time>', value.isoformat(), with_offset(value))
 
 
-class MemberTable(tables.Table):
+class MemberTable(tables.Table):  # type: ignore[misc]  # django_tables2 is untyped
     email = tables.TemplateColumn(template_name="iam/_columns/member.html", verbose_name="User")
     user_id = tables.TemplateColumn("<code>{{ record.user.pk }}</code>", verbose_name="ID")
     joined_at = TimeColumn(verbose_name="Member since")
@@ -35,7 +35,7 @@ class MemberTable(tables.Table):
         empty_text = "No members."
 
 
-class InvitationTable(tables.Table):
+class InvitationTable(tables.Table):  # type: ignore[misc]  # django_tables2 is untyped
     email = tables.Column(verbose_name="Invited e-mail")
     invited_by = tables.Column(accessor="invited_by__email", verbose_name="Invited by", default="—")
     created_at = TimeColumn(verbose_name="Sent")
@@ -50,7 +50,7 @@ class InvitationTable(tables.Table):
         empty_text = "No pending invitations."
 
 
-class ApplicationTable(tables.Table):
+class ApplicationTable(tables.Table):  # type: ignore[misc]  # django_tables2 is untyped
     name = tables.Column()
     description = tables.Column(default="—")
     id = tables.TemplateColumn("<code>{{ record.pk }}</code>", verbose_name="ID")
@@ -66,7 +66,7 @@ class ApplicationTable(tables.Table):
         empty_text = "No applications yet."
 
 
-class GroupTable(tables.Table):
+class GroupTable(tables.Table):  # type: ignore[misc]  # django_tables2 is untyped
     name = tables.TemplateColumn(
         "<a href=\"{% url 'iam:group' record.pk %}\">{{ record.name }}</a>", verbose_name="Name"
     )
@@ -84,7 +84,7 @@ class GroupTable(tables.Table):
         empty_text = "No groups yet."
 
 
-class PolicyTable(tables.Table):
+class PolicyTable(tables.Table):  # type: ignore[misc]  # django_tables2 is untyped
     name = tables.TemplateColumn(
         "<a href=\"{% url 'iam:policy' record.pk %}\">{{ record.name }}</a>", verbose_name="Name"
     )
@@ -101,7 +101,7 @@ class PolicyTable(tables.Table):
         empty_text = "No policies yet."
 
 
-class APIKeyTable(tables.Table):
+class APIKeyTable(tables.Table):  # type: ignore[misc]  # django_tables2 is untyped
     access_key = tables.TemplateColumn("<code>{{ record.access_key }}</code>", verbose_name="Access key")
     description = tables.Column(default="—")
     bearer = tables.TemplateColumn(template_name="iam/_columns/api_key_bearer.html", verbose_name="Bearer")
@@ -118,7 +118,7 @@ class APIKeyTable(tables.Table):
         empty_text = "No API keys yet."
 
 
-class IamLogTable(tables.Table):
+class IamLogTable(tables.Table):  # type: ignore[misc]  # django_tables2 is untyped
     """Rows are `iam.selectors.LogRow`s, already in the order the page asked for (keyset paging):
     `order_by` only marks the Date header, whose link flips `sort` and starts again from the top."""
 
