@@ -28,6 +28,7 @@ run: install
 	scripts/serve
 
 test: install
+	scripts/ensure-chromium
 	$(PY) -m pytest
 
 test-fast: install

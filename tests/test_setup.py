@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -109,3 +110,62 @@ def test_the_import_contracts_hold():
 def test_make_lint_runs_ruff_the_import_contracts_and_mypy():
     recipe = (ROOT / "Makefile").read_text().split("\nlint:", 1)[1].split("\n\n", 1)[0]
     assert "ruff check" in recipe and "lint-imports" in recipe and "mypy" in recipe
+
+
+def _fake_bin(tmp_path, **scripts: str):
+    """A PATH of bash plus the given commands as small scripts: the machine the script sees."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "bash").symlink_to(shutil.which("bash"))
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text(f"#!{shutil.which('bash')}\n{body}\n")
+        path.chmod(0o755)
+    return {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+
+
+def _ensure_chromium(env):
+    return subprocess.run(
+        [shutil.which("bash"), str(ROOT / "scripts/ensure-chromium")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_make_test_sets_up_chromium_before_it_runs_the_suite():
+    recipe = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    lines = recipe.stdout.splitlines()
+    assert lines.index("scripts/ensure-chromium") < next(
+        i for i, line in enumerate(lines) if "pytest" in line
+    )
+
+
+def test_chromium_is_installed_with_apt_where_it_is_missing_and_the_machine_allows(tmp_path):
+    env = _fake_bin(
+        tmp_path,
+        id="echo 0",
+        **{
+            "apt-get": f'echo "$@" >> {tmp_path}/apt.log\n'
+            f'if [[ " $* " == *" install "* ]]; then '
+            f'echo "#!/bin/sh" > {tmp_path}/bin/chromium; {shutil.which("chmod")} +x {tmp_path}/bin/chromium; fi'
+        },
+    )
+    result = _ensure_chromium(env)
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "apt.log").read_text().splitlines()
+    assert "update" in calls[0]
+    assert "install" in calls[1].split() and "chromium" in calls[1].split()
+
+
+def test_without_apt_or_root_make_test_stops_at_once_naming_the_package(tmp_path):
+    result = _ensure_chromium(_fake_bin(tmp_path, id="echo 1000"))
+    assert result.returncode == 1
+    assert "install the Debian package 'chromium'" in result.stderr
+
+
+def test_a_chromium_already_there_is_used_as_it_is(tmp_path):
+    env = _fake_bin(tmp_path, chromium="exit 0", **{"apt-get": f": > {tmp_path}/apt-called"})
+    assert _ensure_chromium(env).returncode == 0
+    assert not (tmp_path / "apt-called").exists()
