@@ -185,7 +185,8 @@ class TrailedAdmin(ModelAdmin):
             organizations = trail.organizations(obj)
         resource = resource or trail.resource(obj, deleted=verb == "Delete")
         body = {trail.id_field: resource["id"], **body}
-        actor = Actor.of(request.user, request=request)  # type: ignore[arg-type]  # admin: a User
+        user = request.user  # the admin's: a staff User
+        actor = Actor.of(user if isinstance(user, User) else None, request=request)
         for organization_id in organizations or _staff_organizations(request):
             record(
                 organization_id=organization_id,
