@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -40,10 +41,17 @@ class StatusFilter(admin.SimpleListFilter):
         return [("200", "200 Successful"), ("403", "403 Forbidden")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset.filter(status_code=int(self.value())) if self.value() in ("200", "403") else queryset
+        status = self.value()
+        return queryset.filter(status_code=int(status)) if status in ("200", "403") else queryset
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+if TYPE_CHECKING:
+    ModelAdmin = admin.ModelAdmin[Any]
+else:  # generic in django-stubs only: Django's class takes no subscript at run time
+    ModelAdmin = admin.ModelAdmin
+
+
+class ReadOnlyAdmin(ModelAdmin):
     """The trail is append-only everywhere, the admin included."""
 
     show_full_result_count = False
@@ -117,7 +125,7 @@ class EventAdmin(ReadOnlyAdmin):
             },
         ),
     ]
-    readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
+    readonly_fields = flatten_fieldsets(fieldsets)
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Event | None:
         # An id is unique within its organization only (ingested events keep their producer's id),
@@ -169,7 +177,7 @@ class AuthenticationEventAdmin(ReadOnlyAdmin):
         "origin",
         "mfa_type",
     ]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
     @admin.display(description="Recorded at", ordering="-id")
     def when(self, event: AuthenticationEvent) -> str:

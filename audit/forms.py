@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django import forms
+from django.forms.widgets import Input
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -56,7 +57,7 @@ class LocalDateTimeInput(forms.DateTimeInput):
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs={"step": "1", **(attrs or {})}, format="%Y-%m-%dT%H:%M:%S")
 
-    def format_value(self, value: Any) -> str | None:
+    def format_value(self, value: object) -> str | None:
         if isinstance(value, str):
             try:
                 parsed = parse_datetime(value.strip().replace(" ", "T", 1))
@@ -99,7 +100,7 @@ def _text(
     *,
     max_length: int,
     placeholder: str = "",
-    widget_class: type[forms.Input] = forms.TextInput,
+    widget_class: type[Input] = forms.TextInput,
     validators: tuple[Callable[[str], None], ...] = (),
 ) -> forms.CharField:
     widget = widget_class(attrs={"placeholder": placeholder, "autocomplete": "off"})
@@ -183,7 +184,8 @@ class EventFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         """Cross-field rules: a custom range that makes sense, a method of the chosen product."""
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         after, before = data.get("after"), data.get("before")
         if data.get("range") == CUSTOM:
             if after and before and after >= before:

@@ -26,7 +26,7 @@ from django.db.models import Q, Value
 from django.utils import timezone
 
 from audit.models import Event, PrincipalType
-from audit.services import EventRow, event_row, record_many
+from audit.services import EventRow, event_from_row, event_row, record_many
 from core.regions import LOCALITY_RE
 from iam.models import Application, Organization, Project, User
 
@@ -213,7 +213,7 @@ def _ip(value: Any) -> str | None:
     return str(address)
 
 
-class _Parsed(dict[str, Any]):
+class _Parsed[T](dict[str, T | None]):
     """Strings parsed so far in one batch, each once: `parsed.of(value)` is `parse(value)` for a
     string, None for anything else.
 
@@ -222,15 +222,15 @@ class _Parsed(dict[str, Any]):
     Parsing each of them once halves the cost of checking an event (`manage.py bench_ingest`).
     """
 
-    def __init__(self, parse: Callable[[str], Any]) -> None:
+    def __init__(self, parse: Callable[[str], T | None]) -> None:
         super().__init__()
         self.parse = parse
 
-    def __missing__(self, value: str) -> Any:
+    def __missing__(self, value: str) -> T | None:
         parsed = self[value] = self.parse(value)
         return parsed
 
-    def of(self, value: Any) -> Any:
+    def of(self, value: Any) -> T | None:
         return self[value] if isinstance(value, str) else None
 
 
@@ -301,7 +301,7 @@ class _Validator:
         self.addresses = _Parsed(_ip)
         self.timestamps = _Parsed(_rfc3339)
         # The (locality, product, service, method) found valid so far: a batch repeats a few.
-        self.valid_names: set[tuple[str, str, str, str]] = set()
+        self.valid_names: set[tuple[object, ...]] = set()
         self.projects: set[uuid.UUID] = set()  # the organization's projects the batch names
         self.principals: dict[uuid.UUID, tuple[str, str]] = {}  # see `_principals`
         self.errors: list[dict[str, str]] = []
@@ -388,11 +388,13 @@ class _Validator:
         request_body = self._check_request_body(item.get("request_body"), refuse)
         if len(self.errors) > errors_before:
             return None
+        # Each is None only when refused above (required, or malformed).
+        assert event_id is not None and recorded_at is not None and status_code is not None
 
         principal_id, principal_type, principal_name = self._stored_principal(principal)
         return event_row(
             id=event_id,
-            recorded_at=recorded_at,  # type: ignore[arg-type]  # not None: it was checked without error
+            recorded_at=recorded_at,
             organization_id=self.organization.pk,
             project_id=project_id,
             locality=item["locality"],
@@ -522,7 +524,8 @@ class _Validator:
             return None
         if not isinstance(value, dict):
             refuse("request_body", "format", "request_body must be a JSON object")
-        elif (problem := _json_problem(value)) is not None:
+            return None
+        if (problem := _json_problem(value)) is not None:
             refuse("request_body", "constraint", f"request_body is {problem}")
         elif self.check_body_size and len(orjson.dumps(value)) > MAX_REQUEST_BODY_BYTES:
             refuse("request_body", "constraint", f"request_body is at most {MAX_REQUEST_BODY_BYTES} bytes")
@@ -578,7 +581,7 @@ def validate(
     """
     validator = _Validator(organization, payload_size=payload_size)
     validator.look_up(items)
-    return [Event(*row) for row in validator.rows(items, offset=offset)]
+    return [event_from_row(row) for row in validator.rows(items, offset=offset)]
 
 
 def ingest_events(

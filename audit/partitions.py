@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.models import Model
+from django.db.models import Field, ForeignObjectRel, Model
 from django.utils import timezone
 
 from audit.database import apply_runtime_grants, lock_down_append_only
@@ -55,6 +55,14 @@ def _column_definitions(schema_editor: BaseDatabaseSchemaEditor, model: type[Mod
     return columns
 
 
+def _column(field: Field[Any, Any] | ForeignObjectRel) -> str:
+    """A concrete field's column. django-stubs types every field's `column` as optional (a
+    non-concrete field has none, a relation no attribute at all); the keys named here are concrete."""
+    if isinstance(field, ForeignObjectRel) or field.column is None:
+        raise ValueError(f"{field} has no column")
+    return field.column
+
+
 def create_partitioned_table(
     schema_editor: BaseDatabaseSchemaEditor, model: type[Model], *, key: str
 ) -> None:
@@ -64,8 +72,8 @@ def create_partitioned_table(
         return
     qn, opts = schema_editor.quote_name, model._meta
     columns = _column_definitions(schema_editor, model)
-    pk_columns = [f.column for f in opts.pk_fields]
-    key_column = opts.get_field(key).column
+    pk_columns = [_column(f) for f in opts.pk_fields]
+    key_column = _column(opts.get_field(key))
     if key_column not in pk_columns:  # a unique key of a partitioned table must include the partition key
         pk_columns.append(key_column)
     table = opts.db_table
@@ -97,7 +105,7 @@ def set_primary_key(
         )
     elif vendor == "sqlite":
         new = qn(f"{table}__new")
-        names = ", ".join(qn(f.column) for f in model._meta.local_concrete_fields)
+        names = ", ".join(qn(_column(f)) for f in model._meta.local_concrete_fields)
         columns_sql = ", ".join(_column_definitions(schema_editor, model))
         schema_editor.execute(f"CREATE TABLE {new} ({columns_sql}, PRIMARY KEY ({key}))")
         schema_editor.execute(f"INSERT INTO {new} ({names}) SELECT {names} FROM {qn(table)}")

@@ -210,14 +210,14 @@ class Cast:
 
 
 @dataclass
-class _Pick:
+class _Pick[T]:
     """A weighted choice made once and sampled many times (random.choices recomputes the sums)."""
 
-    items: list[Any]
+    items: list[T]
     cum: list[float]
 
     @classmethod
-    def of(cls, weighted: dict[Any, float] | list[tuple[Any, float]]) -> _Pick:
+    def of(cls, weighted: dict[T, float] | list[tuple[T, float]]) -> _Pick[T]:
         pairs = list(weighted.items()) if isinstance(weighted, dict) else list(weighted)
         total, cum = 0.0, []
         for _, w in pairs:
@@ -225,7 +225,7 @@ class _Pick:
             cum.append(total)
         return cls([item for item, _ in pairs], cum)
 
-    def __call__(self, rng: random.Random) -> Any:
+    def __call__(self, rng: random.Random) -> T:
         x = rng.random() * self.cum[-1]
         lo, hi = 0, len(self.cum) - 1
         while lo < hi:

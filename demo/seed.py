@@ -342,12 +342,34 @@ def _principals(world: DemoWorld) -> tuple[list[DemoPrincipal], list[DemoPrincip
     """Acme's actors for successful calls, Acme's actors for refused calls, and Globex's actors."""
     u, a = world.users, world.applications
     everything = {p.name: 1.0 for p in DEMO_PRODUCTS}
-    infra = {"instance": 5, "kubernetes": 4, "load-balancer": 3, "vpc": 2, "rdb": 2, "vpc-gw": 1, "ipam": 1}
+    infra: dict[str, float] = {
+        "instance": 5,
+        "kubernetes": 4,
+        "load-balancer": 3,
+        "vpc": 2,
+        "rdb": 2,
+        "vpc-gw": 1,
+        "ipam": 1,
+    }
 
-    def person(email: str, weight: float, products: dict[str, float], ips: tuple[str, ...], uas, **kw):
+    def person(
+        email: str,
+        weight: float,
+        products: dict[str, float],
+        ips: tuple[str, ...],
+        uas: tuple[str, ...],
+        **kw: Any,
+    ) -> DemoPrincipal:
         return DemoPrincipal(Actor.of(u[email]), weight, products, ips, uas, **kw)
 
-    def app(name: str, weight: float, products: dict[str, float], ips: tuple[str, ...], uas, **kw):
+    def app(
+        name: str,
+        weight: float,
+        products: dict[str, float],
+        ips: tuple[str, ...],
+        uas: tuple[str, ...],
+        **kw: Any,
+    ) -> DemoPrincipal:
         return DemoPrincipal(Actor.of(a[name]), weight, products, ips, uas, **kw)
 
     ok = [
@@ -454,6 +476,8 @@ def _removal(world: DemoWorld, principals: list[DemoPrincipal]) -> Event:
     """The owner removes the member who left (Scaleway IAM's DeleteUser)."""
     owner = next(p for p in principals if p.actor.principal_id == world.acme.owner_id)
     former = world.users["former@acme.example"]
+    service = IAM.service_of("DeleteUser")
+    assert service is not None  # IAM logs DeleteUser
     return build_event(
         organization_id=world.acme.pk,
         actor=Actor(
@@ -465,7 +489,7 @@ def _removal(world: DemoWorld, principals: list[DemoPrincipal]) -> Event:
             request_id=str(uuid.uuid4()),
         ),
         product_name="iam",
-        service_name=IAM.service_of("DeleteUser").name,  # type: ignore[union-attr]  # IAM always has DeleteUser
+        service_name=service.name,
         method_name="DeleteUser",
         locality="global",
         resources=[

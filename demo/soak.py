@@ -44,6 +44,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
+from io import TextIOBase
 from pathlib import Path
 from random import Random
 from typing import Any, TextIO
@@ -463,7 +464,7 @@ class Client:
             "event_drawer": self.event_drawer,
             "login": self.some_login,
         }
-        names, weights = zip(*ACTIONS, strict=True)
+        names, weights = [name for name, _ in ACTIONS], [weight for _, weight in ACTIONS]
         # Each action returns False once the budget (requests or time) is spent.
         while actions[self.rng.choices(names, weights)[0]]():
             pass
@@ -578,8 +579,8 @@ class Client:
         if all(answer is not None and answer.status == 200 for answer, _ in results):
             self.tally.batches["sent twice at once"] += 1
             self.sent.append(batch)
-            created = [c for _, c in results]
-            if None not in created and sum(created) != len(batch):  # type: ignore[arg-type]  # None ruled out just before
+            created = [c for _, c in results if c is not None]
+            if len(created) == len(results) and sum(created) != len(batch):
                 self.tally.mismatches.append(
                     f"batch of {len(batch)} sent twice at once: created {created}, expected {len(batch)} in all"
                 )
@@ -737,7 +738,7 @@ class Client:
         return cookies | answer.cookies()
 
 
-def _workload(port: int, seed: Seed, config: SoakConfig, out: TextIO) -> tuple[list[Client], float]:
+def _workload(port: int, seed: Seed, config: SoakConfig, out: TextIOBase) -> tuple[list[Client], float]:
     budget = Budget(config.requests, config.duration)
     clients = [Client(i, port, seed, config, budget) for i in range(config.concurrency)]
     threads = [
@@ -846,7 +847,7 @@ def verify(
     }
 
 
-def _print_figures(figures: dict[str, dict[str, Any]], elapsed: float, out: TextIO) -> None:
+def _print_figures(figures: dict[str, dict[str, Any]], elapsed: float, out: TextIOBase) -> None:
     total = sum(f["requests"] for f in figures.values())
     out.write(f"\n{total:,} requests in {elapsed:.1f} s = {total / elapsed:,.1f} requests/s\n")
     header = (
@@ -869,7 +870,7 @@ def _print_figures(figures: dict[str, dict[str, Any]], elapsed: float, out: Text
 # --- the whole run ----------------------------------------------------------------------------------
 
 
-def run(config: SoakConfig, out: TextIO) -> dict[str, Any]:
+def run(config: SoakConfig, out: TextIOBase) -> dict[str, Any]:
     """Run the soak; return its summary (also written to `config.json_path`). `ok` says it passed."""
     summary: dict[str, Any] = {
         "ok": False,

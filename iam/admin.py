@@ -12,14 +12,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import models, router, transaction
 from django.db.models import Q, QuerySet
-from django.forms import BaseFormSet, BaseModelFormSet, Form
+from django.forms import BaseForm, BaseFormSet, BaseModelFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
 
 from audit.redaction import REDACTED
@@ -36,6 +36,19 @@ from iam.services import (
 )
 
 ACCOUNT_PRODUCT = "account"
+
+if TYPE_CHECKING:
+    ModelAdmin = admin.ModelAdmin[Any]
+    TabularInline = admin.TabularInline[Any, Any]
+    UserAdminBase = DjangoUserAdmin[User]
+    UserCreationFormBase = AdminUserCreationForm[User]
+    UserChangeFormBase = UserChangeForm[User]
+else:  # generic in django-stubs only: Django's classes take no subscript at run time
+    ModelAdmin = admin.ModelAdmin
+    TabularInline = admin.TabularInline
+    UserAdminBase = DjangoUserAdmin
+    UserCreationFormBase = AdminUserCreationForm
+    UserChangeFormBase = UserChangeForm
 
 
 def _account_resource(type_: str) -> Callable[..., dict[str, Any]]:
@@ -111,7 +124,7 @@ def _wire(value: Any) -> Any:
     return str(value)
 
 
-def _changed(form: Form, *, skip: Iterable[str] = ()) -> dict[str, Any]:
+def _changed(form: BaseForm, *, skip: Iterable[str] = ()) -> dict[str, Any]:
     """The fields the form changed, with their new values.
 
     The admin's date and time widgets show whole seconds, so a form saved untouched "changes"
@@ -138,7 +151,7 @@ def _staff_organizations(request: HttpRequest) -> list[uuid.UUID]:
     return _user_organizations(user) if isinstance(user, User) else []
 
 
-class TrailedAdmin(admin.ModelAdmin):
+class TrailedAdmin(ModelAdmin):
     """A ModelAdmin whose every write is recorded in the trail, with the staff user as principal
     (IP, user agent and request id of the admin request).
 
@@ -172,7 +185,8 @@ class TrailedAdmin(admin.ModelAdmin):
             organizations = trail.organizations(obj)
         resource = resource or trail.resource(obj, deleted=verb == "Delete")
         body = {trail.id_field: resource["id"], **body}
-        actor = Actor.of(request.user, request=request)  # type: ignore[arg-type]  # admin: a User
+        user = request.user  # the admin's: a staff User
+        actor = Actor.of(user if isinstance(user, User) else None, request=request)
         for organization_id in organizations or _staff_organizations(request):
             record(
                 organization_id=organization_id,
@@ -186,25 +200,27 @@ class TrailedAdmin(admin.ModelAdmin):
             )
 
     def save_related(
-        self, request: HttpRequest, form: Form, formsets: list[BaseFormSet], change: bool
+        self, request: HttpRequest, form: ModelForm[Any], formsets: list[BaseFormSet[Any]], change: bool
     ) -> None:
         # The admin calls this right after save_model (the change form and list_editable alike),
         # in the same transaction: recording here, once the inlines and many-to-many fields are
         # saved too, makes one event of the whole save.
         super().save_related(request, form, formsets, change)
-        obj = form.instance  # type: ignore[attr-defined]  # the admin's form is a ModelForm
+        obj = form.instance
         body = _changed(form)
         for formset in formsets:
+            if not isinstance(formset, BaseModelFormSet):  # the inlines' formsets all are
+                continue
             inline_trail = getattr(formset, "trail", None)
             if inline_trail is not None:
                 self._record_inline(request, inline_trail, formset)
-            elif isinstance(formset, BaseModelFormSet) and (inline_changes := self._inline_changes(formset)):
-                body[formset.prefix] = inline_changes
+            elif inline_changes := self._inline_changes(formset):
+                body[formset.prefix] = inline_changes  # type: ignore[index]  # django-stubs: never None once built
         if change and not body:
             return  # saved without a change: nothing happened
         self.trail_record(request, obj, "Update" if change else "Create", body)
 
-    def _inline_changes(self, formset: BaseModelFormSet) -> dict[str, Any]:
+    def _inline_changes(self, formset: BaseModelFormSet[Any, Any]) -> dict[str, Any]:
         fk = getattr(formset, "fk", None)
         skip = [fk.name] if fk is not None else []
         new = {id(o) for o in formset.new_objects}
@@ -220,7 +236,7 @@ class TrailedAdmin(admin.ModelAdmin):
             changes["deleted"] = [_wire(o.pk) for o in formset.deleted_objects]
         return changes
 
-    def _record_inline(self, request: HttpRequest, trail: Trail, formset: BaseModelFormSet) -> None:
+    def _record_inline(self, request: HttpRequest, trail: Trail, formset: BaseModelFormSet[Any, Any]) -> None:
         fk = getattr(formset, "fk", None)
         skip = [fk.name] if fk is not None else []
         new = {id(o) for o in formset.new_objects}
@@ -264,7 +280,7 @@ class TrailedInline:
         return formset
 
 
-class ProjectInline(TrailedInline, admin.TabularInline):
+class ProjectInline(TrailedInline, TabularInline):
     trail = PROJECT_TRAIL
     model = Project
     extra = 0
@@ -273,7 +289,7 @@ class ProjectInline(TrailedInline, admin.TabularInline):
     show_change_link = True
 
 
-class MembershipInline(TrailedInline, admin.TabularInline):
+class MembershipInline(TrailedInline, TabularInline):
     trail = MEMBERSHIP_TRAIL
     model = Membership
     extra = 0
@@ -302,20 +318,20 @@ class ProjectAdmin(TrailedAdmin):
     readonly_fields = ["id"]
 
 
-class EmailUserCreationForm(AdminUserCreationForm):
+class EmailUserCreationForm(UserCreationFormBase):
     class Meta(AdminUserCreationForm.Meta):
         model = User
         fields = ("email",)
 
 
-class EmailUserChangeForm(UserChangeForm):
+class EmailUserChangeForm(UserChangeFormBase):
     class Meta(UserChangeForm.Meta):
         model = User
         fields = "__all__"
 
 
 @admin.register(User)
-class UserAdmin(TrailedAdmin, DjangoUserAdmin):
+class UserAdmin(TrailedAdmin, UserAdminBase):
     """Django's user admin, keyed on the e-mail address people sign in with."""
 
     trail = USER_TRAIL
@@ -386,7 +402,7 @@ class GroupAdmin(TrailedAdmin):
     readonly_fields = ["id", "created_at", "updated_at"]
 
 
-class RuleInline(admin.TabularInline):
+class RuleInline(TabularInline):
     model = Rule
     extra = 0
     fields = ["permission_set_names", "scope_type", "project_ids"]

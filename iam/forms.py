@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -108,7 +108,10 @@ class GroupMemberForm(forms.Form):
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.organization = organization
-        self.fields["member"].choices = [("", "Choose a member…"), *_principal_choices(organization)]
+        cast(forms.ChoiceField, self.fields["member"]).choices = [
+            ("", "Choose a member…"),
+            *_principal_choices(organization),
+        ]
 
     def clean_member(self) -> User | Application:
         member = resolve_principal(self.organization, self.cleaned_data["member"])
@@ -152,7 +155,7 @@ class PolicyForm(forms.Form):
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.organization = organization
-        self.fields["principal"].choices = [
+        cast(forms.ChoiceField, self.fields["principal"]).choices = [
             ("", "No principal"),
             *_principal_choices(organization, groups=True),
         ]
@@ -186,12 +189,13 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["project_ids"].choices = [
+        cast(forms.ChoiceField, self.fields["project_ids"]).choices = [
             (str(p.pk), p.name) for p in Project.objects.filter(organization=organization).order_by("name")
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         names = data.get("permission_set_names") or []
         if not names:
             return data
@@ -218,7 +222,13 @@ class RuleForm(forms.Form):
         return RuleSpec(permission_set_names=names, project_ids=projects or [])
 
 
-class BaseRuleFormSet(forms.BaseFormSet):
+if TYPE_CHECKING:
+    RuleFormSetBase = forms.BaseFormSet[RuleForm]
+else:  # generic in django-stubs only: Django's class takes no subscript at run time
+    RuleFormSetBase = forms.BaseFormSet
+
+
+class BaseRuleFormSet(RuleFormSetBase):
     def clean(self) -> None:
         if any(self.errors):
             return
@@ -229,7 +239,11 @@ class BaseRuleFormSet(forms.BaseFormSet):
         return [s for f in self.forms if f.cleaned_data and (s := f.spec()) is not None]
 
 
-RuleFormSet = forms.formset_factory(RuleForm, formset=BaseRuleFormSet, extra=1, max_num=20, absolute_max=20)
+# A subclass of the formset given: django-stubs' formset_factory returns its base class instead.
+RuleFormSet = cast(
+    "type[BaseRuleFormSet]",
+    forms.formset_factory(RuleForm, formset=BaseRuleFormSet, extra=1, max_num=20, absolute_max=20),
+)
 
 
 def rule_formset(
@@ -256,12 +270,11 @@ class APIKeyForm(forms.Form):
         self.organization = organization
         self.user = user
         applications = [(f"application:{a.pk}", a.name) for a in organization.applications.order_by("name")]
-        self.fields["bearer"].choices = [("me", f"Myself ({user.email})")] + (
+        cast(forms.ChoiceField, self.fields["bearer"]).choices = [("me", f"Myself ({user.email})")] + (
             [("Applications", applications)] if applications else []
         )
-        self.fields["default_project"].queryset = Project.objects.filter(organization=organization).order_by(
-            "name"
-        )
+        default_project = cast("forms.ModelChoiceField[Project]", self.fields["default_project"])
+        default_project.queryset = Project.objects.filter(organization=organization).order_by("name")
 
     def clean_bearer(self) -> User | Application:
         value = self.cleaned_data["bearer"]
@@ -295,7 +308,8 @@ class InvitationAcceptForm(forms.Form):
         self.user = user
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         p1, p2 = data.get("password1"), data.get("password2")
         if p1 and p2:
             if p1 != p2:

@@ -19,6 +19,7 @@ class ConsoleRequest(HtmxHttpRequest):
 
     user: User
     organization: Organization | None
+    organizations: list[Organization]  # the user's, for the switcher (OrganizationMiddleware)
     request_id: str
 
 

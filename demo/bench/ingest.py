@@ -23,7 +23,8 @@ import statistics
 import time
 import uuid
 from datetime import timedelta
-from typing import Any, TextIO
+from io import TextIOBase
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from django.db import connection, models, transaction
@@ -39,10 +40,13 @@ from demo.bench import BenchError
 from iam.models import Organization, User
 from iam.services import api_key_create
 
+if TYPE_CHECKING:
+    from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQLWrapper
+
 METHODS = ["CreateSecret", "UpdateSecret", "DeleteSecret", "CreateSecretVersion", "AccessSecretVersion"]
 
 
-def bench_ingest(*, batches: int, size: int, http: bool, out: TextIO) -> None:
+def bench_ingest(*, batches: int, size: int, http: bool, out: TextIOBase) -> None:
     """Time the three paths, `batches` batches of `size` events each (HTTP only if `http`), and
     write the rates to `out`. Raises BenchError when it cannot run here (not PostgreSQL, not
     migrated) or when the events stored are not the events sent."""
@@ -50,7 +54,7 @@ def bench_ingest(*, batches: int, size: int, http: bool, out: TextIO) -> None:
 
 
 class _Bench:
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIOBase) -> None:
         self.stdout = out
 
     def run(self, *, batches: int, size: int, http: bool) -> None:
@@ -65,8 +69,9 @@ class _Bench:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE audit_event")  # as autovacuum keeps a live table: real plans
         before = Event.objects.filter(organization_id=organization.pk).count()
+        pg_version = cast("PostgreSQLWrapper", connection).pg_version  # its vendor checked above
         self.stdout.write(
-            f"PostgreSQL {connection.pg_version // 10000}: {batches} batches of {size} events per path, "
+            f"PostgreSQL {pg_version // 10000}: {batches} batches of {size} events per path, "
             f"audit_event holds ~{_estimated_rows()} rows; load average {os.getloadavg()[0]:.1f} "
             f"on {os.cpu_count()} CPUs (a busy machine slows the Python side most)\n"
         )
@@ -81,6 +86,7 @@ class _Bench:
             body = json.dumps({"events": _wire_batch(organization, size, rng)}).encode()
             if path == "ingest":
                 return _timed(lambda: ingest.ingest_payload(body, organization=organization))
+            assert client is not None  # "http" is a path only with a client
             return _timed(lambda: _post(client, body))
 
         for path in paths:  # warm-up, untimed: first queries, caches, lazy imports
@@ -148,7 +154,7 @@ def _copy_values(event: Event) -> list[Any]:
 def _timed_copy(rows: list[list[Any]]) -> float:
     """The rows, ready in memory, COPYed as the door COPYs them, one `write_row` each."""
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in Event._meta.concrete_fields)
+    columns = ", ".join(qn(f.column) for f in Event._meta.concrete_fields if f.column is not None)
     start = time.perf_counter()
     with (
         transaction.atomic(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -84,7 +84,13 @@ def _record_login(
         )
 
 
-class LoginView(auth_views.LoginView):
+if TYPE_CHECKING:
+    DjangoLoginView = auth_views.LoginView[LoginForm]
+else:  # generic in django-stubs only: Django's class takes no subscript at run time
+    DjangoLoginView = auth_views.LoginView
+
+
+class LoginView(DjangoLoginView):
     """Django's login, plus an authentication event per attempt and a throttle on repeated failures.
 
     Five attempts for one e-mail from one address (or twenty from one address, whatever the
@@ -144,7 +150,7 @@ def organization_switch(request: ConsoleRequest) -> HttpResponse:
     form = OrganizationSwitchForm(request.POST)
     if form.is_valid():
         chosen = str(form.cleaned_data["organization"])
-        if any(str(o.pk) == chosen for o in request.organizations):  # type: ignore[attr-defined]  # set by OrganizationMiddleware
+        if any(str(o.pk) == chosen for o in request.organizations):
             request.session[SESSION_ORGANIZATION] = chosen
     # A filtered list from one organization means nothing in another: land on the page itself.
     target = _safe_next(request, form.data.get("next"))
