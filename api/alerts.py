@@ -33,16 +33,19 @@ from alerts.rules import (
     check_rule_name,
     compile_expression,
 )
-from api.http import (
-    ApiError,
-    Params,
-    api_view,
-    argument_error,
-    authorize,
-    check_organization,
-    invalid_arguments,
-    not_found,
-    read_json,
+from api.declare import Args, Body, Field, Param, PathParam, Query, component, operation
+from api.http import ApiError, Params, argument_error, invalid_arguments, not_found
+from api.schemas import (
+    INTEGER,
+    NO_NUL,
+    NOT_BLANK,
+    SINGLE_LINE_NAME,
+    STRING,
+    TIMESTAMP,
+    UUID,
+    Schema,
+    array,
+    closed,
 )
 from audit.services import Actor
 from core.regions import REGIONS, is_region
@@ -118,35 +121,6 @@ def _region(region: str) -> None:
         )
 
 
-def _body(request: ApiRequest) -> Params:
-    body = read_json(request)
-    if not isinstance(body, dict):
-        raise invalid_arguments([argument_error("body", "format", "the body must be a JSON object")])
-    return Params(body)
-
-
-def _prepare(
-    request: ApiRequest,
-    region: str,
-    action: str,
-    method: str,
-    params: Params | None = None,
-    resources: list[dict[str, Any]] | None = None,
-) -> Params:
-    """Region, organization_id and permission: the checks every endpoint makes, in this order."""
-    _region(region)
-    params = params if params is not None else Params(request.GET)
-    check_organization(request, params, action=action, method=method, locality=region)
-    authorize(request, action, method=method, locality=region, resources=resources)
-    return params
-
-
-def _paging(params: Params) -> tuple[int, int]:
-    page = params.integer("page", minimum=1, maximum=2**31 - 1) or 1
-    page_size = params.integer("page_size", minimum=1, maximum=MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
-    return page, page_size
-
-
 def _ids(params: Params, name: str) -> list[str]:
     """A list of UUID strings (absent = empty), normalized and without repeats."""
     value = params.data.get(name)
@@ -219,6 +193,18 @@ def _description(params: Params) -> str | None:
     return description
 
 
+def _occurrences(params: Params) -> int | None:
+    if params.data.get("occurrences") is None:
+        params.error("occurrences", "required", "occurrences is required")
+    return params.integer("occurrences", minimum=1, maximum=OCCURRENCES_MAX)
+
+
+def _severity(params: Params) -> str:
+    return (
+        params.enum("severity", SEVERITIES, unknown=UNKNOWN_SEVERITY, default=Severity.INFO) or Severity.INFO
+    )
+
+
 def _name_taken(
     request: ApiRequest, region: str, name: str, *, exclude: CustomAlertRule | None = None
 ) -> bool:
@@ -232,6 +218,86 @@ def _name_taken_error() -> ApiError:
     return invalid_arguments([argument_error("name", "constraint", NAME_TAKEN)])
 
 
+# --- declarations: parameters and wire shapes ---------------------------------------------------
+# Scaleway's enums (reference §4).
+
+TAG = "Audit Trail"
+REGION = PathParam("region", {"type": "string", "enum": list(REGIONS)}, _region)
+CUSTOM_RULE_ID = PathParam("custom_alert_rule_id", UUID)
+RULE_STATUS: Schema = {"type": "string", "enum": [UNKNOWN_STATUS, *STATUSES]}
+SEVERITY: Schema = {"type": "string", "enum": [UNKNOWN_SEVERITY, *SEVERITIES]}
+STATUS_FILTER = Query.enum(
+    "status", STATUSES, unknown=UNKNOWN_STATUS, description="`unknown_status` or empty: no filter."
+)
+PAGE = [
+    Query.integer("page", minimum=1, maximum=2**31 - 1, default=1),
+    Query.integer("page_size", minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE),
+]
+RULE_NAME: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": NAME_MAX,
+    "pattern": SINGLE_LINE_NAME,
+    "description": "Unique in the region, whatever its case; one line.",
+}
+RULE_DESCRIPTION: Schema = {"type": ["string", "null"], "maxLength": DESCRIPTION_MAX, "pattern": NO_NUL}
+# Whole seconds from 60 to 86400, with an optional zero fraction (DURATION_RE and the bounds it is
+# checked against).
+EVALUATION_WINDOW = (
+    "^([6-9][0-9]|[1-9][0-9]{2,3}|[1-7][0-9]{4}|8[0-5][0-9]{3}|86[0-3][0-9]{2}|86400)(\\.0{1,9})?s$"
+)
+
+
+def _id_list(name: str, description: str) -> Param:
+    schema = {"type": ["array", "null"], "maxItems": MAX_IDS, "items": UUID, "description": description}
+    return Field.custom(name, schema, lambda params: _ids(params, name))
+
+
+UNKNOWN_IDS = "Unknown ids answer not_found and change nothing."
+ALERT_RULE_IDS = Body("AlertRuleIdsRequest", [_id_list("alert_rule_ids", UNKNOWN_IDS)])
+CUSTOM_ALERT_RULE_IDS = Body("CustomAlertRuleIdsRequest", [_id_list("custom_alert_rule_ids", UNKNOWN_IDS)])
+
+# alert_rule_json
+ALERT_RULE = component(
+    "AlertRule",
+    closed(
+        {
+            "id": {**UUID, "description": "Stable: the same for every organization and region."},
+            "name": {"type": "string", "examples": ["ApiKeyCreated"]},
+            "description": STRING,
+            "status": RULE_STATUS,
+        },
+        required=["id", "name", "description", "status"],
+    ),
+)
+ALERT_RULES = component(
+    "AlertRulesResponse", closed({"alert_rules": array(ALERT_RULE)}, required=["alert_rules"])
+)
+# custom_alert_rule_json
+CUSTOM_ALERT_RULE = component(
+    "CustomAlertRule",
+    closed(
+        {
+            "id": UUID,
+            "name": STRING,
+            "description": {"type": ["string", "null"]},
+            "status": RULE_STATUS,
+            "query": {"type": "string", "description": "A CEL expression over the event's fields."},
+            "evaluation_window": {"type": "string", "pattern": "^[0-9]+s$", "examples": ["300s"]},
+            "occurrences": INTEGER,
+            "severity": SEVERITY,
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+        },
+        required=["id", "name", "status", "query", "occurrences", "severity"],
+    ),
+)
+CUSTOM_ALERT_RULES = component(
+    "CustomAlertRulesResponse",
+    closed({"custom_alert_rules": array(CUSTOM_ALERT_RULE)}, required=["custom_alert_rules"]),
+)
+
+
 # --- preconfigured rules (§2.8) ----------------------------------------------------------------
 
 
@@ -242,29 +308,48 @@ def _preconfigured(ids: list[str]) -> list[PreconfiguredRule]:
     return [PRECONFIGURED_BY_ID[rule_id] for rule_id in ids]
 
 
-@api_view("GET", "PATCH")
-def alert_rules(request: ApiRequest, region: str) -> HttpResponse:
-    """ListAlertRules (GET) and SetEnabledAlertRules (PATCH)."""
-    if request.method == "PATCH":
-        return set_enabled_alert_rules(request, region)
-    params = _prepare(request, region, READ, "ListAlertRules")
-    status = params.enum("status", STATUSES, unknown=UNKNOWN_STATUS)
-    page, page_size = _paging(params)
-    params.check()
+@operation(
+    "GET",
+    "ListAlertRules",
+    summary="List the preconfigured alert rules and whether each is enabled in the region",
+    tag=TAG,
+    action=READ,
+    path=[REGION],
+    query=[STATUS_FILTER, *PAGE],
+    response=component(
+        "ListAlertRulesResponse",
+        closed(
+            {"alert_rules": array(ALERT_RULE), "total_count": INTEGER},
+            required=["alert_rules", "total_count"],
+        ),
+    ),
+)
+def list_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
+    """ListAlertRules: the five preconfigured rules and their state in the region."""
     states = selectors.alert_rule_states(organization=request.organization, region=region)
     rules = [alert_rule_json(s.rule, s.active) for s in states]
-    if status is not None:
-        rules = [r for r in rules if r["status"] == status]
-    start = (page - 1) * page_size
-    return JsonResponse({"alert_rules": rules[start : start + page_size], "total_count": len(rules)})
+    if args["status"] is not None:
+        rules = [r for r in rules if r["status"] == args["status"]]
+    start = (args["page"] - 1) * args["page_size"]
+    return JsonResponse({"alert_rules": rules[start : start + args["page_size"]], "total_count": len(rules)})
 
 
-def set_enabled_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "PATCH",
+    "SetEnabledAlertRules",
+    summary="Enable exactly these preconfigured rules in the region (the others are disabled)",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION],
+    body=Body(
+        "SetEnabledAlertRulesRequest",
+        [_id_list("enabled_alert_rule_ids", "The complete set of enabled rules; the others are disabled.")],
+    ),
+    response=ALERT_RULES,
+)
+def set_enabled_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """SetEnabledAlertRules: exactly these rules are active afterwards. Answers all five."""
-    params = _prepare(request, region, WRITE, "SetEnabledAlertRules", _body(request))
-    ids = _ids(params, "enabled_alert_rule_ids")
-    params.check()
-    rules = _preconfigured(ids)
+    rules = _preconfigured(args["enabled_alert_rule_ids"])
     states = services.alert_rule_set_enabled(
         actor=Actor.from_request(request),
         organization=request.organization,
@@ -274,12 +359,8 @@ def set_enabled_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
     return JsonResponse({"alert_rules": [alert_rule_json(rule, enabled) for rule, enabled in states]})
 
 
-def _switch_alert_rules(request: ApiRequest, region: str, *, enable: bool) -> HttpResponse:
-    method = "EnableAlertRules" if enable else "DisableAlertRules"
-    params = _prepare(request, region, WRITE, method, _body(request))
-    ids = _ids(params, "alert_rule_ids")
-    params.check()
-    rules = _preconfigured(ids)
+def _switch_alert_rules(request: ApiRequest, args: Args, region: str, *, enable: bool) -> HttpResponse:
+    rules = _preconfigured(args["alert_rule_ids"])
     service = services.alert_rule_enable if enable else services.alert_rule_disable
     done = service(
         actor=Actor.from_request(request),
@@ -290,16 +371,34 @@ def _switch_alert_rules(request: ApiRequest, region: str, *, enable: bool) -> Ht
     return JsonResponse({"alert_rules": [alert_rule_json(rule, enable) for rule in done]})
 
 
-@api_view("POST")
-def enable_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "POST",
+    "EnableAlertRules",
+    summary="Enable preconfigured rules in the region",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION],
+    body=ALERT_RULE_IDS,
+    response=ALERT_RULES,
+)
+def enable_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """EnableAlertRules: answers the rules that were enabled."""
-    return _switch_alert_rules(request, region, enable=True)
+    return _switch_alert_rules(request, args, region, enable=True)
 
 
-@api_view("POST")
-def disable_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "POST",
+    "DisableAlertRules",
+    summary="Disable preconfigured rules in the region",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION],
+    body=ALERT_RULE_IDS,
+    response=ALERT_RULES,
+)
+def disable_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """DisableAlertRules: answers the rules that were disabled."""
-    return _switch_alert_rules(request, region, enable=False)
+    return _switch_alert_rules(request, args, region, enable=False)
 
 
 # --- custom rules (§2.9) -----------------------------------------------------------------------
@@ -332,66 +431,127 @@ def _custom_rule(request: ApiRequest, region: str, rule_id: str) -> CustomAlertR
     return rule
 
 
-@api_view("GET", "POST", "PUT")
-def custom_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
-    """ListCustomAlertRules (GET), CreateCustomAlertRule (POST), SetEnabledCustomAlertRules (PUT)."""
-    if request.method == "POST":
-        return create_custom_alert_rule(request, region)
-    if request.method == "PUT":
-        return set_enabled_custom_alert_rules(request, region)
-    params = _prepare(request, region, READ, "ListCustomAlertRules")
-    status = params.enum("status", STATUSES, unknown=UNKNOWN_STATUS)
-    page, page_size = _paging(params)
-    params.check()
+def _custom_rule_resources(region: str, custom_alert_rule_id: str) -> list[dict[str, Any]]:
+    return [{"id": custom_alert_rule_id[:200], "type": CUSTOM_RULE_TYPE}]
+
+
+@operation(
+    "GET",
+    "ListCustomAlertRules",
+    summary="List the organization's custom alert rules in the region",
+    tag=TAG,
+    action=READ,
+    path=[REGION],
+    query=[STATUS_FILTER, *PAGE],
+    response=component(
+        "ListCustomAlertRulesResponse",
+        closed(
+            {"custom_alert_rules": array(CUSTOM_ALERT_RULE), "total_count": INTEGER},
+            required=["custom_alert_rules", "total_count"],
+        ),
+    ),
+)
+def list_custom_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
+    """ListCustomAlertRules: the organization's custom rules in the region, page-numbered."""
+    status = args["status"]
     qs = _custom_rules(request, region)
     if status in ("enabled", "disabled"):
         qs = qs.filter(enabled=status == "enabled")
     elif status is not None:
         qs = qs.none()
-    start = (page - 1) * page_size
-    rules = [custom_alert_rule_json(rule) for rule in qs[start : start + page_size]]
+    start = (args["page"] - 1) * args["page_size"]
+    rules = [custom_alert_rule_json(rule) for rule in qs[start : start + args["page_size"]]]
     return JsonResponse({"custom_alert_rules": rules, "total_count": qs.count()})
 
 
-def create_custom_alert_rule(request: ApiRequest, region: str) -> HttpResponse:
-    """CreateCustomAlertRule: the rule is active at once, as the console's form creates it."""
-    params = _prepare(request, region, WRITE, "CreateCustomAlertRule", _body(request))
-    name = _name(params, required=True)
-    description = _description(params) or ""
-    query = _query(params)
-    if params.data.get("occurrences") is None:
-        params.error("occurrences", "required", "occurrences is required")
-    occurrences = params.integer("occurrences", minimum=1, maximum=OCCURRENCES_MAX)
-    window = _evaluation_window(params)
-    severity = (
-        params.enum("severity", SEVERITIES, unknown=UNKNOWN_SEVERITY, default=Severity.INFO) or Severity.INFO
-    )
-    if name is not None and _name_taken(request, region, name):
+def _check_new_name(request: ApiRequest, args: Args, params: Params, region: str) -> None:
+    if args["name"] is not None and _name_taken(request, region, args["name"]):
         params.error("name", "constraint", NAME_TAKEN)
-    params.check()
-    assert name is not None and query is not None and occurrences is not None  # check() passed
+
+
+@operation(
+    "POST",
+    "CreateCustomAlertRule",
+    summary="Create a custom (CEL) alert rule in the region; it is enabled at once",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION],
+    body=Body(
+        "CreateCustomAlertRuleRequest",
+        [
+            Field.custom("name", RULE_NAME, lambda params: _name(params, required=True)),
+            Field.custom("description", RULE_DESCRIPTION, _description),
+            Field.custom(
+                "query",
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": QUERY_MAX,
+                    "pattern": f"^[^\\x00]*{NOT_BLANK}[^\\x00]*$",
+                    "description": "CEL, checked as the console checks it; a bad one answers invalid_arguments on `query`.",
+                    "examples": ['status_code == 403 && product_name == "secret-manager"'],
+                },
+                _query,
+            ),
+            Field.custom(
+                "occurrences", {"type": "integer", "minimum": 1, "maximum": OCCURRENCES_MAX}, _occurrences
+            ),
+            Field.custom(
+                "evaluation_window",
+                {
+                    "type": ["string", "null"],
+                    "pattern": EVALUATION_WINDOW,
+                    "default": duration_json(DEFAULT_WINDOW),
+                    "description": f'Whole seconds from {WINDOW_MIN}s to {WINDOW_MAX}s: "300s" or "300.000000000s".',
+                },
+                _evaluation_window,
+            ),
+            Field.custom("severity", {**SEVERITY, "default": Severity.INFO}, _severity),
+        ],
+        required=["name", "query", "occurrences"],
+    ),
+    validate=_check_new_name,
+    response=CUSTOM_ALERT_RULE,
+)
+def create_custom_alert_rule(request: ApiRequest, args: Args, region: str) -> HttpResponse:
+    """CreateCustomAlertRule: the rule is active at once, as the console's form creates it."""
     try:
         rule = services.custom_alert_rule_create(
             actor=Actor.from_request(request),
             organization=request.organization,
             region=region,
-            name=name,
-            description=description,
-            query=query,
-            occurrences=occurrences,
-            evaluation_window=window,
-            severity=severity,
+            name=args["name"],
+            description=args["description"] or "",
+            query=args["query"],
+            occurrences=args["occurrences"],
+            evaluation_window=args["evaluation_window"],
+            severity=args["severity"],
         )
     except IntegrityError:  # the same name, created in between
         raise _name_taken_error() from None
     return JsonResponse(custom_alert_rule_json(rule))
 
 
-def set_enabled_custom_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "PUT",
+    "SetEnabledCustomAlertRules",
+    summary="Enable exactly these custom rules in the region (the others are disabled)",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION],
+    body=Body(
+        "SetEnabledCustomAlertRulesRequest",
+        [
+            _id_list(
+                "enabled_custom_alert_rule_ids", "The complete set of enabled custom rules in the region."
+            )
+        ],
+    ),
+    response=CUSTOM_ALERT_RULES,
+)
+def set_enabled_custom_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """SetEnabledCustomAlertRules: exactly these custom rules are active afterwards. Answers all."""
-    params = _prepare(request, region, WRITE, "SetEnabledCustomAlertRules", _body(request))
-    ids = _ids(params, "enabled_custom_alert_rule_ids")
-    params.check()
+    ids = args["enabled_custom_alert_rule_ids"]
     _known_custom_ids(request, region, ids)
     rules = services.custom_alert_rule_set_enabled(
         actor=Actor.from_request(request),
@@ -402,11 +562,8 @@ def set_enabled_custom_alert_rules(request: ApiRequest, region: str) -> HttpResp
     return JsonResponse({"custom_alert_rules": [custom_alert_rule_json(rule) for rule in rules]})
 
 
-def _switch_custom_alert_rules(request: ApiRequest, region: str, *, enable: bool) -> HttpResponse:
-    method = "EnableCustomAlertRules" if enable else "DisableCustomAlertRules"
-    params = _prepare(request, region, WRITE, method, _body(request))
-    ids = _ids(params, "custom_alert_rule_ids")
-    params.check()
+def _switch_custom_alert_rules(request: ApiRequest, args: Args, region: str, *, enable: bool) -> HttpResponse:
+    ids = args["custom_alert_rule_ids"]
     _known_custom_ids(request, region, ids)
     service = services.custom_alert_rule_enable if enable else services.custom_alert_rule_disable
     rules = service(
@@ -418,38 +575,101 @@ def _switch_custom_alert_rules(request: ApiRequest, region: str, *, enable: bool
     return JsonResponse({"custom_alert_rules": [custom_alert_rule_json(rule) for rule in rules]})
 
 
-@api_view("POST")
-def enable_custom_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "POST",
+    "EnableCustomAlertRules",
+    summary="Enable custom rules in the region",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION],
+    body=CUSTOM_ALERT_RULE_IDS,
+    response=CUSTOM_ALERT_RULES,
+)
+def enable_custom_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """EnableCustomAlertRules: answers the rules that were enabled."""
-    return _switch_custom_alert_rules(request, region, enable=True)
+    return _switch_custom_alert_rules(request, args, region, enable=True)
 
 
-@api_view("POST")
-def disable_custom_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "POST",
+    "DisableCustomAlertRules",
+    summary="Disable custom rules in the region",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION],
+    body=CUSTOM_ALERT_RULE_IDS,
+    response=CUSTOM_ALERT_RULES,
+)
+def disable_custom_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """DisableCustomAlertRules: answers the rules that were disabled."""
-    return _switch_custom_alert_rules(request, region, enable=False)
+    return _switch_custom_alert_rules(request, args, region, enable=False)
 
 
-@api_view("PATCH", "DELETE")
-def custom_alert_rule_detail(request: ApiRequest, region: str, custom_alert_rule_id: str) -> HttpResponse:
-    """UpdateCustomAlertRule (PATCH: name and description only) and DeleteCustomAlertRule."""
-    resources = [{"id": custom_alert_rule_id[:200], "type": CUSTOM_RULE_TYPE}]
-    if request.method == "DELETE":
-        _prepare(request, region, WRITE, "DeleteCustomAlertRule", resources=resources).check()
-        rule = _custom_rule(request, region, custom_alert_rule_id)
-        services.custom_alert_rule_delete(actor=Actor.from_request(request), rule=rule)
-        return HttpResponse(status=204)
-    params = _prepare(request, region, WRITE, "UpdateCustomAlertRule", _body(request), resources)
-    rule = _custom_rule(request, region, custom_alert_rule_id)
-    name = _name(params, required=False)
-    description = _description(params)
-    if name is not None and _name_taken(request, region, name, exclude=rule):
+def _rule_to_update(
+    request: ApiRequest, args: Args, params: Params, region: str, custom_alert_rule_id: str
+) -> None:
+    """The rule (not_found before any invalid argument), and its new name free in the region."""
+    rule = args["rule"] = _custom_rule(request, region, custom_alert_rule_id)
+    if args["name"] is not None and _name_taken(request, region, args["name"], exclude=rule):
         params.error("name", "constraint", NAME_TAKEN)
-    params.check()
+
+
+@operation(
+    "PATCH",
+    "UpdateCustomAlertRule",
+    summary="Rename or redescribe a custom rule",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION, CUSTOM_RULE_ID],
+    resources=_custom_rule_resources,
+    body=Body(
+        "UpdateCustomAlertRuleRequest",
+        [
+            Field.custom(
+                "name",
+                {**RULE_NAME, "type": ["string", "null"]},
+                lambda params: _name(params, required=False),
+            ),
+            Field.custom(
+                "description", {**RULE_DESCRIPTION, "description": "An empty string clears it."}, _description
+            ),
+        ],
+        extra={"description": "Only the metadata is updatable."},
+    ),
+    validate=_rule_to_update,
+    response=CUSTOM_ALERT_RULE,
+)
+def update_custom_alert_rule(
+    request: ApiRequest, args: Args, region: str, custom_alert_rule_id: str
+) -> HttpResponse:
+    """UpdateCustomAlertRule: name and description only."""
     try:
         rule = services.custom_alert_rule_update(
-            actor=Actor.from_request(request), rule=rule, name=name, description=description
+            actor=Actor.from_request(request),
+            rule=args["rule"],
+            name=args["name"],
+            description=args["description"],
         )
     except IntegrityError:
         raise _name_taken_error() from None
     return JsonResponse(custom_alert_rule_json(rule))
+
+
+@operation(
+    "DELETE",
+    "DeleteCustomAlertRule",
+    summary="Delete a custom rule for good (its past alerts stay)",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION, CUSTOM_RULE_ID],
+    resources=_custom_rule_resources,
+    response=None,
+    status=204,
+)
+def delete_custom_alert_rule(
+    request: ApiRequest, args: Args, region: str, custom_alert_rule_id: str
+) -> HttpResponse:
+    """DeleteCustomAlertRule: 204; the rule's past alerts stay."""
+    rule = _custom_rule(request, region, custom_alert_rule_id)
+    services.custom_alert_rule_delete(actor=Actor.from_request(request), rule=rule)
+    return HttpResponse(status=204)

@@ -12,6 +12,8 @@ Go's strconv.ParseBool reads them, and optional body fields may be `null`.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -19,6 +21,7 @@ from django.views.decorators.http import require_GET
 
 from api import audit_trail as api
 from api.audit_trail import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDER_BY
+from api.declare import COMPONENTS, Operation, operations_of
 from api.http import DATETIME_MAX_LENGTH, FALSE, TRUE, UUID_RE
 from api.iam import (
     ACCESS_KEY_LENGTH,
@@ -766,7 +769,7 @@ def alert_rule_paths(audit: str) -> dict[str, Any]:
     }
 
 
-def document() -> dict[str, Any]:
+def _hand_written() -> dict[str, Any]:
     audit = "/audit-trail/v1alpha1/regions/{region}"
     return {
         "openapi": "3.1.0",
@@ -966,6 +969,27 @@ def document() -> dict[str, Any]:
             "securitySchemes": {"XAuthToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}},
         },
     }
+
+
+def declared() -> Iterator[tuple[str, Operation]]:
+    """(OpenAPI path, operation) for every operation the URLconf routes to, in its order."""
+    from api import urls  # the URLconf imports this module for its view
+
+    for pattern in urls.urlpatterns:
+        route = "/" + CONVERTER_RE.sub(r"{\1}", str(pattern.pattern))
+        for operation in operations_of(pattern.callback).values():
+            yield route, operation
+
+
+CONVERTER_RE = re.compile(r"<(?:\w+:)?(\w+)>")  # Django's <str:region> is OpenAPI's {region}
+
+
+def document() -> dict[str, Any]:
+    doc = _hand_written()
+    for route, op in declared():
+        doc["paths"].setdefault(route, {})[op.method.lower()] = op.openapi()
+    doc["components"]["schemas"] = {**SCHEMAS, **COMPONENTS}
+    return doc
 
 
 @require_GET
