@@ -27,10 +27,14 @@ urlpatterns = [
     path("x/audit-trail/v1/events", route(audit_trail.ingest_events), name="api-ingest-events"),
     path("x/openapi.json", openapi.openapi_document, name="api-openapi"),
     # IAM
-    path("iam/v1alpha1/logs", iam.list_logs, name="api-list-logs"),
-    path("iam/v1alpha1/logs/<str:log_id>", iam.get_log, name="api-get-log"),
-    path("iam/v1alpha1/api-keys", iam.api_keys, name="api-api-keys"),
-    path("iam/v1alpha1/api-keys/<str:access_key>", iam.api_key_detail, name="api-api-key"),
+    path("iam/v1alpha1/logs", route(iam.list_logs), name="api-list-logs"),
+    path("iam/v1alpha1/logs/<str:log_id>", route(iam.get_log), name="api-get-log"),
+    path("iam/v1alpha1/api-keys", route(iam.list_api_keys, iam.create_api_key), name="api-api-keys"),
+    path(
+        "iam/v1alpha1/api-keys/<str:access_key>",
+        route(iam.get_api_key, iam.delete_api_key),
+        name="api-api-key",
+    ),
     # Alert rules
     path(
         f"{REGION}/alert-rules",
