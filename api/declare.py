@@ -208,9 +208,8 @@ class Field:
     """JSON body fields. `null` is absent, and so is `""` for ids and timestamps (`Params`)."""
 
     @staticmethod
-    def uuid(name: str, description: str = "") -> Param:
-        schema = optional(UUID) if not description else {**optional(UUID), "description": description}
-        return Param(name, schema, lambda p: p.uuid(name))
+    def uuid(name: str) -> Param:
+        return Param(name, optional(UUID), lambda p: p.uuid(name))
 
     @staticmethod
     def string(name: str, *, max_length: int, description: str = "") -> Param:
@@ -221,11 +220,9 @@ class Field:
 
     @staticmethod
     def datetime(name: str, description: str = "") -> Param:
-        schema = (
-            optional(TIMESTAMP_INPUT)
-            if not description
-            else {**optional(TIMESTAMP_INPUT), "description": description}
-        )
+        schema = optional(TIMESTAMP_INPUT)
+        if description:
+            schema["description"] = description
         return Param(name, schema, lambda p: p.datetime(name))
 
     @staticmethod
@@ -373,11 +370,47 @@ class Operation:
         return operation
 
 
-def operation(method: str, operation_id: str, **declaration: Any) -> Callable[[Handler], Operation]:
-    """Declare the decorated handler as `Operation(method, operation_id, ..., handler=it)`."""
+def operation(
+    method: str,
+    operation_id: str,
+    *,
+    summary: str,
+    tag: str,
+    action: str,
+    response: Schema | None,
+    status: int = 200,
+    path: Sequence[PathParam] = (),
+    query: Sequence[Param] = (),
+    body: Body | None = None,
+    locality: str | None = None,
+    organization: bool = True,
+    resources: Resources | None = None,
+    validate: Validator | None = None,
+    description: str = "",
+    responses: dict[str, Schema] | None = None,
+) -> Callable[[Handler], Operation]:
+    """Declare the decorated handler `handler(request, args, **path)` as an `Operation`."""
 
     def decorator(handler: Handler) -> Operation:
-        return Operation(method, operation_id, handler=handler, **declaration)
+        return Operation(
+            method=method,
+            operation_id=operation_id,
+            summary=summary,
+            tag=tag,
+            action=action,
+            handler=handler,
+            response=response,
+            status=status,
+            path=path,
+            query=query,
+            body=body,
+            locality=locality,
+            organization=organization,
+            resources=resources,
+            validate=validate,
+            description=description,
+            responses=responses or {},
+        )
 
     return decorator
 

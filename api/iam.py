@@ -10,14 +10,27 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
-from api.declare import Args, Body, Field, Handler, Operation, PathParam, Query, component, operation
+from api.declare import (
+    Args,
+    Body,
+    Field,
+    Handler,
+    Operation,
+    Param,
+    PathParam,
+    Query,
+    Resources,
+    Validator,
+    component,
+    operation,
+)
 from api.http import (
     Params,
     argument_error,
@@ -70,10 +83,35 @@ ACCESS_KEY_PATH = PathParam("access_key", {"type": "string", "maxLength": ACCESS
 ACCESS_KEY_PATTERN = "^[Ss][Cc][Ww][A-Za-z0-9]{17}$"  # ACCESS_KEY_RE: any case
 
 
-def iam_operation(method: str, operation_id: str, **declaration: Any) -> Callable[[Handler], Operation]:
+def iam_operation(
+    method: str,
+    operation_id: str,
+    *,
+    summary: str,
+    response: Schema | None,
+    status: int = 200,
+    path: Sequence[PathParam] = (),
+    query: Sequence[Param] = (),
+    body: Body | None = None,
+    resources: Resources | None = None,
+    validate: Validator | None = None,
+) -> Callable[[Handler], Operation]:
     """An IAM operation: global, and needing the action of its console page (IAM_METHOD_ACTIONS)."""
-    action = IAM_METHOD_ACTIONS[operation_id]
-    return operation(method, operation_id, tag=TAG, action=action, locality=GLOBAL, **declaration)
+    return operation(
+        method,
+        operation_id,
+        summary=summary,
+        tag=TAG,
+        action=IAM_METHOD_ACTIONS[operation_id],
+        locality=GLOBAL,
+        response=response,
+        status=status,
+        path=path,
+        query=query,
+        body=body,
+        resources=resources,
+        validate=validate,
+    )
 
 
 def _page(qs: QuerySet[Any], args: Args) -> list[Any]:

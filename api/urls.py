@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api import alerts, audit_trail, iam, openapi
+from api import alerts, audit_trail, iam, ingestion, openapi
 from api.declare import route
 
 REGION = "audit-trail/v1alpha1/regions/<str:region>"
@@ -24,7 +24,7 @@ urlpatterns = [
     path(
         f"{REGION}/combined-events", route(audit_trail.list_combined_events), name="api-list-combined-events"
     ),
-    path("x/audit-trail/v1/events", route(audit_trail.ingest_events), name="api-ingest-events"),
+    path("x/audit-trail/v1/events", route(ingestion.ingest_events), name="api-ingest-events"),
     path("x/openapi.json", openapi.openapi_document, name="api-openapi"),
     # IAM
     path("iam/v1alpha1/logs", route(iam.list_logs), name="api-list-logs"),
