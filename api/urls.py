@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api import alerts, audit_trail, iam, ingestion, openapi
+from api import alerts, audit_trail, custom_alert_rules, iam, ingestion, openapi
 from api.declare import route
 
 REGION = "audit-trail/v1alpha1/regions/<str:region>"
@@ -46,25 +46,25 @@ urlpatterns = [
     path(
         f"{REGION}/custom-alert-rules",
         route(
-            alerts.list_custom_alert_rules,
-            alerts.create_custom_alert_rule,
-            alerts.set_enabled_custom_alert_rules,
+            custom_alert_rules.list_custom_alert_rules,
+            custom_alert_rules.create_custom_alert_rule,
+            custom_alert_rules.set_enabled_custom_alert_rules,
         ),
         name="api-custom-alert-rules",
     ),
     path(
         f"{REGION}/custom-alert-rules/<str:custom_alert_rule_id>",
-        route(alerts.update_custom_alert_rule, alerts.delete_custom_alert_rule),
+        route(custom_alert_rules.update_custom_alert_rule, custom_alert_rules.delete_custom_alert_rule),
         name="api-custom-alert-rule",
     ),
     path(
         f"{REGION}/enable-custom-alert-rules",
-        route(alerts.enable_custom_alert_rules),
+        route(custom_alert_rules.enable_custom_alert_rules),
         name="api-enable-custom-alert-rules",
     ),
     path(
         f"{REGION}/disable-custom-alert-rules",
-        route(alerts.disable_custom_alert_rules),
+        route(custom_alert_rules.disable_custom_alert_rules),
         name="api-disable-custom-alert-rules",
     ),
 ]
