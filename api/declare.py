@@ -128,11 +128,9 @@ class Param:
         value = self.parse(params)
         return self.default if value is None else value
 
-    def parameter(self, location: str) -> Schema:
-        """The OpenAPI parameter object; an optional query value may be empty (Go clients send
-        `organization_id=`): it is then absent."""
-        if location == "path":
-            return {"name": self.name, "in": "path", "required": True, "schema": self.schema}
+    def parameter(self) -> Schema:
+        """The OpenAPI query parameter. Optional, and an empty value is absent (Go clients send
+        `organization_id=`)."""
         return {
             "name": self.name,
             "in": "query",
@@ -263,6 +261,11 @@ class Body:
     raw: bool = False
     content: dict[str, Schema] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        unknown = set(self.required) - {f.name for f in self.fields}
+        if unknown and not self.raw:
+            raise ValueError(f"{self.name} requires fields it does not declare: {sorted(unknown)}")
+
     def schema(self, *, organization: bool) -> Schema:
         properties: dict[str, Schema] = {}
         if organization:
@@ -354,8 +357,8 @@ class Operation:
     def openapi(self) -> Schema:
         parameters = [p.parameter() for p in self.path]
         if self.organization and self.body is None:
-            parameters.append(Query.uuid("organization_id", ORGANIZATION_HELP).parameter("query"))
-        parameters += [q.parameter("query") for q in self.query]
+            parameters.append(Query.uuid("organization_id", ORGANIZATION_HELP).parameter())
+        parameters += [q.parameter() for q in self.query]
         operation: Schema = {
             "operationId": self.operation_id,
             "summary": self.summary,

@@ -9,7 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import path
 
 from api import audit_trail
-from api.declare import Operation, Query, operation, operations_of, route
+from api.declare import Body, Field, Operation, Query, operation, operations_of, route
 from api.openapi import declared, document
 from api.schemas import UUID, closed
 from config import urls as site
@@ -99,3 +99,8 @@ def test_every_declared_operation_names_each_view_of_its_route():
 
 def test_the_document_is_plain_json():
     assert json.loads(json.dumps(document())) == document()
+
+
+def test_a_body_cannot_require_a_field_it_does_not_declare():
+    with pytest.raises(ValueError, match="'name'"):
+        Body("BrokenRequest", [Field.uuid("project_id")], required=["name"])
