@@ -6,9 +6,8 @@ and leave the same audit events (SetEnabledAlertRules, CreateCustomAlertRule, ..
 
 Preconfigured rules have stable ids: `uuid5(RULE_ID_NAMESPACE, name)` (`alerts.rules`). They are
 the same in every organization and region and across releases, so a script may keep them, and
-the rule's `name` (Scaleway's "technical identifier") maps to exactly one id. Custom rules have
-random UUIDs; one from another organization, or from another region than the path's, is
-`not_found`.
+the rule's `name` (Scaleway's "technical identifier") maps to exactly one id. Custom rules
+(`api.custom_alert_rules`) share this module's constants and declarations.
 """
 
 from __future__ import annotations
@@ -18,35 +17,26 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError
-from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
 
 from alerts import selectors, services
-from alerts.models import CustomAlertRule
 from alerts.rules import (
     PRECONFIGURED_BY_ID,
-    ExpressionError,
     PreconfiguredRule,
-    RuleNameError,
     Severity,
-    check_rule_name,
-    compile_expression,
 )
-from api.http import (
-    ApiError,
-    Params,
-    api_view,
-    argument_error,
-    authorize,
-    check_organization,
-    invalid_arguments,
-    not_found,
-    read_json,
+from api.declare import Args, Body, Field, Param, PathParam, Query, component, operation
+from api.http import Params, argument_error, invalid_arguments, not_found
+from api.schemas import (
+    INTEGER,
+    STRING,
+    UUID,
+    Schema,
+    array,
+    closed,
 )
 from audit.services import Actor
 from core.regions import REGIONS, is_region
-from core.time import iso
 from iam.http import ApiRequest
 
 READ, WRITE = "audit_trail:read", "audit_trail:write"
@@ -67,13 +57,12 @@ DEFAULT_WINDOW = timedelta(minutes=5)
 DURATION_RE = re.compile(r"^(0|[1-9][0-9]{0,11})(?:\.([0-9]{1,9}))?s$")
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 NAME_TAKEN = "a custom rule with this name already exists in this region"
-CUSTOM_RULE_TYPE = "audit_trail_custom_alert_rule"
 
 
 # --- wire shapes -------------------------------------------------------------------------------
 
 
-def _status(enabled: bool) -> str:
+def status_json(enabled: bool) -> str:
     return "enabled" if enabled else "disabled"
 
 
@@ -83,71 +72,21 @@ def alert_rule_json(rule: PreconfiguredRule, enabled: bool) -> dict[str, Any]:
         "id": str(rule.id),
         "name": rule.name,
         "description": rule.description,
-        "status": _status(enabled),
-    }
-
-
-def duration_json(value: timedelta) -> str:
-    """ "300s": both SDKs read it (Go's scw.Duration parses any "<float>s")."""
-    return f"{int(value.total_seconds())}s"
-
-
-def custom_alert_rule_json(rule: CustomAlertRule) -> dict[str, Any]:
-    """A CustomAlertRule (§3.9); an empty description is null."""
-    return {
-        "id": str(rule.pk),
-        "name": rule.name,
-        "description": rule.description or None,
-        "status": _status(rule.enabled),
-        "query": rule.query,
-        "evaluation_window": duration_json(rule.evaluation_window),
-        "occurrences": rule.occurrences,
-        "severity": rule.severity,
-        "created_at": iso(rule.created_at),
-        "updated_at": iso(rule.updated_at),
+        "status": status_json(enabled),
     }
 
 
 # --- parsing -----------------------------------------------------------------------------------
 
 
-def _region(region: str) -> None:
+def region_check(region: str) -> None:
     if not is_region(region):
         raise invalid_arguments(
             [argument_error("region", "constraint", f"region must be one of: {', '.join(REGIONS)}")]
         )
 
 
-def _body(request: ApiRequest) -> Params:
-    body = read_json(request)
-    if not isinstance(body, dict):
-        raise invalid_arguments([argument_error("body", "format", "the body must be a JSON object")])
-    return Params(body)
-
-
-def _prepare(
-    request: ApiRequest,
-    region: str,
-    action: str,
-    method: str,
-    params: Params | None = None,
-    resources: list[dict[str, Any]] | None = None,
-) -> Params:
-    """Region, organization_id and permission: the checks every endpoint makes, in this order."""
-    _region(region)
-    params = params if params is not None else Params(request.GET)
-    check_organization(request, params, action=action, method=method, locality=region)
-    authorize(request, action, method=method, locality=region, resources=resources)
-    return params
-
-
-def _paging(params: Params) -> tuple[int, int]:
-    page = params.integer("page", minimum=1, maximum=2**31 - 1) or 1
-    page_size = params.integer("page_size", minimum=1, maximum=MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
-    return page, page_size
-
-
-def _ids(params: Params, name: str) -> list[str]:
+def parse_ids(params: Params, name: str) -> list[str]:
     """A list of UUID strings (absent = empty), normalized and without repeats."""
     value = params.data.get(name)
     if value is None:
@@ -164,74 +103,45 @@ def _ids(params: Params, name: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def _evaluation_window(params: Params) -> timedelta:
-    raw = params.data.get("evaluation_window")
-    if raw is None:
-        return DEFAULT_WINDOW
-    found = DURATION_RE.fullmatch(raw) if isinstance(raw, str) else None
-    if found is None:
-        params.error("evaluation_window", "format", 'evaluation_window is a duration in seconds, e.g. "300s"')
-        return DEFAULT_WINDOW
-    seconds, fraction = int(found[1]), found[2] or ""
-    if fraction.strip("0") or not WINDOW_MIN <= seconds <= WINDOW_MAX:
-        params.error(
-            "evaluation_window",
-            "constraint",
-            f"evaluation_window must be whole seconds from {WINDOW_MIN}s to {WINDOW_MAX}s",
-        )
-        return DEFAULT_WINDOW
-    return timedelta(seconds=seconds)
+# --- declarations: parameters and wire shapes ---------------------------------------------------
+# Scaleway's enums (reference §4).
+
+TAG = "Audit Trail"
+REGION = PathParam("region", {"type": "string", "enum": list(REGIONS)}, region_check)
+RULE_STATUS: Schema = {"type": "string", "enum": [UNKNOWN_STATUS, *STATUSES]}
+SEVERITY: Schema = {"type": "string", "enum": [UNKNOWN_SEVERITY, *SEVERITIES]}
+STATUS_FILTER = Query.enum(
+    "status", STATUSES, unknown=UNKNOWN_STATUS, description="`unknown_status` or empty: no filter."
+)
+PAGE = [
+    Query.integer("page", minimum=1, maximum=2**31 - 1, default=1),
+    Query.integer("page_size", minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE),
+]
 
 
-def _query(params: Params) -> str | None:
-    """The CEL expression, checked exactly as the console's form checks it."""
-    query = params.string("query", max_length=QUERY_MAX, required=True)
-    if query is None:
-        return None
-    try:
-        compile_expression(query)
-    except ExpressionError as exc:
-        params.error("query", "constraint", str(exc))
-        return None
-    return query
+def id_list(name: str, description: str) -> Param:
+    schema = {"type": ["array", "null"], "maxItems": MAX_IDS, "items": UUID, "description": description}
+    return Field.custom(name, schema, lambda params: parse_ids(params, name))
 
 
-def _name(params: Params, *, required: bool) -> str | None:
-    """The rule's name, checked exactly as the console's form checks it."""
-    name = params.string("name", max_length=NAME_MAX, required=required)
-    if name is None:
-        return None
-    try:
-        return check_rule_name(name)
-    except RuleNameError as exc:
-        params.error("name", "constraint", str(exc))
-        return None
-
-
-def _description(params: Params) -> str | None:
-    """None when absent; an empty (or blank) string clears the description."""
-    value = params.data.get("description")
-    if value is None:
-        return None
-    description = params.string("description", max_length=DESCRIPTION_MAX)
-    if description is None and isinstance(value, str) and not value.strip():
-        return ""
-    return description
-
-
-def _name_taken(
-    request: ApiRequest, region: str, name: str, *, exclude: CustomAlertRule | None = None
-) -> bool:
-    qs = selectors.custom_alert_rule_list(organization=request.organization, region=region)
-    if exclude is not None:
-        qs = qs.exclude(pk=exclude.pk)
-    return qs.filter(name__iexact=name).exists()
-
-
-def _name_taken_error() -> ApiError:
-    return invalid_arguments([argument_error("name", "constraint", NAME_TAKEN)])
-
-
+UNKNOWN_IDS = "Unknown ids answer not_found and change nothing."
+ALERT_RULE_IDS = Body("AlertRuleIdsRequest", [id_list("alert_rule_ids", UNKNOWN_IDS)])
+# What alert_rule_json answers.
+ALERT_RULE = component(
+    "AlertRule",
+    closed(
+        {
+            "id": {**UUID, "description": "Stable: the same for every organization and region."},
+            "name": {"type": "string", "examples": ["ApiKeyCreated"]},
+            "description": STRING,
+            "status": RULE_STATUS,
+        },
+        required=["id", "name", "description", "status"],
+    ),
+)
+ALERT_RULES = component(
+    "AlertRulesResponse", closed({"alert_rules": array(ALERT_RULE)}, required=["alert_rules"])
+)
 # --- preconfigured rules (§2.8) ----------------------------------------------------------------
 
 
@@ -242,29 +152,48 @@ def _preconfigured(ids: list[str]) -> list[PreconfiguredRule]:
     return [PRECONFIGURED_BY_ID[rule_id] for rule_id in ids]
 
 
-@api_view("GET", "PATCH")
-def alert_rules(request: ApiRequest, region: str) -> HttpResponse:
-    """ListAlertRules (GET) and SetEnabledAlertRules (PATCH)."""
-    if request.method == "PATCH":
-        return set_enabled_alert_rules(request, region)
-    params = _prepare(request, region, READ, "ListAlertRules")
-    status = params.enum("status", STATUSES, unknown=UNKNOWN_STATUS)
-    page, page_size = _paging(params)
-    params.check()
+@operation(
+    "GET",
+    "ListAlertRules",
+    summary="List the preconfigured alert rules and whether each is enabled in the region",
+    tag=TAG,
+    action=READ,
+    path=[REGION],
+    query=[STATUS_FILTER, *PAGE],
+    response=component(
+        "ListAlertRulesResponse",
+        closed(
+            {"alert_rules": array(ALERT_RULE), "total_count": INTEGER},
+            required=["alert_rules", "total_count"],
+        ),
+    ),
+)
+def list_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
+    """ListAlertRules: the five preconfigured rules and their state in the region."""
     states = selectors.alert_rule_states(organization=request.organization, region=region)
     rules = [alert_rule_json(s.rule, s.active) for s in states]
-    if status is not None:
-        rules = [r for r in rules if r["status"] == status]
-    start = (page - 1) * page_size
-    return JsonResponse({"alert_rules": rules[start : start + page_size], "total_count": len(rules)})
+    if args["status"] is not None:
+        rules = [r for r in rules if r["status"] == args["status"]]
+    start = (args["page"] - 1) * args["page_size"]
+    return JsonResponse({"alert_rules": rules[start : start + args["page_size"]], "total_count": len(rules)})
 
 
-def set_enabled_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "PATCH",
+    "SetEnabledAlertRules",
+    summary="Enable exactly these preconfigured rules in the region (the others are disabled)",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION],
+    body=Body(
+        "SetEnabledAlertRulesRequest",
+        [id_list("enabled_alert_rule_ids", "The complete set of enabled rules; the others are disabled.")],
+    ),
+    response=ALERT_RULES,
+)
+def set_enabled_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """SetEnabledAlertRules: exactly these rules are active afterwards. Answers all five."""
-    params = _prepare(request, region, WRITE, "SetEnabledAlertRules", _body(request))
-    ids = _ids(params, "enabled_alert_rule_ids")
-    params.check()
-    rules = _preconfigured(ids)
+    rules = _preconfigured(args["enabled_alert_rule_ids"])
     states = services.alert_rule_set_enabled(
         actor=Actor.from_request(request),
         organization=request.organization,
@@ -274,12 +203,8 @@ def set_enabled_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
     return JsonResponse({"alert_rules": [alert_rule_json(rule, enabled) for rule, enabled in states]})
 
 
-def _switch_alert_rules(request: ApiRequest, region: str, *, enable: bool) -> HttpResponse:
-    method = "EnableAlertRules" if enable else "DisableAlertRules"
-    params = _prepare(request, region, WRITE, method, _body(request))
-    ids = _ids(params, "alert_rule_ids")
-    params.check()
-    rules = _preconfigured(ids)
+def _switch_alert_rules(request: ApiRequest, args: Args, region: str, *, enable: bool) -> HttpResponse:
+    rules = _preconfigured(args["alert_rule_ids"])
     service = services.alert_rule_enable if enable else services.alert_rule_disable
     done = service(
         actor=Actor.from_request(request),
@@ -290,166 +215,31 @@ def _switch_alert_rules(request: ApiRequest, region: str, *, enable: bool) -> Ht
     return JsonResponse({"alert_rules": [alert_rule_json(rule, enable) for rule in done]})
 
 
-@api_view("POST")
-def enable_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "POST",
+    "EnableAlertRules",
+    summary="Enable preconfigured rules in the region",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION],
+    body=ALERT_RULE_IDS,
+    response=ALERT_RULES,
+)
+def enable_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """EnableAlertRules: answers the rules that were enabled."""
-    return _switch_alert_rules(request, region, enable=True)
+    return _switch_alert_rules(request, args, region, enable=True)
 
 
-@api_view("POST")
-def disable_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "POST",
+    "DisableAlertRules",
+    summary="Disable preconfigured rules in the region",
+    tag=TAG,
+    action=WRITE,
+    path=[REGION],
+    body=ALERT_RULE_IDS,
+    response=ALERT_RULES,
+)
+def disable_alert_rules(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """DisableAlertRules: answers the rules that were disabled."""
-    return _switch_alert_rules(request, region, enable=False)
-
-
-# --- custom rules (§2.9) -----------------------------------------------------------------------
-
-
-def _custom_rules(request: ApiRequest, region: str) -> QuerySet[CustomAlertRule]:
-    return selectors.custom_alert_rule_list(organization=request.organization, region=region)
-
-
-def _known_custom_ids(request: ApiRequest, region: str, ids: list[str]) -> None:
-    """404 for the first id that is not one of this organization's custom rules in `region`."""
-    if not ids:
-        return
-    known = {str(pk) for pk in _custom_rules(request, region).filter(pk__in=ids).values_list("pk", flat=True)}
-    for rule_id in ids:
-        if rule_id not in known:
-            raise not_found("custom_alert_rule", rule_id)
-
-
-def _custom_rule(request: ApiRequest, region: str, rule_id: str) -> CustomAlertRule:
-    rule = None
-    try:
-        pk = uuid.UUID(rule_id)
-    except ValueError:
-        pk = None
-    if pk is not None:
-        rule = selectors.custom_alert_rule_get(organization=request.organization, rule_id=pk)
-    if rule is None or rule.region != region:
-        raise not_found("custom_alert_rule", rule_id)
-    return rule
-
-
-@api_view("GET", "POST", "PUT")
-def custom_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
-    """ListCustomAlertRules (GET), CreateCustomAlertRule (POST), SetEnabledCustomAlertRules (PUT)."""
-    if request.method == "POST":
-        return create_custom_alert_rule(request, region)
-    if request.method == "PUT":
-        return set_enabled_custom_alert_rules(request, region)
-    params = _prepare(request, region, READ, "ListCustomAlertRules")
-    status = params.enum("status", STATUSES, unknown=UNKNOWN_STATUS)
-    page, page_size = _paging(params)
-    params.check()
-    qs = _custom_rules(request, region)
-    if status in ("enabled", "disabled"):
-        qs = qs.filter(enabled=status == "enabled")
-    elif status is not None:
-        qs = qs.none()
-    start = (page - 1) * page_size
-    rules = [custom_alert_rule_json(rule) for rule in qs[start : start + page_size]]
-    return JsonResponse({"custom_alert_rules": rules, "total_count": qs.count()})
-
-
-def create_custom_alert_rule(request: ApiRequest, region: str) -> HttpResponse:
-    """CreateCustomAlertRule: the rule is active at once, as the console's form creates it."""
-    params = _prepare(request, region, WRITE, "CreateCustomAlertRule", _body(request))
-    name = _name(params, required=True)
-    description = _description(params) or ""
-    query = _query(params)
-    if params.data.get("occurrences") is None:
-        params.error("occurrences", "required", "occurrences is required")
-    occurrences = params.integer("occurrences", minimum=1, maximum=OCCURRENCES_MAX)
-    window = _evaluation_window(params)
-    severity = (
-        params.enum("severity", SEVERITIES, unknown=UNKNOWN_SEVERITY, default=Severity.INFO) or Severity.INFO
-    )
-    if name is not None and _name_taken(request, region, name):
-        params.error("name", "constraint", NAME_TAKEN)
-    params.check()
-    assert name is not None and query is not None and occurrences is not None  # check() passed
-    try:
-        rule = services.custom_alert_rule_create(
-            actor=Actor.from_request(request),
-            organization=request.organization,
-            region=region,
-            name=name,
-            description=description,
-            query=query,
-            occurrences=occurrences,
-            evaluation_window=window,
-            severity=severity,
-        )
-    except IntegrityError:  # the same name, created in between
-        raise _name_taken_error() from None
-    return JsonResponse(custom_alert_rule_json(rule))
-
-
-def set_enabled_custom_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
-    """SetEnabledCustomAlertRules: exactly these custom rules are active afterwards. Answers all."""
-    params = _prepare(request, region, WRITE, "SetEnabledCustomAlertRules", _body(request))
-    ids = _ids(params, "enabled_custom_alert_rule_ids")
-    params.check()
-    _known_custom_ids(request, region, ids)
-    rules = services.custom_alert_rule_set_enabled(
-        actor=Actor.from_request(request),
-        organization=request.organization,
-        region=region,
-        enabled_custom_alert_rule_ids=ids,
-    )
-    return JsonResponse({"custom_alert_rules": [custom_alert_rule_json(rule) for rule in rules]})
-
-
-def _switch_custom_alert_rules(request: ApiRequest, region: str, *, enable: bool) -> HttpResponse:
-    method = "EnableCustomAlertRules" if enable else "DisableCustomAlertRules"
-    params = _prepare(request, region, WRITE, method, _body(request))
-    ids = _ids(params, "custom_alert_rule_ids")
-    params.check()
-    _known_custom_ids(request, region, ids)
-    service = services.custom_alert_rule_enable if enable else services.custom_alert_rule_disable
-    rules = service(
-        actor=Actor.from_request(request),
-        organization=request.organization,
-        region=region,
-        custom_alert_rule_ids=ids,
-    )
-    return JsonResponse({"custom_alert_rules": [custom_alert_rule_json(rule) for rule in rules]})
-
-
-@api_view("POST")
-def enable_custom_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
-    """EnableCustomAlertRules: answers the rules that were enabled."""
-    return _switch_custom_alert_rules(request, region, enable=True)
-
-
-@api_view("POST")
-def disable_custom_alert_rules(request: ApiRequest, region: str) -> HttpResponse:
-    """DisableCustomAlertRules: answers the rules that were disabled."""
-    return _switch_custom_alert_rules(request, region, enable=False)
-
-
-@api_view("PATCH", "DELETE")
-def custom_alert_rule_detail(request: ApiRequest, region: str, custom_alert_rule_id: str) -> HttpResponse:
-    """UpdateCustomAlertRule (PATCH: name and description only) and DeleteCustomAlertRule."""
-    resources = [{"id": custom_alert_rule_id[:200], "type": CUSTOM_RULE_TYPE}]
-    if request.method == "DELETE":
-        _prepare(request, region, WRITE, "DeleteCustomAlertRule", resources=resources).check()
-        rule = _custom_rule(request, region, custom_alert_rule_id)
-        services.custom_alert_rule_delete(actor=Actor.from_request(request), rule=rule)
-        return HttpResponse(status=204)
-    params = _prepare(request, region, WRITE, "UpdateCustomAlertRule", _body(request), resources)
-    rule = _custom_rule(request, region, custom_alert_rule_id)
-    name = _name(params, required=False)
-    description = _description(params)
-    if name is not None and _name_taken(request, region, name, exclude=rule):
-        params.error("name", "constraint", NAME_TAKEN)
-    params.check()
-    try:
-        rule = services.custom_alert_rule_update(
-            actor=Actor.from_request(request), rule=rule, name=name, description=description
-        )
-    except IntegrityError:
-        raise _name_taken_error() from None
-    return JsonResponse(custom_alert_rule_json(rule))
+    return _switch_alert_rules(request, args, region, enable=False)

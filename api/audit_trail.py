@@ -1,7 +1,9 @@
-"""Audit Trail API v1alpha1, wire-compatible with Scaleway's (reference §2), plus batch ingestion.
+"""Audit Trail API v1alpha1, wire-compatible with Scaleway's (reference §2).
 
-The views parse with `Params`, authorize with the console's permission check and read through
-`audit.selectors`, so the SDK and the Events page list the same events in the same order.
+Each endpoint is an `api.declare.Operation`: its parameters parse with `Params`, it authorizes with
+the console's permission check, and it reads through `audit.selectors`, so the SDK and the Events
+page list the same events in the same order. The wire shapes the answers are checked against are
+declared here, beside the views; `audit.serializers` builds them.
 """
 
 from __future__ import annotations
@@ -12,21 +14,23 @@ import ipaddress
 import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
-from api.http import (
-    ApiError,
-    Params,
-    api_view,
-    argument_error,
-    authorize,
-    check_organization,
-    invalid_arguments,
-    parse_timestamp,
+from api.declare import Args, PathParam, Query, component, operation
+from api.http import Params, argument_error, invalid_arguments, parse_timestamp
+from api.schemas import (
+    INTEGER,
+    NULLABLE_TIMESTAMP,
+    STRING,
+    TIMESTAMP,
+    UUID,
+    Schema,
+    array,
+    closed,
 )
 from audit import catalogue, ingest
 from audit.models import AuthenticationEvent, Event
@@ -81,18 +85,22 @@ def _digest(*parts: Any) -> str:
 
 
 class ListRequest:
-    """What every cursor-paged list shares: window, order, page size and page token."""
+    """What every cursor-paged list shares: window, order, page size and page token (WINDOW)."""
 
-    def __init__(self, params: Params) -> None:
-        self.recorded_after = params.datetime("recorded_after")
-        self.recorded_before = params.datetime("recorded_before")
-        self.order = params.enum("order_by", ORDER_BY, default="recorded_at_desc")
-        self.page_size = params.integer("page_size", minimum=1, maximum=MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
-        self.page_token = params.string("page_token", max_length=PAGE_TOKEN_MAX)
+    def __init__(self, args: Args) -> None:
+        self.recorded_after: datetime | None = args["recorded_after"]
+        self.recorded_before: datetime | None = args["recorded_before"]
+        self.order: str = args["order_by"]
+        self.page_size: int = args["page_size"]
+        self.page_token: str | None = args["page_token"]
 
     @property
     def ascending(self) -> bool:
         return self.order == "recorded_at_asc"
+
+    @property
+    def direction(self) -> Literal["asc", "desc"]:
+        return "asc" if self.ascending else "desc"
 
     def resolve(self, *filters: Any) -> tuple[tuple[datetime, datetime], Cursor | None, str]:
         """(window, cursor, digest). Defaults: recorded_after = one hour ago, recorded_before = now."""
@@ -105,10 +113,9 @@ class ListRequest:
         return (after, before), None, digest
 
 
-def _region(region: str) -> str:
+def _region(region: str) -> None:
     if not REGION_RE.fullmatch(region):
         raise invalid_arguments([argument_error("region", "format", "region must look like fr-par")])
-    return region
 
 
 def _source_ip(params: Params) -> str | None:
@@ -133,56 +140,216 @@ def _resource_type(params: Params) -> str | None:
     return value
 
 
-def _prepare(request: ApiRequest, region: str, method: str) -> Params:
-    params = Params(request.GET)
-    _region(region)
-    check_organization(request, params, action=READ, method=method, locality=region)
-    authorize(request, READ, method=method, locality=region)
-    return params
+# --- declarations: parameters and wire shapes ---------------------------------------------------
+
+TAG = "Audit Trail"
+REGION = PathParam(
+    "region", {"type": "string", "pattern": "^[a-z]{2}-[a-z]{3}$", "examples": ["fr-par"]}, _region
+)
+RESOURCE_TYPE: Schema = {
+    "type": "string",
+    "pattern": ingest.RESOURCE_TYPE_RE.pattern,
+    "examples": ["iam_api_key"],
+}
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_H16 = "[0-9a-fA-F]{1,4}"
+_IPV6 = "|".join(
+    [
+        f"({_H16}:){{7}}{_H16}",
+        f"({_H16}:){{1,7}}:",
+        f"({_H16}:){{1,6}}:{_H16}",
+        *(f"({_H16}:){{1,{n}}}(:{_H16}){{1,{7 - n}}}" for n in range(5, 0, -1)),
+        f":((:{_H16}){{1,7}}|:)",
+    ]
+)
+SOURCE_IP: Schema = {
+    "type": "string",
+    "anyOf": [
+        {"format": "ipv4"},
+        {"format": "ipv6"},
+        {"pattern": f"^({_OCTET}\\.){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])$"},
+        {"pattern": f"^({_IPV6})/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"},
+    ],
+    "maxLength": SOURCE_IP_MAX,
+    "examples": ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"],
+}
+WINDOW = [
+    Query.datetime("recorded_after", "Default: one hour before recorded_before."),
+    Query.datetime("recorded_before", "Default: now."),
+    Query.enum("order_by", ORDER_BY, default="recorded_at_desc"),
+    Query.integer("page_size", minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE),
+    Query.string(
+        "page_token",
+        max_length=PAGE_TOKEN_MAX,
+        schema={"type": "string", "maxLength": PAGE_TOKEN_MAX, "pattern": "^[A-Za-z0-9_-]*$"},
+        description="A previous answer's next_page_token, with the same filters; any other token is refused.",
+    ),
+]
+PROJECT = Query.uuid("project_id")
+
+RESOURCE = component(
+    "Resource",
+    {
+        "type": "object",
+        "required": ["id", "type"],
+        "properties": {
+            "id": {"type": "string", "minLength": 1, "maxLength": 200},
+            "type": RESOURCE_TYPE,
+            "name": {"type": ["string", "null"]},
+            "action": {"type": ["string", "null"]},
+            "created_at": NULLABLE_TIMESTAMP,
+            "updated_at": NULLABLE_TIMESTAMP,
+            "deleted_at": NULLABLE_TIMESTAMP,
+        },
+        "patternProperties": {"^[a-z][a-z0-9_]*_info$": {"type": "object"}},
+        "description": "At most one `<x>_info` object, chosen by type (reference §3.3).",
+    },
+)
+# audit.serializers.event_json
+EVENT = component(
+    "Event",
+    closed(
+        {
+            "id": UUID,
+            "recorded_at": TIMESTAMP,
+            "locality": {"type": "string", "examples": ["fr-par", "fr-par-2", "global"]},
+            "principal": closed({"id": UUID}, required=["id"]),
+            "organization_id": UUID,
+            "project_id": UUID,
+            "source_ip": STRING,
+            "user_agent": STRING,
+            "product_name": STRING,
+            "service_name": STRING,
+            "method_name": STRING,
+            "resources": array(RESOURCE),
+            "request_id": STRING,
+            "request_body": {"type": "object"},
+            "status_code": INTEGER,
+        },
+        required=["id", "recorded_at", "locality", "organization_id", "product_name", "status_code"],
+    ),
+)
+# audit.serializers.authentication_event_json
+AUTHENTICATION_EVENT = component(
+    "AuthenticationEvent",
+    closed(
+        {
+            "id": UUID,
+            "recorded_at": TIMESTAMP,
+            "organization_id": UUID,
+            "source_ip": STRING,
+            "user_agent": STRING,
+            "resources": array(RESOURCE),
+            "result": {"type": "string", "enum": ["unknown_result", "success", "failure"]},
+            "failure_reason": {
+                "type": "string",
+                "enum": ["unknown_failure_reason", "invalid_mfa", "invalid_password"],
+            },
+            "method": {
+                "type": "string",
+                "enum": ["unknown_method", "password", "authentication_code", "oauth2", "saml"],
+            },
+            "origin": {"type": "string", "enum": ["unknown_origin", "public_api", "admin_api"]},
+            "mfa_type": {"type": "string", "enum": ["unknown_mfa_type", "totp"]},
+        },
+        required=["id", "recorded_at", "organization_id", "result", "method", "origin"],
+    ),
+)
+NEXT_PAGE_TOKEN: Schema = {"type": "string", "description": "Absent on the last page."}
+
+
+def _events_response(name: str, item: Schema) -> Schema:
+    return component(
+        name, closed({"events": array(item), "next_page_token": NEXT_PAGE_TOKEN}, required=["events"])
+    )
 
 
 # --- endpoints ---------------------------------------------------------------------------------
 
 
-@api_view("GET")
-def list_events(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "GET",
+    "ListEvents",
+    summary="List the organization's events in a region, keyset-paged",
+    tag=TAG,
+    action=READ,
+    path=[REGION],
+    query=[
+        *WINDOW,
+        Query.integer("status", minimum=0, maximum=STATUS_MAX, description="0: no filter."),
+        PROJECT,
+        Query.string("product_name", max_length=PRODUCT_MAX),
+        Query.string("service_name", max_length=SERVICE_MAX),
+        Query.string("method_name", max_length=METHOD_MAX),
+        Query.uuid("principal_id"),
+        Query.custom("source_ip", SOURCE_IP, _source_ip, "An IP address or a CIDR network."),
+        Query.custom("resource_type", RESOURCE_TYPE, _resource_type, "`unknown_type` or empty: no filter."),
+        Query.string("resource_id", max_length=RESOURCE_ID_MAX),
+    ],
+    response=_events_response("ListEventsResponse", EVENT),
+)
+def list_events(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """ListEvents: all 15 parameters of §2.1, keyset-paged through `audit.selectors`."""
-    params = _prepare(request, region, "ListEvents")
-    listing = ListRequest(params)
-    status = params.integer("status", minimum=0, maximum=STATUS_MAX)
-    filters = {
-        "project_id": params.uuid("project_id"),
-        "product_name": params.string("product_name", max_length=PRODUCT_MAX),
-        "service_name": params.string("service_name", max_length=SERVICE_MAX),
-        "method_name": params.string("method_name", max_length=METHOD_MAX),
-        "status": status or None,  # 0 is the proto default: no filter
-        "principal_id": params.uuid("principal_id"),
-        "source_ip": _source_ip(params),
-        "resource_type": _resource_type(params),
-        "resource_id": params.string("resource_id", max_length=RESOURCE_ID_MAX),
-    }
-    params.check()
+    listing = ListRequest(args)
+    filters = {name: args[name] for name in EVENT_FILTERS}
+    filters["status"] = args["status"] or None  # 0 is the proto default: no filter
     window, cursor, digest = listing.resolve(request.organization.pk, region, *filters.values())
     query = EventQuery(region=region, recorded_after=window[0], recorded_before=window[1], **filters)
     qs = event_queryset(organization_id=request.organization.pk, query=query)
-    page = event_page(
-        qs, order="asc" if listing.ascending else "desc", cursor=cursor, page_size=listing.page_size
-    )
+    page = event_page(qs, order=listing.direction, cursor=cursor, page_size=listing.page_size)
     body: dict[str, Any] = {"events": [event_json(e) for e in page.events]}
     if page.next_cursor is not None:
         body["next_page_token"] = PageToken.encode(page.next_cursor, window, digest)
     return JsonResponse(body)
 
 
-@api_view("GET")
-def list_products(request: ApiRequest, region: str) -> HttpResponse:
+# In this order: it is part of the page token's digest.
+EVENT_FILTERS = (
+    "project_id",
+    "product_name",
+    "service_name",
+    "method_name",
+    "status",
+    "principal_id",
+    "source_ip",
+    "resource_type",
+    "resource_id",
+)
+
+
+@operation(
+    "GET",
+    "ListProducts",
+    summary="List the products, services and methods present in the organization's events",
+    tag=TAG,
+    action=READ,
+    path=[REGION],
+    response=component(
+        "ListProductsResponse",
+        closed(
+            {
+                "products": array(
+                    closed(
+                        {
+                            "title": STRING,
+                            "name": STRING,
+                            "services": array(closed({"name": STRING, "methods": array(STRING)})),
+                        },
+                        required=["title", "name", "services"],
+                    )
+                ),
+                "total_count": INTEGER,
+            },
+            required=["products", "total_count"],
+        ),
+    ),
+)
+def list_products(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """ListProducts: the products, services and methods present in the organization's events.
 
     Cost: one DISTINCT over the organization's events in the region (index-only on PostgreSQL
     is not possible for three columns; fine up to millions of rows per organization).
     """
-    params = _prepare(request, region, "ListProducts")
-    params.check()
     triples = (
         Event.objects.filter(organization_id=request.organization.pk, region=region)
         .values_list("product_name", "service_name", "method_name")
@@ -202,7 +369,7 @@ def list_products(request: ApiRequest, region: str) -> HttpResponse:
         }
         for name, services in products.items()
     ]
-    listing.sort(key=lambda p: (p["title"].lower(), p["name"]))
+    listing.sort(key=lambda p: (str(p["title"]).lower(), str(p["name"])))
     return JsonResponse({"products": listing, "total_count": len(listing)})
 
 
@@ -222,21 +389,23 @@ def _window(qs: QuerySet[Any], window: tuple[datetime, datetime]) -> QuerySet[An
     return qs.filter(recorded_at__gte=window[0], recorded_at__lte=window[1])
 
 
-@api_view("GET")
-def list_authentication_events(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "GET",
+    "ListAuthenticationEvents",
+    summary="List console sign-ins (global: listed under fr-par)",
+    tag=TAG,
+    action=READ,
+    path=[REGION],
+    query=WINDOW,
+    response=_events_response("ListAuthenticationEventsResponse", AUTHENTICATION_EVENT),
+)
+def list_authentication_events(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """ListAuthenticationEvents: console sign-ins of the organization's members."""
-    params = _prepare(request, region, "ListAuthenticationEvents")
-    listing = ListRequest(params)
-    params.check()
+    listing = ListRequest(args)
     window, cursor, digest = listing.resolve(request.organization.pk, region)
     qs = _window(_authentication_events(request, region), window)
-    page = event_page(
-        qs,  # type: ignore[arg-type]
-        order="asc" if listing.ascending else "desc",
-        cursor=cursor,
-        page_size=listing.page_size,
-    )
-    body: dict[str, Any] = {"events": [authentication_event_json(e) for e in page.events]}  # type: ignore[arg-type]
+    page = event_page(qs, order=listing.direction, cursor=cursor, page_size=listing.page_size)
+    body: dict[str, Any] = {"events": [authentication_event_json(e) for e in page.events]}
     if page.next_cursor is not None:
         body["next_page_token"] = PageToken.encode(page.next_cursor, window, digest)
     return JsonResponse(body)
@@ -246,20 +415,35 @@ def _sort_key(row: Event | AuthenticationEvent) -> tuple[datetime, uuid.UUID]:
     return (row.recorded_at, row.id)
 
 
-@api_view("GET")
-def list_combined_events(request: ApiRequest, region: str) -> HttpResponse:
+@operation(
+    "GET",
+    "ListCombinedEvents",
+    summary="List API-call and sign-in events merged by time",
+    tag=TAG,
+    action=READ,
+    path=[REGION],
+    query=[*WINDOW, PROJECT, Query.custom("resource_type", RESOURCE_TYPE, _resource_type)],
+    response=_events_response(
+        "ListCombinedEventsResponse",
+        {
+            "type": "object",
+            "oneOf": [
+                closed({"api": EVENT}, required=["api"]),
+                closed({"auth": AUTHENTICATION_EVENT}, required=["auth"]),
+            ],
+        },
+    ),
+)
+def list_combined_events(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """ListCombinedEvents: API-call and sign-in events merged by (recorded_at, id).
 
     Both streams are keyset-paged from the same cursor (ids are unique across them), so one
     token serves both: each page reads page_size + 1 rows of each stream and merges.
     """
-    params = _prepare(request, region, "ListCombinedEvents")
-    listing = ListRequest(params)
-    project_id = params.uuid("project_id")
-    resource_type = _resource_type(params)
-    params.check()
+    listing = ListRequest(args)
+    project_id: uuid.UUID | None = args["project_id"]
+    resource_type: str | None = args["resource_type"]
     window, cursor, digest = listing.resolve(request.organization.pk, region, project_id, resource_type)
-    order = "asc" if listing.ascending else "desc"
     query = EventQuery(
         region=region,
         recorded_after=window[0],
@@ -269,7 +453,7 @@ def list_combined_events(request: ApiRequest, region: str) -> HttpResponse:
     )
     api_page = event_page(
         event_queryset(organization_id=request.organization.pk, query=query),
-        order=order,
+        order=listing.direction,
         cursor=cursor,
         page_size=listing.page_size,
     )
@@ -278,8 +462,8 @@ def list_combined_events(request: ApiRequest, region: str) -> HttpResponse:
     # Sign-ins have no project, and their only resource is the user.
     if project_id is None and resource_type in (None, "iam_user"):
         auth_page = event_page(
-            _window(_authentication_events(request, region), window),  # type: ignore[arg-type]
-            order=order,
+            _window(_authentication_events(request, region), window),
+            order=listing.direction,
             cursor=cursor,
             page_size=listing.page_size,
         )
@@ -298,51 +482,3 @@ def list_combined_events(request: ApiRequest, region: str) -> HttpResponse:
         last = rows[-1]
         body["next_page_token"] = PageToken.encode(Cursor(last.recorded_at, last.id), window, digest)
     return JsonResponse(body)
-
-
-# --- ingestion (our extension) -----------------------------------------------------------------
-
-
-@api_view("POST")
-def ingest_events(request: ApiRequest) -> HttpResponse:
-    """POST up to 1,000 events (JSON `{"events": [...]}`, a JSON array, or NDJSON).
-
-    The batch is validated whole and stored whole, or refused with every bad event named by
-    its index. Events already stored (same id) are skipped, so a retried batch is harmless.
-    """
-    authorize(request, "audit_trail:ingest", method="IngestEvents", locality=DEFAULT_REGION)
-    raw = _read_limited(request)
-    ndjson = "ndjson" in request.content_type or "jsonlines" in request.content_type
-    try:
-        result = ingest.ingest_payload(raw, organization=request.organization, ndjson=ndjson)
-    except ingest.BatchInvalid as invalid:
-        raise invalid_arguments(invalid.details) from None
-    return JsonResponse(
-        {"received": result.received, "created": result.created, "duplicates": result.duplicates}
-    )
-
-
-def _read_limited(request: ApiRequest) -> bytes:
-    """The body, read from the stream: a batch may exceed DATA_UPLOAD_MAX_MEMORY_SIZE."""
-    limit = ingest.MAX_BATCH_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise _too_large(limit)
-    raw = request.read(limit + 1)
-    if len(raw) > limit:
-        raise _too_large(limit)
-    return raw
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
-        413,
-        {
-            "message": f"the batch is larger than {limit} bytes; send at most {ingest.MAX_BATCH} events",
-            "type": "invalid_arguments",
-            "details": [argument_error("body", "constraint", f"at most {limit} bytes")],
-        },
-    )

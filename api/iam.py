@@ -1,6 +1,7 @@
 """IAM API v1alpha1: `logs` (list, get) and `api-keys` (list, create, get, delete).
 
 Wire-compatible with Scaleway's (reference §8.1, §8.4). Page-number paging with `total_count`.
+Each endpoint is an `api.declare.Operation` needing the same action as its console page.
 Creating and deleting keys go through `iam.services`, which record their audit events with the
 calling key's bearer, IP, user agent and request id.
 """
@@ -9,23 +10,44 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
+from api.declare import (
+    Args,
+    Body,
+    Field,
+    Handler,
+    Operation,
+    Param,
+    PathParam,
+    Query,
+    Resources,
+    Validator,
+    component,
+    operation,
+)
 from api.http import (
     Params,
-    api_view,
     argument_error,
-    authorize,
-    check_organization,
     deny,
     invalid_arguments,
     not_found,
     permissions_denied,
-    read_json,
+)
+from api.schemas import (
+    INTEGER,
+    NULLABLE_TIMESTAMP,
+    STRING,
+    TIMESTAMP,
+    UUID,
+    Schema,
+    array,
+    closed,
 )
 from audit.services import Actor
 from core.time import iso
@@ -36,9 +58,11 @@ from iam.permission_sets import IAM_METHOD_ACTIONS
 from iam.services import IamPermissionDenied, api_key_create, api_key_delete, user_resource
 
 GLOBAL = "global"
+TAG = "IAM"
 ACCESS_KEY_RE = re.compile(r"^SCW[A-Z0-9]{17}$", re.IGNORECASE)
 ACCESS_KEY_LENGTH, MAX_ACCESS_KEYS = 20, 100
 DESCRIPTION_MAX, SEARCH_MAX = 200, 200
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 LOG_ORDER = ("created_at_asc", "created_at_desc")
 BEARER_TYPES = ("user", "application")
 API_KEY_ORDER = {
@@ -51,31 +75,48 @@ API_KEY_ORDER = {
     "access_key_asc": ("access_key",),
     "access_key_desc": ("-access_key",),
 }
+PAGE = [
+    Query.integer("page", minimum=1, maximum=2**31 - 1, default=1),
+    Query.integer("page_size", minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE),
+]
+ACCESS_KEY_PATH = PathParam("access_key", {"type": "string", "maxLength": ACCESS_KEY_LENGTH})
+ACCESS_KEY_PATTERN = "^[Ss][Cc][Ww][A-Za-z0-9]{17}$"  # ACCESS_KEY_RE: any case
 
 
-def _prepare(
-    request: ApiRequest,
+def iam_operation(
     method: str,
-    params: Params | None = None,
-    resources: list[dict[str, Any]] | None = None,
-) -> Params:
-    """Check `organization_id` and the permission `method` needs: the same action as its console page."""
-    action = IAM_METHOD_ACTIONS[method]
-    params = params or Params(request.GET)
-    check_organization(request, params, action=action, method=method, locality=GLOBAL)
-    authorize(request, action, method=method, locality=GLOBAL, resources=resources)
-    return params
+    operation_id: str,
+    *,
+    summary: str,
+    response: Schema | None,
+    status: int = 200,
+    path: Sequence[PathParam] = (),
+    query: Sequence[Param] = (),
+    body: Body | None = None,
+    resources: Resources | None = None,
+    validate: Validator | None = None,
+) -> Callable[[Handler], Operation]:
+    """An IAM operation: global, and needing the action of its console page (IAM_METHOD_ACTIONS)."""
+    return operation(
+        method,
+        operation_id,
+        summary=summary,
+        tag=TAG,
+        action=IAM_METHOD_ACTIONS[operation_id],
+        locality=GLOBAL,
+        response=response,
+        status=status,
+        path=path,
+        query=query,
+        body=body,
+        resources=resources,
+        validate=validate,
+    )
 
 
-def _paging(params: Params) -> tuple[int, int]:
-    page = params.integer("page", minimum=1, maximum=2**31 - 1) or 1
-    page_size = params.integer("page_size", minimum=1, maximum=100) or 20
-    return page, page_size
-
-
-def _page(qs: QuerySet[Any], page: int, page_size: int) -> list[Any]:
-    start = (page - 1) * page_size
-    return list(qs[start : start + page_size])
+def _page(qs: QuerySet[Any], args: Args) -> list[Any]:
+    start = (args["page"] - 1) * args["page_size"]
+    return list(qs[start : start + args["page_size"]])
 
 
 # --- logs --------------------------------------------------------------------------------------
@@ -95,31 +136,66 @@ def log_json(log: IamLog) -> dict[str, Any]:
     }
 
 
-@api_view("GET")
-def list_logs(request: ApiRequest) -> HttpResponse:
+LOG = component(
+    "Log",
+    closed(
+        {
+            "id": UUID,
+            "created_at": TIMESTAMP,
+            "ip": STRING,
+            "user_agent": STRING,
+            "action": {"type": "string", "enum": ["unknown_action", *LOG_ACTIONS]},
+            "bearer_id": STRING,
+            "organization_id": UUID,
+            "resource_type": {"type": "string", "enum": ["unknown_resource_type", *LOG_RESOURCE_TYPES]},
+            "resource_id": STRING,
+        },
+        required=["id", "created_at", "action", "organization_id", "resource_type", "resource_id"],
+    ),
+)
+
+
+@iam_operation(
+    "GET",
+    "ListLogs",
+    summary="List IAM logs (changes to API keys, users, applications, groups, policies)",
+    query=[
+        *PAGE,
+        Query.enum("order_by", LOG_ORDER, default="created_at_asc"),
+        Query.datetime("created_after"),
+        Query.datetime("created_before"),
+        Query.enum("action", LOG_ACTIONS, unknown="unknown_action"),
+        Query.enum("resource_type", LOG_RESOURCE_TYPES, unknown="unknown_resource_type"),
+        Query.string("search", max_length=SEARCH_MAX, description="A bearer id or a resource id."),
+    ],
+    response=component(
+        "ListLogsResponse",
+        closed({"logs": array(LOG), "total_count": INTEGER}, required=["logs", "total_count"]),
+    ),
+)
+def list_logs(request: ApiRequest, args: Args) -> HttpResponse:
     """ListLogs: IAM changes derived from the trail's IAM events, oldest first by default."""
-    params = _prepare(request, "ListLogs")
-    page, page_size = _paging(params)
-    order = params.enum("order_by", LOG_ORDER, default="created_at_asc")
-    filters = {
-        "created_after": params.datetime("created_after"),
-        "created_before": params.datetime("created_before"),
-        "action": params.enum("action", LOG_ACTIONS, unknown="unknown_action"),
-        "resource_type": params.enum("resource_type", LOG_RESOURCE_TYPES, unknown="unknown_resource_type"),
-        "search": params.string("search", max_length=SEARCH_MAX),
-    }
-    params.check()
     qs = iam_log_events(
-        organization_id=request.organization.pk, ascending=order == "created_at_asc", **filters
+        organization_id=request.organization.pk,
+        ascending=args["order_by"] == "created_at_asc",
+        **{
+            name: args[name]
+            for name in ("created_after", "created_before", "action", "resource_type", "search")
+        },
     )
-    logs = [log_json(IamLog.from_event(event)) for event in _page(qs, page, page_size)]
+    logs = [log_json(IamLog.from_event(event)) for event in _page(qs, args)]
     return JsonResponse({"logs": logs, "total_count": qs.count()})
 
 
-@api_view("GET")
-def get_log(request: ApiRequest, log_id: str) -> HttpResponse:
+@iam_operation(
+    "GET",
+    "GetLog",
+    summary="Get one IAM log",
+    path=[PathParam("log_id", UUID)],
+    response=LOG,
+)
+def get_log(request: ApiRequest, args: Args, log_id: str) -> HttpResponse:
     """GetLog: one log entry of the key's organization; any other id is not found."""
-    _prepare(request, "GetLog").check()
     try:
         pk = uuid.UUID(log_id)
     except ValueError:
@@ -153,73 +229,122 @@ def api_key_json(key: APIKey, *, secret_key: str | None = None) -> dict[str, Any
     return data
 
 
+BOOLEAN: Schema = {"type": "boolean"}
+API_KEY = component(
+    "APIKey",
+    closed(
+        {
+            "access_key": {"type": "string", "pattern": "^SCW[A-Z0-9]{17}$"},
+            "secret_key": {
+                "type": "string",
+                "format": "uuid",
+                "description": "Only in CreateAPIKey's answer.",
+            },
+            "description": STRING,
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+            "expires_at": NULLABLE_TIMESTAMP,
+            "default_project_id": {"type": ["string", "null"], "format": "uuid"},
+            "editable": BOOLEAN,
+            "deletable": BOOLEAN,
+            "managed": BOOLEAN,
+            "creation_ip": STRING,
+            "user_id": UUID,
+            "application_id": UUID,
+        },
+        required=["access_key", "created_at", "editable", "deletable", "managed"],
+    ),
+)
+
+
 def _api_key_queryset(request: ApiRequest) -> QuerySet[APIKey]:
     return APIKey.objects.filter(organization=request.organization)
 
 
-@api_view("GET", "POST")
-def api_keys(request: ApiRequest) -> HttpResponse:
-    return create_api_key(request) if request.method == "POST" else list_api_keys(request)
-
-
-def list_api_keys(request: ApiRequest) -> HttpResponse:
-    """ListAPIKeys: the organization's keys, page-numbered, with Scaleway's filters."""
-    params = _prepare(request, "ListAPIKeys")
-    page, page_size = _paging(params)
-    order = params.enum("order_by", API_KEY_ORDER, default="created_at_asc") or "created_at_asc"
-    application_id = params.uuid("application_id")
-    user_id = params.uuid("user_id")
-    bearer_id = params.uuid("bearer_id")
-    bearer_type = params.enum("bearer_type", BEARER_TYPES, unknown="unknown_bearer_type")
-    editable = params.boolean("editable")
-    expired = params.boolean("expired")
-    access_key = params.string("access_key", max_length=ACCESS_KEY_LENGTH)
-    description = params.string("description", max_length=DESCRIPTION_MAX)
-    access_keys = [k for k in request.GET.getlist("access_keys") if k]  # empty: no filter
+def _access_keys(params: Params) -> list[str]:
+    """Repeated `access_keys`; empty values are no filter."""
+    access_keys = [k for k in params.data.getlist("access_keys") if k]
     if len(access_keys) > MAX_ACCESS_KEYS:
         params.error("access_keys", "constraint", f"give at most {MAX_ACCESS_KEYS} access keys")
     elif any(not ACCESS_KEY_RE.fullmatch(k) for k in access_keys):
         params.error("access_keys", "format", "access keys look like SCW followed by 17 letters or digits")
-    params.check()
+    return access_keys
+
+
+@iam_operation(
+    "GET",
+    "ListAPIKeys",
+    summary="List the organization's API keys",
+    query=[
+        *PAGE,
+        Query.enum("order_by", API_KEY_ORDER, default="created_at_asc"),
+        Query.uuid("application_id"),
+        Query.uuid("user_id"),
+        Query.uuid("bearer_id"),
+        Query.enum("bearer_type", BEARER_TYPES, unknown="unknown_bearer_type"),
+        Query.boolean("editable"),
+        Query.boolean("expired"),
+        Query.string("access_key", max_length=ACCESS_KEY_LENGTH),
+        Query.string("description", max_length=DESCRIPTION_MAX),
+        Query.custom(
+            "access_keys",
+            {
+                "type": "array",
+                "maxItems": MAX_ACCESS_KEYS,
+                "items": {"type": "string", "pattern": ACCESS_KEY_PATTERN},
+            },
+            _access_keys,
+            "Repeat the parameter for several keys.",
+        ),
+    ],
+    response=component(
+        "ListAPIKeysResponse",
+        closed({"api_keys": array(API_KEY), "total_count": INTEGER}, required=["api_keys", "total_count"]),
+    ),
+)
+def list_api_keys(request: ApiRequest, args: Args) -> HttpResponse:
+    """ListAPIKeys: the organization's keys, page-numbered, with Scaleway's filters."""
     qs = _api_key_queryset(request)
-    if application_id:
-        qs = qs.filter(application_id=application_id)
-    if user_id:
-        qs = qs.filter(user_id=user_id)
-    if bearer_id:
+    if args["application_id"]:
+        qs = qs.filter(application_id=args["application_id"])
+    if args["user_id"]:
+        qs = qs.filter(user_id=args["user_id"])
+    if bearer_id := args["bearer_id"]:
         qs = qs.filter(Q(user_id=bearer_id) | Q(application_id=bearer_id))
-    if bearer_type:
-        qs = qs.filter(**{f"{bearer_type}__isnull": False})
-    if editable is False:  # every key here is editable
+    if args["bearer_type"]:
+        qs = qs.filter(**{f"{args['bearer_type']}__isnull": False})
+    if args["editable"] is False:  # every key here is editable
         qs = qs.none()
-    if expired is not None:
+    if args["expired"] is not None:
         expired_q = Q(expires_at__isnull=False, expires_at__lte=timezone.now())
-        qs = qs.filter(expired_q) if expired else qs.exclude(expired_q)
-    if access_key:
-        qs = qs.filter(access_key=access_key.upper())
-    if access_keys:
-        qs = qs.filter(access_key__in=[k.upper() for k in access_keys])
-    if description:
-        qs = qs.filter(description__icontains=description)
-    qs = qs.order_by(*API_KEY_ORDER[order])
-    keys = [api_key_json(key) for key in _page(qs, page, page_size)]
+        qs = qs.filter(expired_q) if args["expired"] else qs.exclude(expired_q)
+    if args["access_key"]:
+        qs = qs.filter(access_key=args["access_key"].upper())
+    if args["access_keys"]:
+        qs = qs.filter(access_key__in=[k.upper() for k in args["access_keys"]])
+    if args["description"]:
+        qs = qs.filter(description__icontains=args["description"])
+    qs = qs.order_by(*API_KEY_ORDER[args["order_by"]])
+    keys = [api_key_json(key) for key in _page(qs, args)]
     return JsonResponse({"api_keys": keys, "total_count": qs.count()})
 
 
-def _bearer(request: ApiRequest, params: Params) -> tuple[User | None, Application | None]:
-    user_id, application_id = params.uuid("user_id"), params.uuid("application_id")
+def _bearer(request: ApiRequest, args: Args, params: Params) -> None:
+    """args["user"] or args["application"]: exactly one, of the caller's organization."""
+    args["user"] = args["application"] = None
     if params.errors:
-        return None, None
+        return
+    user_id, application_id = args["user_id"], args["application_id"]
     if (user_id is None) == (application_id is None):
         raise invalid_arguments(
             [argument_error("user_id", "required", "give exactly one of user_id and application_id")]
         )
     organization = request.organization
     if application_id is not None:
-        application = Application.objects.filter(organization=organization, pk=application_id).first()
-        if application is None:
+        args["application"] = Application.objects.filter(organization=organization, pk=application_id).first()
+        if args["application"] is None:
             raise not_found("application", str(application_id))
-        return None, application
+        return
     user = User.objects.filter(pk=user_id, is_active=True).first()
     is_member = user is not None and (
         organization.owner_id == user.pk
@@ -227,38 +352,56 @@ def _bearer(request: ApiRequest, params: Params) -> tuple[User | None, Applicati
     )
     if not is_member:
         raise not_found("user", str(user_id))
-    return user, None
+    args["user"] = user
 
 
-def create_api_key(request: ApiRequest) -> HttpResponse:
+@iam_operation(
+    "POST",
+    "CreateAPIKey",
+    summary="Create an API key for yourself or an application (audited as CreateAPIKey)",
+    body=Body(
+        "CreateAPIKeyRequest",
+        [
+            Field.string("description", max_length=DESCRIPTION_MAX),
+            Field.datetime("expires_at", "In the future."),
+            Field.uuid("default_project_id"),
+            Field.uuid("user_id"),
+            Field.uuid("application_id"),
+        ],
+        required_body=True,
+        extra={
+            "description": "Exactly one of user_id and application_id.",
+            "oneOf": [
+                {"required": ["user_id"], "properties": {"user_id": UUID}},
+                {"required": ["application_id"], "properties": {"application_id": UUID}},
+            ],
+        },
+    ),
+    validate=_bearer,
+    response=API_KEY,
+)
+def create_api_key(request: ApiRequest, args: Args) -> HttpResponse:
     """CreateAPIKey: a key for a member or an application of the caller's organization."""
-    body = read_json(request)
-    if not isinstance(body, dict):
-        raise invalid_arguments([argument_error("body", "format", "the body must be a JSON object")])
-    params = _prepare(request, "CreateAPIKey", Params(body))
-    description = params.string("description", max_length=DESCRIPTION_MAX) or ""
-    expires_at = params.datetime("expires_at")
-    default_project_id = params.uuid("default_project_id")
-    user, application = _bearer(request, params)
-    params.check()
+    expires_at = args["expires_at"]
     if expires_at is not None and expires_at <= timezone.now():
         raise invalid_arguments(
             [argument_error("expires_at", "constraint", "expires_at must be in the future")]
         )
     default_project = None
-    if default_project_id is not None:
+    if args["default_project_id"] is not None:
         default_project = Project.objects.filter(
-            organization=request.organization, pk=default_project_id
+            organization=request.organization, pk=args["default_project_id"]
         ).first()
         if default_project is None:
-            raise not_found("project", str(default_project_id))
+            raise not_found("project", str(args["default_project_id"]))
+    user: User | None = args["user"]
     try:
         key, secret_key = api_key_create(
             actor=Actor.of(request.principal, request=request),
             organization=request.organization,
             user=user,
-            application=application,
-            description=description,
+            application=args["application"],
+            description=args["description"] or "",
             default_project=default_project,
             expires_at=expires_at,
         )
@@ -280,17 +423,32 @@ def _get_key(request: ApiRequest, access_key: str) -> APIKey:
     return key
 
 
-@api_view("GET", "DELETE")
-def api_key_detail(request: ApiRequest, access_key: str) -> HttpResponse:
-    if request.method == "DELETE":
-        return delete_api_key(request, access_key)
-    _prepare(request, "GetAPIKey").check()
+@iam_operation(
+    "GET",
+    "GetAPIKey",
+    summary="Get one API key (never its secret)",
+    path=[ACCESS_KEY_PATH],
+    response=API_KEY,
+)
+def get_api_key(request: ApiRequest, args: Args, access_key: str) -> HttpResponse:
     return JsonResponse(api_key_json(_get_key(request, access_key)))
 
 
-def delete_api_key(request: ApiRequest, access_key: str) -> HttpResponse:
+def _api_key_resources(access_key: str) -> list[dict[str, Any]]:
+    return [{"id": access_key[:20], "type": "iam_api_key"}]
+
+
+@iam_operation(
+    "DELETE",
+    "DeleteAPIKey",
+    summary="Delete an API key (audited as DeleteAPIKey)",
+    path=[ACCESS_KEY_PATH],
+    resources=_api_key_resources,
+    response=None,
+    status=204,
+)
+def delete_api_key(request: ApiRequest, args: Args, access_key: str) -> HttpResponse:
     """DeleteAPIKey: 204; the key stops authenticating at once."""
-    _prepare(request, "DeleteAPIKey", resources=[{"id": access_key[:20], "type": "iam_api_key"}])
     key = _get_key(request, access_key)
     api_key_delete(actor=Actor.of(request.principal, request=request), key=key)
     return HttpResponse(status=204)

@@ -8,42 +8,63 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api import alerts, audit_trail, iam, openapi
+from api import alerts, audit_trail, custom_alert_rules, iam, ingestion, openapi
+from api.declare import route
 
 REGION = "audit-trail/v1alpha1/regions/<str:region>"
 
 urlpatterns = [
-    path(f"{REGION}/events", audit_trail.list_events, name="api-list-events"),
-    path(f"{REGION}/products", audit_trail.list_products, name="api-list-products"),
+    path(f"{REGION}/events", route(audit_trail.list_events), name="api-list-events"),
+    path(f"{REGION}/products", route(audit_trail.list_products), name="api-list-products"),
     path(
-        f"{REGION}/authentication-events", audit_trail.list_authentication_events, name="api-list-auth-events"
+        f"{REGION}/authentication-events",
+        route(audit_trail.list_authentication_events),
+        name="api-list-auth-events",
     ),
-    path(f"{REGION}/combined-events", audit_trail.list_combined_events, name="api-list-combined-events"),
-    path("x/audit-trail/v1/events", audit_trail.ingest_events, name="api-ingest-events"),
+    path(
+        f"{REGION}/combined-events", route(audit_trail.list_combined_events), name="api-list-combined-events"
+    ),
+    path("x/audit-trail/v1/events", route(ingestion.ingest_events), name="api-ingest-events"),
     path("x/openapi.json", openapi.openapi_document, name="api-openapi"),
     # IAM
-    path("iam/v1alpha1/logs", iam.list_logs, name="api-list-logs"),
-    path("iam/v1alpha1/logs/<str:log_id>", iam.get_log, name="api-get-log"),
-    path("iam/v1alpha1/api-keys", iam.api_keys, name="api-api-keys"),
-    path("iam/v1alpha1/api-keys/<str:access_key>", iam.api_key_detail, name="api-api-key"),
+    path("iam/v1alpha1/logs", route(iam.list_logs), name="api-list-logs"),
+    path("iam/v1alpha1/logs/<str:log_id>", route(iam.get_log), name="api-get-log"),
+    path("iam/v1alpha1/api-keys", route(iam.list_api_keys, iam.create_api_key), name="api-api-keys"),
+    path(
+        "iam/v1alpha1/api-keys/<str:access_key>",
+        route(iam.get_api_key, iam.delete_api_key),
+        name="api-api-key",
+    ),
     # Alert rules
-    path(f"{REGION}/alert-rules", alerts.alert_rules, name="api-alert-rules"),
-    path(f"{REGION}/enable-alert-rules", alerts.enable_alert_rules, name="api-enable-alert-rules"),
-    path(f"{REGION}/disable-alert-rules", alerts.disable_alert_rules, name="api-disable-alert-rules"),
-    path(f"{REGION}/custom-alert-rules", alerts.custom_alert_rules, name="api-custom-alert-rules"),
+    path(
+        f"{REGION}/alert-rules",
+        route(alerts.list_alert_rules, alerts.set_enabled_alert_rules),
+        name="api-alert-rules",
+    ),
+    path(f"{REGION}/enable-alert-rules", route(alerts.enable_alert_rules), name="api-enable-alert-rules"),
+    path(f"{REGION}/disable-alert-rules", route(alerts.disable_alert_rules), name="api-disable-alert-rules"),
+    path(
+        f"{REGION}/custom-alert-rules",
+        route(
+            custom_alert_rules.list_custom_alert_rules,
+            custom_alert_rules.create_custom_alert_rule,
+            custom_alert_rules.set_enabled_custom_alert_rules,
+        ),
+        name="api-custom-alert-rules",
+    ),
     path(
         f"{REGION}/custom-alert-rules/<str:custom_alert_rule_id>",
-        alerts.custom_alert_rule_detail,
+        route(custom_alert_rules.update_custom_alert_rule, custom_alert_rules.delete_custom_alert_rule),
         name="api-custom-alert-rule",
     ),
     path(
         f"{REGION}/enable-custom-alert-rules",
-        alerts.enable_custom_alert_rules,
+        route(custom_alert_rules.enable_custom_alert_rules),
         name="api-enable-custom-alert-rules",
     ),
     path(
         f"{REGION}/disable-custom-alert-rules",
-        alerts.disable_custom_alert_rules,
+        route(custom_alert_rules.disable_custom_alert_rules),
         name="api-disable-custom-alert-rules",
     ),
 ]

@@ -20,3 +20,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not :memory:: live_server's request threads then open their own connections
     # instead of sharing the test thread's, which SQLite's thread check refuses at close.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405  # from settings
+
+# Every API answer in the suite is checked against its endpoint's declaration (api.declare).
+MIDDLEWARE = ["tests.api.conformance.ResponseConformanceMiddleware", *MIDDLEWARE]  # noqa: F405  # from settings
