@@ -40,6 +40,18 @@ def alert_rule_states(*, organization: Organization, region: str) -> list[RuleSt
     return [RuleState(rule, rule.name in enabled) for rule in PRECONFIGURED]
 
 
+def active_alert_rule_counts(*, organization: Organization) -> dict[str, int]:
+    """How many rules (preconfigured and custom) are active in each region that has any. Two
+    queries; the Alerting Management tab asks only when the region it shows has none."""
+    counts: dict[str, int] = {}
+    for model in (AlertRuleSetting, CustomAlertRule):
+        for region in model.objects.filter(organization=organization, enabled=True).values_list(
+            "region", flat=True
+        ):
+            counts[region] = counts.get(region, 0) + 1
+    return counts
+
+
 def custom_alert_rule_list(*, organization: Organization, region: str) -> QuerySet[CustomAlertRule]:
     return CustomAlertRule.objects.filter(organization=organization, region=region).order_by("name", "id")
 

@@ -88,6 +88,13 @@ def management(request: ConsoleRequest) -> HttpResponse:
     else:
         form = AlertRulesForm(states=states, custom_rules=custom_rules)
 
+    # Rules are set per region and each starts with all of them off: say so, and where they are on.
+    nothing_active = not any(state.active for state in states) and not any(r.enabled for r in custom_rules)
+    active_elsewhere = (
+        sorted(selectors.active_alert_rule_counts(organization=organization).items())
+        if nothing_active
+        else []
+    )
     table = AlertTable(selectors.alert_list(organization=organization, region=region))
     paginate_table(request, table, per_page=ALERTS_PER_PAGE)
     template = "alerts/management.html"
@@ -105,6 +112,8 @@ def management(request: ConsoleRequest) -> HttpResponse:
             "form": form,
             "can_write": can_write,
             "table": table,
+            "nothing_active": nothing_active,
+            "active_elsewhere": active_elsewhere,
         },
     )
 

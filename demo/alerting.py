@@ -6,6 +6,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from django.db.models import F
 from django.utils import timezone
 
 from alerts.models import Alert, CustomAlertRule, NotificationContact
@@ -91,8 +92,12 @@ def seed_alerts(organization: Organization, *, now: datetime | None = None) -> l
         organization_id=organization.pk, region=DEMO_REGION, recorded_at__gte=now - DEMO_LOOKBACK
     ).order_by("recorded_at", "id")
     ids = list(recent.values_list("id", flat=True))
+    fired: list[Alert] = []
     for start in range(0, len(ids), 500):
-        alerts_evaluate(
+        fired += alerts_evaluate(
             organization_id=organization.pk, region=DEMO_REGION, event_ids=ids[start : start + 500]
         )
+    # The seed evaluates a week of events at once; a running worker would have fired each alert
+    # when its triggering event came in, not all of them at seeding time.
+    Alert.objects.filter(pk__in=[alert.pk for alert in fired]).update(fired_at=F("window_end"))
     return list(Alert.objects.filter(organization=organization, region=DEMO_REGION))

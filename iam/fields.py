@@ -31,3 +31,47 @@ class UTCDateTimeField(forms.DateTimeField):
 
 class UTCDateTimeFilter(django_filters.DateTimeFilter):  # type: ignore[misc]  # django-filter has no types
     field_class = UTCDateTimeField
+
+
+class NoEchoOfOverlongValues:
+    """A widget mixin: a value longer than `max_echo` (a pasted 3,000-character string) is not
+    written back into the page; the field's error says what was wrong with it."""
+
+    max_echo = 64
+
+    def format_value(self, value: Any) -> Any:
+        if isinstance(value, str) and len(value) > self.max_echo:
+            return None
+        return super().format_value(value)  # type: ignore[misc]  # the widget class it is mixed into
+
+
+class BoundedTextInput(NoEchoOfOverlongValues, forms.TextInput):
+    pass
+
+
+class BoundedDateTimeInput(NoEchoOfOverlongValues, forms.DateTimeInput):
+    pass
+
+
+class BoundedUUIDField(forms.UUIDField):
+    """A UUID whose over-long value is refused for its length, before it is parsed."""
+
+    max_chars = 36
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", BoundedTextInput)
+        super().__init__(**kwargs)
+        self.widget.attrs["maxlength"] = str(self.max_chars)
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and len(value.strip()) > self.max_chars:
+            raise forms.ValidationError(
+                "Enter a UUID: at most %(limit)d characters (this value has %(length)s).",
+                code="max_length",
+                params={"limit": self.max_chars, "length": f"{len(value.strip()):,}"},
+            )
+        return super().to_python(value)
+
+
+class BoundedUUIDFilter(django_filters.UUIDFilter):  # type: ignore[misc]  # django-filter has no types
+    field_class = BoundedUUIDField

@@ -7,10 +7,10 @@ from django import forms
 from django.db.models import QuerySet
 
 from audit.models import Event
-from iam.fields import UTCDateTimeFilter
+from iam.fields import BoundedDateTimeInput, BoundedTextInput, BoundedUUIDFilter, UTCDateTimeFilter
 from iam.logs import IAM_LOG_METHODS, LOG_ACTIONS, LOG_RESOURCE_TYPES
 
-DATETIME_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATETIME_LOCAL = BoundedDateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 RESOURCE_TYPE_LABELS = {
     "api_key": "API key",
     "user": "User",
@@ -18,6 +18,17 @@ RESOURCE_TYPE_LABELS = {
     "group": "Group",
     "policy": "Policy",
 }
+
+
+class IamLogFilterForm(forms.Form):
+    """The filters' form: a range must run forwards (a reversed one matched nothing, silently)."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        after, before = data.get("created_after"), data.get("created_before")
+        if after and before and after > before:
+            self.add_error("created_before", "The end of the range must be after its start.")
+        return data
 
 
 class IamLogFilter(django_filters.FilterSet):  # type: ignore[misc]  # django_filters is untyped
@@ -44,14 +55,15 @@ class IamLogFilter(django_filters.FilterSet):  # type: ignore[misc]  # django_fi
         method="filter_resource_type",
         empty_label="All categories",
     )
-    bearer_id = django_filters.UUIDFilter(
+    bearer_id = BoundedUUIDFilter(
         field_name="principal_id",
         label="Principal ID",
-        widget=forms.TextInput(attrs={"placeholder": "User or application ID", "spellcheck": "false"}),
+        widget=BoundedTextInput(attrs={"placeholder": "User or application ID", "spellcheck": "false"}),
     )
 
     class Meta:
         model = Event
+        form = IamLogFilterForm
         fields = ["created_after", "created_before", "action", "resource_type", "bearer_id"]
 
     def filter_action(self, queryset: QuerySet[Event], name: str, value: Any) -> QuerySet[Event]:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from worker.models import EmailDelivery
@@ -155,6 +156,15 @@ class Group(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # One "Administrators" per organization: a policy naming a group by name must be clear.
+            models.UniqueConstraint(
+                "organization",
+                Lower("name"),
+                name="iam_group_unique_name_per_organization",
+                violation_error_message="A group with this name already exists in the organization.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -102,10 +102,20 @@ class PolicyTable(tables.Table):  # type: ignore[misc]  # django_tables2 is unty
 
 
 class APIKeyTable(tables.Table):  # type: ignore[misc]  # django_tables2 is untyped
-    access_key = tables.TemplateColumn("<code>{{ record.access_key }}</code>", verbose_name="Access key")
-    description = tables.Column(default="—")
+    access_key = tables.TemplateColumn(
+        "<code>{{ record.access_key }}</code>",
+        verbose_name="Access key",
+        attrs={"td": {"class": "key-column"}},
+    )
+    # Free text up to 200 characters, with or without spaces: clipped, the full value on hover.
+    description = tables.TemplateColumn(
+        '{% if record.description %}<span class="clip" title="{{ record.description }}">{{ record.description }}</span>{% else %}—{% endif %}'
+    )
     bearer = tables.TemplateColumn(template_name="iam/_columns/api_key_bearer.html", verbose_name="Bearer")
-    default_project = tables.Column(verbose_name="Default project", default="—")
+    default_project = tables.TemplateColumn(
+        '{% if record.default_project %}<span class="clip" title="{{ record.default_project }}">{{ record.default_project }}</span>{% else %}—{% endif %}',
+        verbose_name="Default project",
+    )
     created_at = TimeColumn(verbose_name="Created")
     expires_at = TimeColumn(verbose_name="Expires", default="Never")
     actions = tables.TemplateColumn(template_name="iam/_columns/api_key_actions.html", verbose_name="")
@@ -128,6 +138,8 @@ class IamLogTable(tables.Table):  # type: ignore[misc]  # django_tables2 is unty
     resource_id = tables.TemplateColumn(
         "{% if record.resource_name %}{{ record.resource_name }} {% endif %}<code>{{ record.resource_id }}</code>",
         verbose_name="Resource",
+        # A long name wraps in the cell (iam.css); the full name also shows on hover.
+        attrs={"td": {"title": lambda record: record.resource_name or None}},
     )
     principal = tables.TemplateColumn(
         template_name="iam/_columns/log_principal.html", verbose_name="Principal"

@@ -28,6 +28,7 @@ iam_patterns = (
         path("policies/<uuid:pk>/delete/", views.policy_delete, name="policy-delete"),
         path("api-keys/", views.api_key_list, name="api-keys"),
         path("api-keys/create/", views.api_key_create, name="api-key-create"),
+        path("api-keys/<str:access_key>/created/", views.api_key_created, name="api-key-created"),
         path("api-keys/<str:access_key>/delete/", views.api_key_delete, name="api-key-delete"),
         path("logs/", views.log_list, name="logs"),
         path("logs/<uuid:pk>/", views.log_detail, name="log"),

@@ -184,6 +184,7 @@ NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     "iam:policy-delete": {"POST": gates((IAM_WRITE, "DeletePolicy"))},
     "iam:api-keys": {"GET": gates((IAM_READ, "ListAPIKeys"))},
     "iam:api-key-create": {"POST": gates((IAM_WRITE, "CreateAPIKey"))},
+    "iam:api-key-created": {"GET": gates((IAM_READ, "GetAPIKey"))},
     "iam:api-key-delete": {"POST": gates((IAM_WRITE, "DeleteAPIKey"))},
     "iam:logs": {"GET": gates((IAM_LOGS, "ListLogs"))},
     "iam:log": {"GET": gates((IAM_LOGS, "GetLog"))},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from audit.services import Actor
 from iam.models import Application, Group, Organization, User
@@ -12,7 +12,14 @@ from iam.services._common import IamError, is_member
 
 @transaction.atomic
 def group_create(*, actor: Actor, organization: Organization, name: str, description: str = "") -> Group:
-    group = Group.objects.create(organization=organization, name=name, description=description)
+    """Create a group. Its name is unique in the organization, whatever the case (IamError)."""
+    if Group.objects.filter(organization=organization, name__iexact=name).exists():
+        raise IamError(f"A group named “{name}” already exists in the organization.")
+    try:
+        with transaction.atomic():
+            group = Group.objects.create(organization=organization, name=name, description=description)
+    except IntegrityError:  # created meanwhile by another request: the constraint decides
+        raise IamError(f"A group named “{name}” already exists in the organization.") from None
     iam_record(
         actor=actor,
         organization=organization,

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from iam.views.api_keys import api_key_create, api_key_delete, api_key_list
+from iam.views.api_keys import api_key_create, api_key_created, api_key_delete, api_key_list
 from iam.views.applications import (
     application_create,
     application_delete,
@@ -29,6 +29,7 @@ __all__ = [
     "LOGIN_MAX_FAILURES_PER_EMAIL",
     "LoginView",
     "api_key_create",
+    "api_key_created",
     "api_key_delete",
     "api_key_list",
     "application_create",

@@ -1,10 +1,15 @@
-"""IAM ▸ API keys: the secret is shown once, in the response that creates it."""
+"""IAM ▸ API keys: the secret is shown once, on the page the creation redirects to.
+
+POST, redirect, GET: the creating POST keeps the secret in the session (server-side, never in a
+URL) and redirects; the page pops it on its first display, so a reload shows no secret and
+creates no second key.
+"""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -17,6 +22,9 @@ from iam.models import APIKey, Application, User
 from iam.permissions import iam_method_required
 from iam.tables import APIKeyTable
 from iam.views._common import IAM_FORBIDDEN, _done, _may_write, _organization, _page, _refuse, _table
+
+# Session key of the secrets created and not shown yet: {access key: secret}.
+SESSION_NEW_SECRETS = "iam_api_key_secrets"
 
 
 def _api_keys_page(request: ConsoleRequest, form: APIKeyForm | None = None) -> HttpResponse:
@@ -46,7 +54,7 @@ def api_key_list(request: ConsoleRequest) -> HttpResponse:
 @require_POST
 @login_required
 def api_key_create(request: ConsoleRequest) -> HttpResponse:
-    """Create a key and show its secret, once: in this response only, never stored, never redirected."""
+    """Create a key, keep its secret in the session for one display, and redirect to that display."""
     organization = _organization(request)
     if not _may_write(request):
         return _refuse(request, "CreateAPIKey")
@@ -63,6 +71,28 @@ def api_key_create(request: ConsoleRequest) -> HttpResponse:
         default_project=form.cleaned_data["default_project"],
         expires_at=form.cleaned_data["expires_at"],
     )
+    request.session[SESSION_NEW_SECRETS] = {
+        **request.session.get(SESSION_NEW_SECRETS, {}),
+        key.access_key: secret_key,
+    }
+    return redirect("iam:api-key-created", access_key=key.access_key)
+
+
+@never_cache
+@require_GET
+@login_required
+@iam_method_required("GetAPIKey", template_name=IAM_FORBIDDEN)
+def api_key_created(request: ConsoleRequest, access_key: str) -> HttpResponse:
+    """The key just created, with its secret the first time only (popped from the session)."""
+    key = get_object_or_404(
+        APIKey.objects.select_related("user", "application", "default_project"),
+        organization=_organization(request),
+        access_key=access_key,
+    )
+    secrets = request.session.get(SESSION_NEW_SECRETS, {})
+    secret_key = secrets.pop(key.access_key, None)
+    if secret_key is not None:
+        request.session[SESSION_NEW_SECRETS] = secrets
     response = render(
         request,
         "iam/api_key_created.html",

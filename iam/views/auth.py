@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -23,6 +23,7 @@ from iam.forms import LoginForm, OrganizationSwitchForm, TimeDisplayForm
 from iam.http import ConsoleRequest
 from iam.middleware import SESSION_ORGANIZATION, SESSION_TIME_DISPLAY
 from iam.models import Membership, Organization, User
+from iam.navigation import landing_url
 
 
 def _safe_next(request: HttpRequest, target: str | None) -> str:
@@ -141,7 +142,9 @@ class LoginView(DjangoLoginView):
 @require_GET
 @login_required
 def home(request: ConsoleRequest) -> HttpResponse:
-    return redirect("audit:events")
+    """Where signing in lands: the first page the user may use, or a page saying there is none."""
+    url = landing_url(request)
+    return redirect(url) if url else render(request, "iam/no_access.html")
 
 
 @require_POST

@@ -49,9 +49,13 @@ def group_create(request: ConsoleRequest) -> HttpResponse:
     form = GroupForm(request.POST)
     if not form.is_valid():
         return _groups_page(request, form)
-    group = services.group_create(
-        actor=Actor.from_request(request), organization=organization, **form.cleaned_data
-    )
+    try:
+        group = services.group_create(
+            actor=Actor.from_request(request), organization=organization, **form.cleaned_data
+        )
+    except services.IamError as error:
+        form.add_error("name", str(error))
+        return _groups_page(request, form)
     return _done(request, f"Group {group.name} created.", reverse("iam:groups"))
 
 

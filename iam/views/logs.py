@@ -41,11 +41,11 @@ def log_list(request: ConsoleRequest) -> HttpResponse:
     organization = _organization(request)
     ascending = request.GET.get("sort") == "created_at"
     log_filter = IamLogFilter(request.GET or None, queryset=iam_log_events(organization_id=organization.pk))
-    # Invalid fields show their errors and are left out; the valid ones still apply.
-    events = log_filter.qs
+    # An invalid filter lists nothing: its errors, prominent, instead of a list it does not describe.
+    invalid = log_filter.is_bound and not log_filter.is_valid()
     rows, page = selectors.iam_log_page(
         organization=organization,
-        events=events,
+        events=log_filter.queryset.none() if invalid else log_filter.qs,
         may_see_principals=request_may(request, "iam:read"),
         ascending=ascending,
         cursor=_cursor(request),
@@ -67,6 +67,7 @@ def log_list(request: ConsoleRequest) -> HttpResponse:
     context = {
         "tab": "logs",
         "filter": log_filter,
+        "invalid": invalid,
         "table": table,
         "rows": rows,
         "ascending": ascending,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,6 +10,7 @@ from django.utils.html import escape
 
 from alerts.models import Alert, AlertRuleSetting, CustomAlertRule, NotificationContact
 from alerts.rules import PRECONFIGURED_BY_NAME
+from alerts.services import alerts_evaluate
 from audit.models import Event
 from tests.alerts.conftest import activate, forbidden_events
 from tests.conftest import HX_HEADERS
@@ -269,3 +271,54 @@ def test_the_tab_has_one_region_drop_down_showing_the_chosen_region(owner_client
     html = owner_client.get(URL, {"region": "nl-ams"}).content.decode()
     assert html.count('name="region"') == 1
     assert '<option value="nl-ams" selected>nl-ams (Amsterdam)</option>' in html
+
+
+def test_a_region_with_no_active_rule_says_so_and_where_rules_are_active(owner_client, acme):
+    activate(acme, "ApiKeyCreated", "ApiKeyDeleted")
+    html = owner_client.get(f"{URL}?region=nl-ams").content.decode()
+    assert "No alert is active in Amsterdam (nl-ams)." in html
+    assert "Tick the alerts to activate below, then <strong>Save changes</strong>." in html
+    assert f'<a href="{URL}?region=fr-par">fr-par</a> (2 rules)' in html
+    assert "No alert is active" not in owner_client.get(f"{URL}?region=fr-par").content.decode()
+
+
+def test_a_reader_is_told_who_can_activate_the_alerts_of_a_region(auditor_client, acme):
+    html = auditor_client.get(f"{URL}?region=nl-ams").content.decode()
+    assert "No alert is active in Amsterdam (nl-ams)." in html
+    assert "<code>AuditTrailFullAccess</code> or <code>OrganizationManager</code> can activate them" in html
+
+
+def test_a_fired_alert_shows_the_time_of_its_triggering_event_not_of_its_evaluation(owner_client, acme):
+    activate(acme, "HttpForbiddenErrorRateHigh")
+    start = timezone.now() - timedelta(days=2)
+    forbidden_events(acme, 21, start=start, spacing=timedelta(seconds=1))
+    # Evaluated now (a worker catching up, or the demo's seed), two days after the burst.
+    alerts_evaluate(
+        organization_id=acme.pk,
+        region="fr-par",
+        event_ids=Event.objects.filter(organization_id=acme.pk).values_list("id", flat=True),
+    )
+    alert = Alert.objects.get(organization=acme)
+    html = owner_client.get(URL).content.decode()
+    cell = re.search(r'<time datetime="([^"]+)" class="nowrap" title="Evaluated at [^"]+">', html)
+    assert cell is not None
+    shown = datetime.fromisoformat(cell.group(1))
+    assert shown == alert.window_end
+    assert shown != alert.fired_at
+
+
+def test_every_delete_button_on_the_alerting_pages_is_a_danger_button(owner_client, acme, security_contact):
+    CustomAlertRule.objects.create(
+        organization=acme, region="fr-par", name="Secret deleted", query='method_name == "DeleteSecret"'
+    )
+    for page in (URL, "/contacts/"):
+        html = owner_client.get(page).content.decode()
+        deletes = re.findall(r'<button type="submit" class="([^"]+)"[^>]*>Delete', html)
+        assert deletes and all("btn-danger-ghost" in classes for classes in deletes), (page, deletes)
+
+
+def test_the_contacts_have_one_name_everywhere(owner_client, acme):
+    for page in (URL, "/contacts/", "/audit-trail/events/"):
+        html = owner_client.get(page).content.decode()
+        assert "Security contacts" not in html
+        assert "otification contacts" in html

@@ -158,7 +158,7 @@ def test_fired_alerts_and_contacts_pages(page: Page, live_server, owner, acme):
     expect(table).to_contain_text("21 events")
     page.locator("#fired-alerts").scroll_into_view_if_needed()
     page.screenshot(path=SHOTS / "alerting_fired_alerts.png", full_page=True)
-    page.get_by_role("link", name="Notification contacts").click()
+    page.get_by_role("link", name="Notification contacts", exact=True).click()
     expect(page.get_by_role("heading", name="Notification contacts")).to_be_visible()
     page.get_by_label("E-mail address").fill("not an address")
     page.get_by_role("button", name="Add contact").click()

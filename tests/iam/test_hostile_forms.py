@@ -214,7 +214,7 @@ def test_any_api_key_form_creates_the_key_or_refuses_on_the_form(iam, caplog, da
     with rolled_back(caplog):
         owner.time_zone = zone
         owner.save(update_fields=["time_zone"])
-        response = iam["client"].post("/iam/api-keys/create/", data)
+        response = iam["client"].post("/iam/api-keys/create/", data, follow=True)
     assert_handled(response, caplog, allowed=(200,))
     page = response.content.decode()
     # Created (the secret, shown once) or refused (the form with its errors).

@@ -211,3 +211,38 @@ def test_the_date_header_flips_the_order_and_starts_again_from_the_top(owner_cli
     oldest_first = owner_client.get("/iam/logs/?sort=created_at").content.decode()
     assert 'aria-sort="ascending"' in oldest_first
     assert 'class="sort-link" href="?sort=-created_at"' in oldest_first
+
+
+@pytest.mark.django_db
+def test_an_invalid_principal_id_shows_the_error_and_no_unfiltered_list(owner_client, acme, owner):
+    key, _ = services.api_key_create(actor=Actor.of(owner), organization=acme, user=owner)
+    for headers in ({}, HX_RESULTS):
+        html = owner_client.get("/iam/logs/?bearer_id=not-a-uuid", headers=headers).content.decode()
+        assert "Some filters are not valid." in html
+        assert "Enter a valid UUID." in html
+        assert key.access_key not in html  # not the whole, unfiltered list under the error
+
+
+@pytest.mark.django_db
+def test_a_reversed_date_range_says_so(owner_client, acme, owner):
+    key, _ = services.api_key_create(actor=Actor.of(owner), organization=acme, user=owner)
+    response = owner_client.get("/iam/logs/?created_after=2026-03-02T10:00&created_before=2026-03-01T10:00")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "The end of the range must be after its start." in html
+    assert "No IAM log entries match" not in html
+    assert key.access_key not in html
+
+
+@pytest.mark.django_db
+def test_an_overlong_filter_value_gets_a_length_error_and_is_not_echoed(owner_client, acme):
+    long_value = "x" * 3000
+    for name in ("bearer_id", "created_after"):
+        response = owner_client.get(f"/iam/logs/?{name}={long_value}")
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "Some filters are not valid." in html
+        assert f'value="{long_value}' not in html  # the field does not write it back
+    html = owner_client.get(f"/iam/logs/?bearer_id={long_value}").content.decode()
+    assert "at most 36 characters (this value has 3,000)" in html
+    assert 'maxlength="36"' in html

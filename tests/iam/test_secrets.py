@@ -24,7 +24,9 @@ def _database_text() -> str:
 @pytest.mark.django_db
 def test_the_secret_key_appears_only_in_the_one_time_reveal(owner_client, acme, caplog):
     caplog.set_level(logging.DEBUG)
-    reveal = owner_client.post("/iam/api-keys/create/", {"bearer": "me", "description": "deploy"})
+    reveal = owner_client.post(
+        "/iam/api-keys/create/", {"bearer": "me", "description": "deploy"}, follow=True
+    )
     secret = re.search(r'id="secret-key"[^>]*>([0-9a-f-]{36})<', reveal.content.decode()).group(1)
     access_key = re.search(r'id="access-key">(SCW[A-Z0-9]{17})<', reveal.content.decode()).group(1)
 

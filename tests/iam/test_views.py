@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -19,9 +20,11 @@ HX_RESULTS = {"HX-Request": "true", "HX-Target": "results"}
 
 @pytest.mark.django_db
 def test_owner_creates_an_api_key_and_sees_the_secret_once(owner_client, acme, owner, project):
-    response = owner_client.post(
+    created = owner_client.post(
         "/iam/api-keys/create/", {"bearer": "me", "description": "deploy", "default_project": project.pk}
     )
+    assert created.status_code == 302
+    response = owner_client.get(created["Location"])
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     secret = re.search(r'id="secret-key"[^>]*>([0-9a-f-]{36})<', response.content.decode()).group(1)
@@ -34,8 +37,39 @@ def test_owner_creates_an_api_key_and_sees_the_secret_once(owner_client, acme, o
     assert key.access_key in listing and secret not in listing
     event = Event.objects.get(method_name="CreateAPIKey")
     assert event.principal_id == owner.pk
-    assert event.request_id == response["X-Request-Id"]
+    assert event.request_id == created["X-Request-Id"]
     assert event.source_ip == "127.0.0.1"
+
+
+@pytest.mark.django_db
+def test_reloading_the_key_created_page_creates_no_second_key_and_shows_the_secret_no_more(
+    owner_client, acme, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    created = owner_client.post("/iam/api-keys/create/", {"bearer": "me", "description": "deploy"})
+    assert created.status_code == 302
+    key = APIKey.objects.get()
+    # The secret travels neither in the redirect nor in any URL.
+    assert created["Location"] == f"/iam/api-keys/{key.access_key}/created/"
+    first = owner_client.get(created["Location"]).content.decode()
+    secret = re.search(r'id="secret-key"[^>]*>([0-9a-f-]{36})<', first).group(1)
+    assert services.api_key_authenticate(secret) == key
+
+    reload = owner_client.get(created["Location"])
+    assert reload.status_code == 200
+    page = reload.content.decode()
+    assert secret not in page and 'id="secret-key"' not in page
+    assert "The secret key was shown once" in page
+    assert key.access_key in page
+    assert APIKey.objects.count() == 1
+    assert Event.objects.filter(method_name="CreateAPIKey").count() == 1
+    assert secret not in caplog.text
+    assert secret not in str(owner_client.session.items())
+
+
+@pytest.mark.django_db
+def test_the_key_created_page_of_another_organizations_key_is_not_found(outsider_client, owner_key):
+    assert outsider_client.get(f"/iam/api-keys/{owner_key.access_key}/created/").status_code == 404
 
 
 @pytest.mark.django_db
@@ -43,6 +77,7 @@ def test_an_api_key_for_an_application_with_an_expiry(owner_client, acme, app):
     response = owner_client.post(
         "/iam/api-keys/create/",
         {"bearer": f"application:{app.pk}", "expires_at": "2099-01-01T10:00"},
+        follow=True,
     )
     assert response.status_code == 200
     key = APIKey.objects.get()
