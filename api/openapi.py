@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from api import audit_trail as api
 from api.audit_trail import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDER_BY
@@ -968,7 +968,7 @@ def document() -> dict[str, Any]:
     }
 
 
-@require_GET
+@require_safe
 def openapi_document(request: HttpRequest) -> JsonResponse:
     """The document is public: it describes the API, it grants nothing."""
     return JsonResponse(document())

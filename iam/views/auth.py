@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from audit.models import AuthenticationEvent
 from audit.services import record_authentication
@@ -132,7 +132,7 @@ class LoginView(auth_views.LoginView):
         return response
 
 
-@require_GET
+@require_safe
 @login_required
 def home(request: ConsoleRequest) -> HttpResponse:
     return redirect("audit:events")
