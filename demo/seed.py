@@ -669,7 +669,8 @@ def demo_seed(
     held): `make run` calls this at every start, and whatever the user changed since, deletions
     included, must stay changed, with nothing recorded in anyone's name. With `force`, events
     are appended to the demo as it stands (`demo_world_find`, which raises DemoError when the
-    demo is not whole); the world is never rebuilt. `progress` is told of each stage as it ends.
+    demo is not whole; its world is never rebuilt), or, on a database without the demo's
+    organizations, the demo is loaded beside what is there. `progress` hears of each stage.
 
     On PostgreSQL the monthly partitions reaching back `days` are made first, so that old events
     do not land in the default partition. Cost: the world through the real services (~100
@@ -681,21 +682,26 @@ def demo_seed(
     now = now or timezone.now()
     say = progress or (lambda line: None)
     held = database_holdings()
+    there = (
+        bool(held)
+        and Organization.objects.filter(name__in=[ACME, GLOBEX], owner__email__in=list(PEOPLE)).exists()
+    )
     if held and not force:
-        there = Organization.objects.filter(name=ACME, owner__email=LOGINS[0].email).exists()
         return DemoResult(world=None, skipped=True, held=held, demo_there=there)
     started = time.perf_counter()
-    if held:
+    if there:
         world = demo_world_find(now=now)
     else:
-        say(f"Empty database: loading the demo ({events:,} events over {days} days).")
+        say(
+            f"{'Forced' if held else 'Empty database'}: loading the demo ({events:,} events over {days} days)."
+        )
         world = demo_world_ensure(now=now)
         say(
             f"Made the demo's organizations, people and IAM objects: {len(world.users)} users, "
             f"{sum(len(p) for p in world.projects.values())} projects, {len(world.applications)} "
             f"applications, {len(world.policies)} policies ({time.perf_counter() - started:.1f} s)."
         )
-    result = DemoResult(world=world, loaded=not held)
+    result = DemoResult(world=world, loaded=not there)
     if events == 0:
         return result
     started = time.perf_counter()

@@ -124,6 +124,15 @@ def test_seed_demo_loads_nothing_into_a_database_someone_uses(django_user_model)
 
 
 @pytest.mark.django_db
+def test_force_loads_the_demo_beside_what_a_database_holds_when_asked(django_user_model):
+    django_user_model.objects.create_user(email="me@example.com", password="not-the-demo's")
+    out = _seed("--events", "100", "--force")
+    assert out.startswith("Forced: loading the demo (100 events over 30 days).")
+    assert Organization.objects.filter(name="Acme").exists()
+    assert django_user_model.objects.filter(email="me@example.com").exists()
+
+
+@pytest.mark.django_db
 def test_seed_demo_prints_each_stage_of_the_first_load_as_it_ends():
     lines = _seed("--events", "300", "--days", "7").splitlines()
     assert lines[0] == "Empty database: loading the demo (300 events over 7 days)."

@@ -18,7 +18,8 @@ class Command(BaseCommand):
         "projects and IAM objects, then --events events over the last --days days. A database that "
         "holds any user or organization is left untouched (exit status 0), so `make run` can call "
         "this at every start. --force appends --events events to the demo as it stands, and fails "
-        "(exit status 1) if the demo is no longer whole."
+        "(exit status 1) if the demo is no longer whole; on a database without the demo, it loads "
+        "the demo beside what is there."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,7 +35,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="On a database that already holds the demo, append --events events to it.",
+            help="On a database in use: append --events events to the demo there, or load the demo "
+            "beside what is there when it has none.",
         )
         parser.add_argument("--seed", type=int, default=None, help="Random seed, for a reproducible demo.")
 
