@@ -420,16 +420,16 @@ def _serve(tmp_path: Path, **env: str) -> dict[str, str]:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    return dict(
-        line.split("=", 1)
-        for line in result.stdout.splitlines()
-        if "=" in line and " " not in line.split("=")[0]
-    )
+    lines = result.stdout.splitlines()
+    served = dict(line.split("=", 1) for line in lines if re.fullmatch(r"[a-zA-Z_]+=.*", line))
+    served["url"] = next(line.split()[2] for line in lines if line.startswith("Serving on "))
+    return served
 
 
 def test_make_run_serves_as_the_product_on_127_0_0_1_port_8000_by_default(tmp_path):
     served = _serve(tmp_path)
     assert served["args"] == "--noreload 127.0.0.1:8000"
+    assert served["url"] == "http://127.0.0.1:8000"
     assert served["DEBUG"] == "0" and served["SECURE_COOKIES"] == "0"  # plain HTTP: cookies must come back
     assert served["STATIC_FROM_SOURCE"] == "1"  # WhiteNoise serves the source tree: no collectstatic
     assert served["SECRET_KEY_FILE"] == f"{tmp_path}/key"
@@ -439,6 +439,7 @@ def test_make_run_serves_as_the_product_on_127_0_0_1_port_8000_by_default(tmp_pa
 def test_make_run_takes_port_and_host_and_answers_to_the_names_it_is_reached_by(tmp_path):
     served = _serve(tmp_path, HOST="0.0.0.0", PORT="9123")
     assert served["args"] == "--noreload 0.0.0.0:9123"
+    assert served["url"] == f"http://{socket.gethostname()}:9123"
     # Listening on every address, it answers to this machine's name, as other machines call it.
     assert socket.gethostname() in served["ALLOWED_HOSTS"].split(",")
 
@@ -446,6 +447,7 @@ def test_make_run_takes_port_and_host_and_answers_to_the_names_it_is_reached_by(
 def test_make_run_puts_an_ipv6_host_in_brackets_and_keeps_what_it_is_told(tmp_path):
     served = _serve(tmp_path, HOST="::1", ALLOWED_HOSTS="audit.example", DEBUG="1")
     assert served["args"] == "[::1]:8000"  # DEBUG=1: the autoreloader, for working on the code
+    assert served["url"] == "http://[::1]:8000"
     assert served["ALLOWED_HOSTS"] == "audit.example"
 
 
