@@ -8,9 +8,16 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test test-fast lint fmt bench soak soak-ci seed worker
 
-# The local recipes run with DEBUG=1 unless told otherwise: settings.py refuses to start with
-# DEBUG off and no SECRET_KEY, and a fresh clone has none. Production sets both itself.
-run seed worker bench: export DEBUG ?= 1
+# `make run`, `make seed` and `make worker` run as the product does, DEBUG off (a mistyped URL
+# gets the product's 404, not Django's debug page listing every route), signed with a key that
+# scripts/local-key generates once into .run/ unless SECRET_KEY or SECRET_KEY_FILE is set: a fresh
+# clone needs no configuration. `DEBUG=1 make run` for Django's debug pages. Production sets both.
+run seed worker: export DEBUG ?= 0
+ifeq ($(SECRET_KEY)$(SECRET_KEY_FILE),)
+run seed worker: export SECRET_KEY_FILE = $(shell scripts/local-key)
+endif
+# The benchmarks run with DEBUG=1, which spares them a key.
+bench: export DEBUG ?= 1
 # The benchmarks time wide scans and VACUUM on purpose: the runtime's statement bound would cut them.
 bench: export DB_STATEMENT_TIMEOUT_MS ?= 0
 
@@ -32,7 +39,7 @@ test: install
 	$(PY) -m pytest
 
 test-fast: install
-	$(PY) -m pytest -m "not e2e"
+	$(PY) -m pytest -m "not e2e and not slow"
 
 # ruff, the import contracts (pyproject.toml) and mypy, whose Django plugin loads the settings.
 lint: install

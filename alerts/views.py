@@ -47,7 +47,7 @@ def _refuse(request: ConsoleRequest, action: str, method: str) -> HttpResponse:
     return forbidden(request, action, method=method)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 @permission_required("audit_trail:read", method="ListAlertRules")
 @vary_on_headers("HX-Request", "HX-Target")
@@ -146,7 +146,7 @@ def _backtest_context(form: CustomAlertRuleForm, request: ConsoleRequest, region
     }
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 @permission_required("audit_trail:read", method="ListCustomAlertRules")
 def custom_rule_create(request: ConsoleRequest) -> HttpResponse:
@@ -218,7 +218,7 @@ def custom_rule_delete(request: ConsoleRequest, rule_id: uuid.UUID) -> HttpRespo
 # --- notification contacts -------------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 @permission_required("contacts:read", method="ListContacts")
 def contacts(request: ConsoleRequest) -> HttpResponse:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from api.declare import COMPONENTS, Operation, operations_of
 from api.schemas import Schema
@@ -67,7 +67,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-@require_GET
+@require_safe
 def openapi_document(request: HttpRequest) -> JsonResponse:
     """The document is public: it describes the API, it grants nothing."""
     return JsonResponse(document())

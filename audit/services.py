@@ -406,7 +406,7 @@ def record_many[Stored: (Event, EventRow)](
                 _copy(cursor.cursor, _collect(fresh, new), connection)
         else:
             new = list(fresh)
-            Event.objects.bulk_create([_event_of(event) for event in new])
+            _insert_sqlite(new, connection)
         _announce(new)
     return new
 
@@ -450,7 +450,7 @@ def _claim(keys: Collection[Key], connection: Any) -> set[Key]:
         if connection.vendor == "postgresql":
             new = _claim_postgresql(organization_id, sorted(ids), connection)
         else:
-            new = _claim_sqlite(organization_id, ids)
+            new = _claim_sqlite(organization_id, ids, connection)
         claimed.update((organization_id, event_id) for event_id in new)
     return claimed
 
@@ -472,7 +472,7 @@ def _claim_postgresql(organization_id: uuid.UUID, ids: list[uuid.UUID], connecti
         return {row[0] for row in cursor.fetchall()}
 
 
-def _claim_sqlite(organization_id: uuid.UUID, ids: set[uuid.UUID]) -> set[uuid.UUID]:
+def _claim_sqlite(organization_id: uuid.UUID, ids: set[uuid.UUID], connection: Any) -> set[uuid.UUID]:
     ids_list = list(ids)
     known = set(
         EventKey.objects.filter(organization_id=organization_id, event_id__in=ids_list).values_list(
@@ -480,7 +480,8 @@ def _claim_sqlite(organization_id: uuid.UUID, ids: set[uuid.UUID]) -> set[uuid.U
         )
     )
     new = ids - known
-    EventKey.objects.bulk_create([EventKey(organization_id=organization_id, event_id=pk) for pk in new])
+    key_fields = [EventKey._meta.get_field("organization_id"), EventKey._meta.get_field("event_id")]
+    _insert_rows(EventKey, key_fields, [(organization_id, pk) for pk in new], connection)
     stored = set(
         Event.objects.filter(organization_id=organization_id, id__in=list(new)).values_list("id", flat=True)
     )
@@ -499,8 +500,32 @@ def _row_of(event: Event) -> EventRow:
     return EventRow(*(values[name] for name in _COLUMNS))
 
 
-def _event_of(event: Event | EventRow) -> Event:
-    return event if isinstance(event, Event) else event_from_row(event)
+def _insert_sqlite(events: Sequence[Event | EventRow], connection: Any) -> None:
+    rows = [event if isinstance(event, EventRow) else _row_of(event) for event in events]
+    _insert_rows(Event, Event._meta.concrete_fields, rows, connection)
+    for event in events:
+        if isinstance(event, Event):  # now as bulk_create leaves them: saved, in this database
+            event._state.adding = False
+            event._state.db = connection.alias
+
+
+def _insert_rows(
+    model: type[models.Model], fields: Sequence[Any], rows: Sequence[Sequence[Any]], connection: Any
+) -> None:
+    """INSERT `rows` (values in the order of `fields`) in multi-row statements, each value prepared
+    by its field (`get_db_prep_save`, as `bulk_create` does) but without the query compiler, which
+    spent three quarters of the demo's 20,000-event load on SQLite assembling SQL."""
+    qn = connection.ops.quote_name
+    # SQLite takes at most 32,766 parameters in one statement (999 before 3.32).
+    per_statement = max(1, min(500, connection.features.max_query_params // len(fields)))
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
+    prepare = [(i, f.get_db_prep_save) for i, f in enumerate(fields)]
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            batch = rows[start : start + per_statement]
+            params = [prep(row[i], connection) for row in batch for i, prep in prepare]
+            cursor.execute(head + ", ".join([row_sql] * len(batch)), params)
 
 
 def _json_text(value: Any) -> str:

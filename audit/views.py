@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from audit.forms import CUSTOM, RANGE_LABELS, RANGES, EventFilterForm
@@ -48,7 +48,7 @@ PRESET_ORDER = ("1h", "24h", "7d", "30d")
 BAR_PITCH = 10  # SVG units per timeline bucket (the chart stretches to the page's width)
 
 
-@require_GET
+@require_safe
 @login_required
 @permission_required("audit_trail:read", method="ListEvents")
 @vary_on_headers("HX-Request", "HX-Target")
@@ -56,7 +56,7 @@ def event_list(request: ConsoleRequest) -> HttpResponse:
     return _events_page(request, event=None)
 
 
-@require_GET
+@require_safe
 @login_required
 @permission_required("audit_trail:read", method="GetEvent")
 @vary_on_headers("HX-Request", "HX-Target")

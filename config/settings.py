@@ -6,6 +6,7 @@ Every knob is an environment variable (see the README's configuration table).
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,21 @@ if not DEBUG and (not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or SECRET_KEY.s
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def local_site_url(host: str, port: str) -> str:
+    """Where `make run` (scripts/serve, on HOST:PORT) can be reached: the machine's name when it
+    listens on every address, an IPv6 address in brackets."""
+    host = host.strip("[]") or "127.0.0.1"
+    if host in {"0.0.0.0", "::"}:
+        host = socket.gethostname()
+    return f"http://{f'[{host}]' if ':' in host else host}:{port or '8000'}"
+
+
+# The base of the links in e-mails. Set it in production; unset, it follows HOST and PORT.
+SITE_URL = (
+    os.environ.get("SITE_URL") or local_site_url(os.environ.get("HOST", ""), os.environ.get("PORT", ""))
+).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -165,6 +180,11 @@ if owner_url := os.environ.get("DATABASE_OWNER_URL"):
     DATABASES["owner"] = database_config(owner_url, bounded=False) | {"TEST": {"MIRROR": "default"}}
 # Data migrations that forget `.using()` still run as the owner under `migrate` (audit.database).
 DATABASE_ROUTERS = ["audit.database.OwnerRouter"]
+# The events' covering indexes carry status_code for PostgreSQL's index-only scans; SQLite ignores
+# the non-key column and uses the index without it, which is all a first run needs. Django warns of
+# that once per index of the model (models.W040, five times over) on every command: silenced.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "iam.User"
@@ -186,6 +206,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves the static files straight from the source tree, looked up at each request,
+# under DEBUG and under `make run` (scripts/serve sets STATIC_FROM_SOURCE=1 with DEBUG off);
+# production serves what collectstatic gathered into STATIC_ROOT.
+WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS = env_bool("STATIC_FROM_SOURCE", DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

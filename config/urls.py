@@ -3,8 +3,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from core.health import health
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # For load balancers and uptime checks: 200 while this process and its database answer.
+    path("health/", health, name="health"),
     path("", include("iam.urls")),
     path("audit-trail/", include("audit.urls")),
     # Alerting Management (/audit-trail/alerting/) and Notification contacts (/contacts/).

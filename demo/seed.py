@@ -8,8 +8,9 @@ Events spread over fr-par, nl-ams and global (shown in fr-par), about 3% are 403
 from the member who left (shown as "Unknown") and some from "Scaleway" itself. The last hour is
 busy so that the Events page, whose default window is the last hour, is never empty.
 
-Everything is idempotent: users, organizations and IAM objects are looked up before they are
-made, and events are generated only when Acme has none yet (or when forced).
+The demo loads only into an empty database (no user, no organization): `make run` calls it at
+every start, and a database someone has used is theirs, deletions included. On any other
+database it writes nothing, unless forced to append events to a demo that is still whole.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
@@ -121,12 +123,19 @@ class DemoWorld:
     api_key: tuple[str, str] | None = None  # (access key, secret) when created on this run
 
 
+class DemoError(ValueError):
+    """The demo cannot be loaded as asked; the message says why and what to do."""
+
+
 @dataclass
 class DemoResult:
-    world: DemoWorld
+    world: DemoWorld | None  # None when the database held data and nothing was loaded
     events: int = 0
     sign_ins: int = 0
-    skipped: bool = False
+    loaded: bool = False  # the database was empty and the demo's world was made on this run
+    skipped: bool = False  # the database held data: nothing was written
+    held: dict[str, int] = field(default_factory=dict)  # what it held then, e.g. {"users": 9}
+    demo_there: bool = False  # when skipped: whether the demo's Acme is among it
     seconds: float = 0.0
     logins: Sequence[DemoLogin] = field(default=LOGINS)
 
@@ -138,13 +147,14 @@ class DemoResult:
 # --- the organizations --------------------------------------------------------------------------
 
 
-def _user(email: str, **extra: Any) -> User:
+def _user(email: str, password_hash: str, **extra: Any) -> User:
     user = User.objects.filter(email=email).first()
     if user is None:
         first, last = PEOPLE[email]
-        user = User.objects.create_user(
-            email=email, password=DEMO_PASSWORD, first_name=first, last_name=last, **extra
-        )
+        user = User(email=email, username=email, first_name=first, last_name=last, password=password_hash)
+        for name, value in extra.items():
+            setattr(user, name, value)
+        user.save()
     return user
 
 
@@ -238,9 +248,15 @@ def demo_world_ensure(*, now: datetime | None = None) -> DemoWorld:
     People and memberships predate the trail (a year ago), so they are made directly.
     """
     now = now or timezone.now()
+    # The demo password hashed once, by the configured hasher at full strength, for every demo
+    # user: hashing it per user cost ~0.5 s each. They share a salt, which tells only that they
+    # share a password, and the README prints that password.
+    password = make_password(DEMO_PASSWORD)
     emails = list(PEOPLE)
-    users = {email: _user(email) for email in emails if email != "admin@audit-trail.example"}
-    users["admin@audit-trail.example"] = _user("admin@audit-trail.example", is_staff=True, is_superuser=True)
+    users = {email: _user(email, password) for email in emails if email != "admin@audit-trail.example"}
+    users["admin@audit-trail.example"] = _user(
+        "admin@audit-trail.example", password, is_staff=True, is_superuser=True
+    )
 
     acme, acme_projects = _organization(ACME, users["owner@acme.example"], ACME_PROJECTS)
     globex, globex_projects = _organization(GLOBEX, users["owner@globex.example"], GLOBEX_PROJECTS)
@@ -613,18 +629,51 @@ def demo_sign_ins_record(sign_ins: Sequence[AuthenticationEvent]) -> int:
 
 # --- loading it all -----------------------------------------------------------------------------
 
-# The products the console audits by itself (IAM changes, alert settings): their events are no
-# sign that the demo's history was loaded.
-CONSOLE_PRODUCTS = ("iam", "audit-trail")
+APPLICATIONS = ("terraform-ci", "backup-bot", "siem-exporter")
 
 
-def _acme_has_events() -> bool:
-    """Whether Acme's history is loaded: events from products other than the console's own, whose
-    set-up events (default groups, policies, API key, alerting) do not count."""
+def database_holdings() -> dict[str, int]:
+    """What the database holds that someone may have made: users and organizations, counted
+    (two COUNTs). Empty means the demo may load: nothing can be undone or attributed wrongly."""
+    held = {"users": User.objects.count(), "organizations": Organization.objects.count()}
+    return {what: count for what, count in held.items() if count}
+
+
+def demo_world_find(*, now: datetime | None = None) -> DemoWorld:
+    """The demo's world as the database holds it now, read only: what `--force` appends events to.
+
+    Raises DemoError, naming what is gone, when the demo's organizations, the people its events
+    are by, or its applications are no longer there (deleted in the console, say). A handful of
+    queries.
+    """
+    now = now or timezone.now()
     acme = Organization.objects.filter(name=ACME, owner__email=LOGINS[0].email).first()
-    return (
-        acme is not None
-        and Event.objects.filter(organization_id=acme.pk).exclude(product_name__in=CONSOLE_PRODUCTS).exists()
+    globex = Organization.objects.filter(name=GLOBEX, owner__email="owner@globex.example").first()
+    users = {user.email: user for user in User.objects.filter(email__in=list(PEOPLE))}
+    applications = {
+        app.name: app for app in Application.objects.filter(organization=acme, name__in=APPLICATIONS)
+    }
+    missing = [name for name, found in ((ACME, acme), (GLOBEX, globex)) if found is None]
+    missing += [f"user {email}" for email in PEOPLE if email not in users]
+    missing += [f"application {name}" for name in APPLICATIONS if name not in applications]
+    projects = {str(org.pk): list(org.projects.order_by("name")) for org in (acme, globex) if org is not None}
+    missing += [f"every project of {org.name}" for org in (acme, globex) if org and not projects[str(org.pk)]]
+    if missing or acme is None or globex is None:
+        raise DemoError(
+            f"The demo is not whole in this database ({', '.join(missing)} missing), so no events "
+            "were added. To load the demo afresh, point DATABASE_URL at an empty database (or "
+            "delete db.sqlite3) and run `manage.py seed_demo` again."
+        )
+    former = Membership.objects.filter(organization=acme, user=users["former@acme.example"]).first()
+    return DemoWorld(
+        acme=acme,
+        globex=globex,
+        projects=projects,
+        users=users,
+        applications=applications,
+        groups=list(Group.objects.filter(organization=acme, name__in=["Developers", "Automation"])),
+        policies=list(Policy.objects.filter(organization=acme)),
+        removed_at=(former.removed_at if former else None) or now,
     )
 
 
@@ -635,30 +684,56 @@ def demo_seed(
     force: bool = False,
     now: datetime | None = None,
     seed: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> DemoResult:
-    """Ensure the demo world, then append `events` events over the last `days` days.
+    """Load the demo into an empty database: its world, `events` events over the last `days`
+    days and the console sign-ins of those days.
 
-    Events are skipped when Acme already has some, unless `force`. The first load also records
-    the console sign-ins of those days (`--force` adds events only). On PostgreSQL the monthly
-    partitions reaching back `days` are made first, so that old events do not land in the
-    default partition. Cost: one `record_many` (one transaction, one COPY on PostgreSQL) and
-    one batched insert of sign-ins.
+    A database that holds a user or an organization is left as it is (`skipped`, with what it
+    held): `make run` calls this at every start, and whatever the user changed since, deletions
+    included, must stay changed, with nothing recorded in anyone's name. With `force`, events
+    are appended to the demo as it stands (`demo_world_find`, which raises DemoError when the
+    demo is not whole; its world is never rebuilt), or, on a database without the demo's
+    organizations, the demo is loaded beside what is there. `progress` hears of each stage.
+
+    On PostgreSQL the monthly partitions reaching back `days` are made first, so that old events
+    do not land in the default partition. Cost: the world through the real services (~100
+    queries), one `record_many` (one transaction, one COPY on PostgreSQL) and one batched insert
+    of sign-ins.
     """
     if events < 0 or days < 1:
-        raise ValueError("events must be 0 or more and days 1 or more.")
+        raise DemoError("events must be 0 or more and days 1 or more.")
     now = now or timezone.now()
-    already_seeded = _acme_has_events()
-    world = demo_world_ensure(now=now)
-    result = DemoResult(world=world)
-    if events == 0 or (already_seeded and not force):
-        result.skipped = events > 0
+    say = progress or (lambda line: None)
+    held = database_holdings()
+    there = (
+        bool(held)
+        and Organization.objects.filter(name__in=[ACME, GLOBEX], owner__email__in=list(PEOPLE)).exists()
+    )
+    if held and not force:
+        return DemoResult(world=None, skipped=True, held=held, demo_there=there)
+    started = time.perf_counter()
+    if there:
+        world = demo_world_find(now=now)
+    else:
+        say(
+            f"{'Forced' if held else 'Empty database'}: loading the demo ({events:,} events over {days} days)."
+        )
+        world = demo_world_ensure(now=now)
+        say(
+            f"Made the demo's organizations, people and IAM objects: {len(world.users)} users, "
+            f"{sum(len(p) for p in world.projects.values())} projects, {len(world.applications)} "
+            f"applications, {len(world.policies)} policies ({time.perf_counter() - started:.1f} s)."
+        )
+    result = DemoResult(world=world, loaded=not there)
+    if events == 0:
         return result
     started = time.perf_counter()
     ensure_partitions(months_back=days // 28 + 1)
     rng = random.Random(seed)
     with transaction.atomic():
         result.events = len(record_many(demo_events(world, count=events, days=days, now=now, rng=rng)))
-        if not already_seeded:
+        if result.loaded:
             result.sign_ins = demo_sign_ins_record(demo_sign_ins(world, days=days, now=now, rng=rng))
     result.seconds = time.perf_counter() - started
     return result

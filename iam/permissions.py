@@ -147,7 +147,7 @@ def deny(
     """Record the console's refusal of `action` as a 403 event, in the region the page shows,
     with the fields the user submitted (the CSRF token aside)."""
     region = request.GET.get("region")
-    submitted = request.GET if request.method == "GET" else request.POST
+    submitted = request.POST if request.method == "POST" else request.GET
     record_refusal(
         request,
         action=action,

@@ -155,6 +155,7 @@ AT_READ, AT_WRITE = "audit_trail:read", "audit_trail:write"
 NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     # The header and the session.
     "home": {"GET": SIGNED_IN},
+    "health": {"GET": PUBLIC},
     "organization-switch": {"POST": SIGNED_IN},
     "time-display": {"POST": SIGNED_IN},
     # IAM.
@@ -934,6 +935,8 @@ class Matrix:
             self.check_write_recorded(own)
         if self.route.door == "console" and self.method == "GET" and expected != SIGN_IN:
             self.check_htmx_region(own, gate)
+        if self.route.door == "console" and self.method == "GET":
+            self.check_head(own, gate)
         if any(kind not in NOT_IDS for kind in self.kinds.values()):
             self.check_foreign_path(expected)
         if expected == ALLOWED and self.need != PUBLIC:
@@ -957,6 +960,17 @@ class Matrix:
         check_isolated(self.world, self.persona, region)
         assert region.status == own.status, f"{region.label}: {region.status}, the page {own.status}"
         check_refusal(self.world, self.persona, region, gate)
+
+    def check_head(self, own: Outcome, gate: Gate | None) -> None:
+        """HEAD (health checks, link checkers) answers as GET does, with no body, through the same
+        gates: a caller refused the page is refused, and recorded, on HEAD too."""
+        head = send(self.world, self.persona, self.route, "HEAD", self.path(self.home), label=" (HEAD)")
+        check_isolated(self.world, self.persona, head)
+        assert (head.status, head.location) == (own.status, own.location), (
+            f"{head.label}: {head.status} {head.location}, GET {own.status} {own.location}"
+        )
+        assert head.content == b"", f"{head.label}: a body"
+        check_refusal(self.world, self.persona, head, gate)
 
     def check_foreign_path(self, expected: str) -> None:
         """The other organization's id in the path: 404, or a recorded 403 for a caller without the

@@ -66,7 +66,7 @@ def _page(
 ) -> HttpResponse:
     """The whole page, or only the region htmx asked for when the template has it (GET only: a
     form re-rendered with its errors is the whole page)."""
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         template = region_template(request, template)
     context.setdefault("nav", "iam")
     context.setdefault("may_write", _may_write(request))

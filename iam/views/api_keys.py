@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from audit.services import Actor
 from iam import selectors, services
@@ -43,7 +43,7 @@ def _api_keys_page(request: ConsoleRequest, form: APIKeyForm | None = None) -> H
     )
 
 
-@require_GET
+@require_safe
 @login_required
 @iam_method_required("ListAPIKeys", template_name=IAM_FORBIDDEN)
 def api_key_list(request: ConsoleRequest) -> HttpResponse:
@@ -79,7 +79,7 @@ def api_key_create(request: ConsoleRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 @login_required
 @iam_method_required("GetAPIKey", template_name=IAM_FORBIDDEN)
 def api_key_created(request: ConsoleRequest, access_key: str) -> HttpResponse:

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from audit.services import Actor
 from iam import selectors, services
@@ -33,7 +33,7 @@ def _applications_page(request: ConsoleRequest, form: ApplicationForm | None = N
     )
 
 
-@require_GET
+@require_safe
 @login_required
 @iam_read("ListApplications")
 def application_list(request: ConsoleRequest) -> HttpResponse:
@@ -55,13 +55,13 @@ def application_create(request: ConsoleRequest) -> HttpResponse:
     return _done(request, f"Application {application.name} created.", reverse("iam:applications"))
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def application_detail(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     """The application, and its rename form (POST = UpdateApplication)."""
     organization = _organization(request)
     application = get_object_or_404(Application, organization=organization, pk=pk)
-    if request.method == "GET" and not request_may(request, "iam:read"):
+    if request.method != "POST" and not request_may(request, "iam:read"):
         return _refuse(
             request, "GetApplication", [services.application_resource(application)], action="iam:read"
         )

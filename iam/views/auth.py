@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from audit.models import AuthenticationEvent
 from audit.services import record_authentication
@@ -139,7 +139,7 @@ class LoginView(DjangoLoginView):
         return response
 
 
-@require_GET
+@require_safe
 @login_required
 def home(request: ConsoleRequest) -> HttpResponse:
     """Where signing in lands: the first page the user may use, or a page saying there is none."""

@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from audit.services import Actor
 from iam import selectors, services
@@ -33,7 +33,7 @@ def _groups_page(request: ConsoleRequest, form: GroupForm | None = None) -> Http
     )
 
 
-@require_GET
+@require_safe
 @login_required
 @iam_read("ListGroups")
 def group_list(request: ConsoleRequest) -> HttpResponse:
@@ -74,7 +74,7 @@ def _group_page(request: ConsoleRequest, group: Group, form: GroupMemberForm | N
     )
 
 
-@require_GET
+@require_safe
 @login_required
 @iam_read("GetGroup")
 def group_detail(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:

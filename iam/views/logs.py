@@ -7,7 +7,7 @@ import uuid
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from core.paging import Cursor
@@ -32,7 +32,7 @@ def _cursor(request: HttpRequest) -> Cursor | None:
         return None  # a stale or forged cursor: start from the first page
 
 
-@require_GET
+@require_safe
 @login_required
 @iam_method_required("ListLogs", template_name=IAM_FORBIDDEN)
 @vary_on_headers("HX-Request", "HX-Target")
@@ -78,7 +78,7 @@ def log_list(request: ConsoleRequest) -> HttpResponse:
     return _page(request, "iam/log_list.html", context)
 
 
-@require_GET
+@require_safe
 @login_required
 @iam_method_required("GetLog", template_name=IAM_FORBIDDEN)
 @vary_on_headers("HX-Request", "HX-Target")

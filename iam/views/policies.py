@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from audit.services import Actor
 from iam import selectors, services
@@ -21,7 +21,7 @@ from iam.tables import PolicyTable
 from iam.views._common import _done, _may_write, _organization, _page, _refuse, _table, iam_read
 
 
-@require_GET
+@require_safe
 @login_required
 @iam_read("ListPolicies")
 def policy_list(request: ConsoleRequest) -> HttpResponse:
@@ -64,7 +64,7 @@ def _policy_fields(form: PolicyForm, formset: Any) -> dict[str, Any]:
     }
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def policy_create(request: ConsoleRequest) -> HttpResponse:
     organization = _organization(request)
@@ -86,7 +86,7 @@ def policy_create(request: ConsoleRequest) -> HttpResponse:
     return _policy_form_page(request, policy=None, form=form, formset=formset)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def policy_detail(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     """The policy and its rules; an IAM writer edits them here (POST = UpdatePolicy)."""
@@ -96,7 +96,7 @@ def policy_detail(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
         organization=organization,
         pk=pk,
     )
-    if request.method == "GET" and not request_may(request, "iam:read"):
+    if request.method != "POST" and not request_may(request, "iam:read"):
         return _refuse(request, "GetPolicy", [services.policy_resource(policy)], action="iam:read")
     if request.method == "POST":
         if not _may_write(request):

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from audit.services import Actor
 from iam import selectors, services
@@ -39,7 +39,7 @@ def _users_page(request: ConsoleRequest, form: InviteForm | None = None, status:
     )
 
 
-@require_GET
+@require_safe
 @login_required
 @iam_read("ListUsers")
 def user_list(request: ConsoleRequest) -> HttpResponse:
@@ -103,7 +103,7 @@ def member_remove(request: ConsoleRequest, user_id: uuid.UUID) -> HttpResponse:
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def invitation_respond(request: HttpRequest, token: str) -> HttpResponse:
     """The e-mailed link: accept (choosing a password for a new account) or decline. The token is the proof."""
     invitation = services.invitation_for_token(token)

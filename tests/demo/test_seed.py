@@ -19,12 +19,13 @@ from django.utils import timezone
 from alerts.models import Alert
 from audit import catalogue
 from audit.models import AuthenticationEvent, Event
+from audit.services import Actor
 from demo.events import DEMO_PRODUCTS, ORGANIZATION_PRODUCTS, RESOURCE_POOLS, demo_methods
 from demo.seed import DEMO_PASSWORD, LOGINS, demo_events, demo_seed, demo_sign_ins, demo_world_ensure
 from iam.logs import IamLog, iam_log_events
 from iam.models import APIKey, Application, Group, Membership, Organization, Policy, Project, Rule, User
 from iam.permissions import has_permission
-from iam.services import DEFAULT_GROUPS
+from iam.services import DEFAULT_GROUPS, application_delete, group_delete, member_remove, policy_delete
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -91,6 +92,94 @@ def test_force_adds_events_but_no_people():
     after = _counts()
     assert after.pop("Event") == before.pop("Event") + 100
     assert after == before
+
+
+@pytest.mark.django_db
+def test_seed_demo_after_console_changes_writes_nothing_and_undoes_nothing():
+    """`make run` seeds at every start: what the user removed stays removed, nothing is recorded in
+    anyone's name, and removing the IAM manager no longer stops the next start."""
+    _seed("--events", "200")
+    acme = Organization.objects.get(name="Acme")
+    owner = Actor.of(acme.owner)
+    member_remove(actor=owner, membership=Membership.objects.get(user__email="iam-manager@acme.example"))
+    group_delete(actor=owner, group=Group.objects.get(organization=acme, name="Developers"))
+    policy = Policy.objects.get(organization=acme, name="Audit Trail read-only")
+    policy_delete(actor=owner, policy=policy)
+    before = _counts()
+    out = _seed()
+    assert _counts() == before
+    assert out.splitlines()[0] == "Demo already loaded (9 users and 2 organizations): nothing was written."
+    assert not Group.objects.filter(organization=acme, name="Developers").exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_loads_nothing_into_a_database_someone_uses(django_user_model):
+    django_user_model.objects.create_user(email="me@example.com", password="not-the-demo's")
+    out = _seed("--events", "100")
+    assert out.strip() == (
+        "Demo not loaded: this database already holds 1 user, and the demo loads only into an empty "
+        "one. Nothing was written."
+    )
+    assert _counts() == {**dict.fromkeys(_counts(), 0), "User": 1}
+
+
+@pytest.mark.django_db
+def test_force_loads_the_demo_beside_what_a_database_holds_when_asked(django_user_model):
+    django_user_model.objects.create_user(email="me@example.com", password="not-the-demo's")
+    out = _seed("--events", "100", "--force")
+    assert out.startswith("Forced: loading the demo (100 events over 30 days).")
+    assert Organization.objects.filter(name="Acme").exists()
+    assert django_user_model.objects.filter(email="me@example.com").exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_prints_each_stage_of_the_first_load_as_it_ends():
+    lines = _seed("--events", "300", "--days", "7").splitlines()
+    assert lines[0] == "Empty database: loading the demo (300 events over 7 days)."
+    assert re.fullmatch(
+        r"Made the demo's organizations, people and IAM objects: 9 users, 4 projects, 3 applications, "
+        r"6 policies \(\d+\.\d s\)\.",
+        lines[1],
+    )
+    assert lines[2].startswith("Recorded 300 events over 7 days in ")
+    assert lines[3].startswith("Recorded ") and lines[3].endswith(
+        " console sign-ins (authentication events)."
+    )
+    assert re.search(r"^Demo loaded in \d+\.\d s\.$", "\n".join(lines), re.MULTILINE)
+
+
+@pytest.mark.django_db
+def test_force_appends_events_to_the_demo_as_the_user_left_it():
+    _seed("--events", "100")
+    acme = Organization.objects.get(name="Acme")
+    member_remove(
+        actor=Actor.of(acme.owner), membership=Membership.objects.get(user__email="iam-manager@acme.example")
+    )
+    before = _counts()
+    _seed("--events", "100", "--force")
+    after = _counts()
+    assert after.pop("Event") == before.pop("Event") + 100
+    assert after == before  # the IAM manager is not made a member again, nothing else is rebuilt
+
+
+@pytest.mark.django_db
+def test_force_refuses_clearly_when_the_demo_is_no_longer_whole():
+    _seed("--events", "100")
+    acme = Organization.objects.get(name="Acme")
+    application_delete(actor=Actor.of(acme.owner), application=Application.objects.get(name="backup-bot"))
+    before = _counts()
+    with pytest.raises(CommandError, match=r"application backup-bot missing.*no events were added"):
+        _seed("--events", "100", "--force")
+    assert _counts() == before
+
+
+@pytest.mark.django_db
+def test_the_demo_passwords_are_hashed_by_the_configured_hasher_and_sign_in(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    world = demo_seed(events=0).world
+    hashes = {user.password for user in User.objects.all()}
+    assert len(hashes) == 1 and hashes.pop().startswith("pbkdf2_sha256$")  # at full strength, hashed once
+    assert all(user.check_password(DEMO_PASSWORD) for user in world.users.values())
 
 
 @pytest.mark.django_db
@@ -324,9 +413,12 @@ def test_iam_create_and_delete_events_are_about_short_lived_objects_not_the_real
 
 
 @pytest.mark.django_db
-def test_an_empty_first_run_still_lets_a_later_run_load_the_history():
-    assert demo_seed(events=0).events == 0  # the set-up alone records IAM events
-    assert demo_seed(events=100, seed=3).events == 100
+def test_a_world_without_events_is_a_loaded_demo_that_a_later_run_leaves_alone():
+    assert demo_seed(events=0).loaded  # the set-up alone records IAM events
+    before = _counts()
+    again = demo_seed(events=100, seed=3)
+    assert again.skipped and again.events == 0
+    assert _counts() == before
 
 
 def test_the_first_load_records_realistic_console_sign_ins(seeded):
