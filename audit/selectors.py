@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,9 +78,17 @@ def later(moment: datetime, delta: timedelta) -> datetime:
 
 
 def event_queryset(
-    *, organization_id: uuid.UUID, query: EventQuery, now: datetime | None = None
+    *,
+    organization_id: uuid.UUID,
+    query: EventQuery,
+    now: datetime | None = None,
+    recorded_names: bool = False,
 ) -> QuerySet[Event]:
-    """The organization's events matching `query`, unordered. Index-driven on (org, region, time)."""
+    """The organization's events matching `query`, unordered. Index-driven on (org, region, time).
+
+    `recorded_names`: the free text also matches the name a principal had when the event was
+    recorded, where the viewer may see it (see `_text_matches`).
+    """
     after, before = query.window(now)
     qs = Event.objects.filter(
         organization_id=organization_id, region=query.region, recorded_at__gte=after, recorded_at__lte=before
@@ -112,14 +120,98 @@ def event_queryset(
         qs = qs.filter(resources__has_item=item)
     if query.request_id:
         qs = qs.filter(request_id=query.request_id)
-    if query.text:
-        text = query.text.strip()
-        qs = qs.annotate(resources_text=Cast("resources", TextField())).filter(
-            Q(method_name__icontains=text)
-            | Q(principal_name__icontains=text)
-            | Q(resources_text__icontains=text)
+    if query.text and query.text.strip():
+        qs = qs.annotate(
+            resources_text=Cast("resources", TextField()), source_ip_text=HostText("source_ip")
+        ).filter(
+            _text_matches(query.text.strip(), organization_id=organization_id, recorded_names=recorded_names)
         )
     return qs
+
+
+class HostText(Func):
+    """An IP address as the table shows it: `host(inet)` on PostgreSQL (a cast would add "/32"),
+    the stored text on SQLite."""
+
+    function = "HOST"
+    output_field = TextField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.get_source_expressions()[0])
+        return column, tuple(params)
+
+
+def resolvable_user_ids(organization_id: uuid.UUID) -> QuerySet[Any]:
+    """Users the console names in this organization (`principal_labels`): its owner and its
+    active members. A subquery: the search and "Unknown" need no extra round trip."""
+    owner = Organization.objects.filter(pk=organization_id).values("owner_id")
+    return (
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(pk__in=owner)
+            | Q(memberships__organization_id=organization_id, memberships__removed_at__isnull=True)
+        )
+        .values("pk")
+    )
+
+
+def unresolved_principal(organization_id: uuid.UUID) -> Q:
+    """Events whose principal shows as "Unknown": a user or application no longer resolvable."""
+    apps = Application.objects.filter(organization_id=organization_id).values("pk")
+    return Q(principal_id__isnull=False) & (
+        (Q(principal_type=PrincipalType.USER) & ~Q(principal_id__in=resolvable_user_ids(organization_id)))
+        | (Q(principal_type=PrincipalType.APPLICATION) & ~Q(principal_id__in=apps))
+    )
+
+
+def _text_matches(text: str, *, organization_id: uuid.UUID, recorded_names: bool) -> Q:
+    """Free text over what the Events table and drawer show, case-insensitive.
+
+    Method, service, product, resources (type, id, name), IP, user agent and request ID match as
+    substrings. A principal matches by the name the table shows: a member's or application's
+    current name (resolved through subqueries of the organization's members and applications),
+    "Unknown", "Scaleway" or "Anonymous". The name recorded at the time matches only where the
+    table would show it (`recorded_names`, for viewers who may see principals) and only for
+    principals it cannot name any more ("Unknown", with the former name beside it); for anyone
+    else that name stays hidden, so it must not select rows either. The scan stays within the
+    (organization, region, time) index range of the window; no index serves substrings.
+    """
+    lowered = text.lower()
+    matches = (
+        Q(method_name__icontains=text)
+        | Q(service_name__icontains=text)
+        | Q(product_name__icontains=text)
+        | Q(resources_text__icontains=text)
+        | Q(source_ip_text__icontains=text)
+        | Q(user_agent__icontains=text)
+        | Q(request_id__icontains=text)
+    )
+    users = resolvable_user_ids(organization_id).filter(email__icontains=text)
+    apps = Application.objects.filter(organization_id=organization_id, name__icontains=text).values("pk")
+    matches |= Q(principal_type=PrincipalType.USER, principal_id__in=users)
+    matches |= Q(principal_type=PrincipalType.APPLICATION, principal_id__in=apps)
+    unresolved = unresolved_principal(organization_id)
+    if lowered in UNKNOWN.lower():
+        matches |= unresolved
+    if recorded_names:
+        matches |= unresolved & Q(principal_name__icontains=text)
+    if lowered in SCALEWAY.lower():
+        matches |= Q(principal_type=PrincipalType.SYSTEM)
+    if lowered in ANONYMOUS.lower():
+        matches |= Q(principal_id__isnull=True) & ~Q(principal_type=PrincipalType.SYSTEM)
+    try:
+        matches |= Q(principal_id=uuid.UUID(text))  # an "Unknown" row's ID, from its tooltip
+    except ValueError:
+        pass
+    for code, label in STATUS_LABELS.items():
+        if lowered in f"{code} {label}".lower():
+            matches |= Q(status_code=code)
+    if text.isdigit() and len(text) == 3:
+        matches |= Q(status_code=int(text))
+    return matches
+
+
+STATUS_LABELS = {200: "Successful", 403: "Forbidden"}  # as the status badges read
 
 
 # --- one event ---------------------------------------------------------------------------------
@@ -164,6 +256,9 @@ class PrincipalLabel:
     principal_id: uuid.UUID | None = None
     kind: str = ""  # user / application / system / anonymous
     resolved: bool = True
+    # The name recorded at the time, for an "Unknown" principal, shown only to viewers who may
+    # see principals (`events_with_principals(recorded_names=True)`).
+    former_name: str = ""
 
     @property
     def is_unknown(self) -> bool:
@@ -229,11 +324,20 @@ def principal_label(event: Event, labels: dict[uuid.UUID, PrincipalLabel]) -> Pr
     )
 
 
-def events_with_principals(*, organization: Organization, events: list[Event]) -> list[Event]:
-    """Attach `principal_label` to each event (one query at most, see `principal_labels`)."""
+def events_with_principals(
+    *, organization: Organization, events: list[Event], recorded_names: bool = False
+) -> list[Event]:
+    """Attach `principal_label` to each event (one query at most, see `principal_labels`).
+
+    `recorded_names` (viewers who may see principals): an "Unknown" principal's label also
+    carries the name recorded with the event, which the table marks as a former member's.
+    """
     labels = principal_labels(organization=organization, events=events)
     for event in events:
-        event.principal_label = principal_label(event, labels)  # type: ignore[attr-defined]  # attached for the templates
+        label = principal_label(event, labels)
+        if recorded_names and label.is_unknown and event.principal_name:
+            label = replace(label, former_name=event.principal_name)
+        event.principal_label = label  # type: ignore[attr-defined]  # attached for the templates
     return events
 
 

@@ -38,7 +38,7 @@ from core.paging import EventPage, event_page
 from core.regions import REGIONS
 from core.time import with_offset
 from iam.http import ConsoleRequest
-from iam.permissions import permission_required
+from iam.permissions import permission_required, request_may
 
 TEMPLATE = "audit/event_list.html"
 PAGE_SIZE = 50
@@ -101,14 +101,20 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
     assert request.organization is not None  # permission_required guarantees it
     query = form.to_query()
     after, before = form.window()
-    qs = event_queryset(organization_id=request.organization.pk, query=query, now=form.now)
+    # Names recorded at the time are principal details: shown (and searched) with `iam:read`.
+    recorded_names = request_may(request, "iam:read")
+    qs = event_queryset(
+        organization_id=request.organization.pk, query=query, now=form.now, recorded_names=recorded_names
+    )
     page: EventPage[Event] = event_page(
         qs,
         order="asc" if form.selected_order == "recorded_at" else "desc",
         cursor=form.page_cursor,
         page_size=PAGE_SIZE,
     )
-    events_with_principals(organization=request.organization, events=page.events)
+    events_with_principals(
+        organization=request.organization, events=page.events, recorded_names=recorded_names
+    )
     timeline: Timeline = event_timeline(qs, query=query, start=after, end=before)
     context: dict[str, Any] = {
         "page": page,
@@ -249,7 +255,11 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
     if event is None:
         return {"event": None}
     organization = request.organization
-    events_with_principals(organization=organization, events=[event])  # type: ignore[arg-type]
+    events_with_principals(
+        organization=organization,  # type: ignore[arg-type]
+        events=[event],
+        recorded_names=request_may(request, "iam:read"),
+    )
     project = next((p for p in projects if p.pk == event.project_id), None)
     at = event.recorded_at
     return {
