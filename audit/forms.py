@@ -310,6 +310,10 @@ class SignInFilterForm(forms.Form):
     )
 
     def __init__(self, data: Mapping[str, Any] | None, *, now: datetime | None = None) -> None:
+        # The drop-down shows the default range when the URL names none (a bound form ignores
+        # `initial`), so that changing another filter does not silently switch to its first option.
+        if data is not None and not data.get("range"):
+            data = {**{k: data.get(k) for k in data}, "range": DEFAULT_SIGN_IN_RANGE}
         super().__init__(data)
         self.now = now or timezone.now()
 

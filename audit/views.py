@@ -333,7 +333,6 @@ def event_facet_list(request: ConsoleRequest) -> HttpResponse:
         "region": form.selected_region,
         "regions": REGIONS,
         "region_choices": REGION_CHOICES,
-        "facets_loaded": True,
         "events_url": _url(request.GET, cursor=None),
     }
     if form.is_valid():

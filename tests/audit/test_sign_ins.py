@@ -210,3 +210,8 @@ def test_sign_ins_run_a_constant_number_of_queries(auditor_client, acme, django_
     with django_assert_num_queries(SIGN_IN_QUERIES):
         response = auditor_client.get(URL)
     assert len(rows(response)) == n
+
+
+def test_the_range_drop_down_shows_the_default_week_so_other_filters_keep_it(auditor_client, sign_ins):
+    html = auditor_client.get(URL, {"result": "failure"}).content.decode()
+    assert '<option value="7d" selected>' in html
