@@ -514,6 +514,45 @@ class Facets:
     statuses: list[FacetValue]
 
 
+FACET_COLUMNS = (
+    "principal_type", "principal_id", "principal_name", "source_ip", "product_name", "method_name", "status_code",
+)  # fmt: skip
+
+
+def _facets_sql(sample_sql: str, vendor: str, limit: int) -> str:
+    """One statement: the sample (the ORM's SQL, its LIMIT sample + 1), then each facet's top
+    `limit` values grouped from its first `sample` rows, and how many rows it found (sample + 1
+    says there are more). Rows: (facet, value, value, value, n).
+
+    Grouping in the database sends back a few dozen rows instead of the sample's thousands: the
+    facets' request then costs little more than any signed-in request (`bench_events`)."""
+    text = "TEXT" if vendor == "sqlite" else "text"
+    ip = "source_ip" if vendor == "sqlite" else "HOST(source_ip)"  # as the table shows it, no "/32"
+
+    def top(facet: str, columns: str, *, extra: str = "NULL", order: str = "n DESC") -> str:
+        first, *rest = [c.strip() for c in columns.split(",")]
+        second = rest[0] if rest else "NULL"
+        return (
+            f"SELECT * FROM (SELECT '{facet}' AS facet, CAST({first} AS {text}) AS a, "
+            f"CAST({second} AS {text}) AS b, CAST({extra} AS {text}) AS c, COUNT(*) AS n "
+            f"FROM facet_sample GROUP BY {columns} ORDER BY {order}, 2, 3 LIMIT {int(limit)}) AS t_{facet}"
+        )
+
+    branches = [
+        top("principal", "principal_type, principal_id", extra="MAX(principal_name)"),
+        top("ip", ip),
+        top("method", "product_name, method_name"),
+        top("product", "product_name"),
+        top("status", "status_code", order="status_code"),
+        "SELECT 'sampled', NULL, NULL, NULL, COUNT(*) FROM facet_sample_all",
+    ]
+    # The sample's own LIMIT is `sample + 1`; the outer one keeps the counts to `sample` (%s).
+    return (
+        f"WITH facet_sample_all AS ({sample_sql}), "
+        "facet_sample AS (SELECT * FROM facet_sample_all LIMIT %s) " + " UNION ALL ".join(branches)
+    )
+
+
 def event_facets(
     qs: QuerySet[Event],
     *,
@@ -523,32 +562,37 @@ def event_facets(
     limit: int = FACET_LIMIT,
 ) -> Facets:
     """The top principals, IPs, methods, products and statuses of `qs` (`event_queryset`), counted
-    over its newest `sample` events. Two queries: the sample (six narrow columns, read along the
-    index that serves the page's own filters, newest first) and the principals' names
-    (`principal_labels`). Principals are named as the Events table names them for this viewer.
+    over its newest `sample` events. Two queries: the sample, read along the index that serves
+    the page's own filters (newest first, as the list), grouped in the database (`_facets_sql`);
+    and the principals' names (`principal_labels`). Principals are named as the Events table
+    names them for this viewer. ~9 ms for 30 days of 73k events (`bench_events`), ~4 ms for an hour.
     """
-    rows = list(
-        qs.order_by("-recorded_at", "-id").values_list(
-            "principal_type", "principal_id", "principal_name", "source_ip", "product_name", "method_name",
-            "status_code",
-        )[: sample + 1]
-    )  # fmt: skip
-    complete = len(rows) <= sample
-    rows = rows[:sample]
+    sample_qs = qs.order_by("-recorded_at", "-id").values(*FACET_COLUMNS)[: sample + 1]
+    sample_sql, params = sample_qs.query.sql_with_params()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(_facets_sql(sample_sql, connections[qs.db].vendor, limit), (*params, sample))
+        grouped = cursor.fetchall()
+    seen = next((n for facet, *_, n in grouped if facet == "sampled"), 0)
+    complete = seen <= sample
     principals: Counter[tuple[str, uuid.UUID | None]] = Counter()
     former: dict[uuid.UUID | None, str] = {}
     ips: Counter[str] = Counter()
     methods: Counter[tuple[str, str]] = Counter()
     products: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
-    for kind, principal_id, name, ip, product, method, status in rows:
-        principals[(kind, principal_id)] += 1
-        if principal_id and name:
-            former.setdefault(principal_id, name)  # the newest recorded name
-        ips[ip or ""] += 1
-        methods[(product, method)] += 1
-        products[product] += 1
-        statuses[status] += 1
+    for facet, first, second, third, n in grouped:
+        if facet == "principal":
+            principal_id = uuid.UUID(second) if second else None
+            principals[(first, principal_id)] = n
+            former[principal_id] = third or ""
+        elif facet == "ip":
+            ips[first or ""] = n
+        elif facet == "method":
+            methods[(first, second)] = n
+        elif facet == "product":
+            products[first] = n
+        elif facet == "status":
+            statuses[int(first)] = n
     top_principals = principals.most_common(limit)
     events = [
         # Unsaved, with only what naming reads.
@@ -557,7 +601,7 @@ def event_facets(
     ]
     events_with_principals(organization=organization, events=events, recorded_names=recorded_names)
     return Facets(
-        sampled=len(rows),
+        sampled=min(seen, sample),
         complete=complete,
         principals=[
             FacetValue(str(principal_id or ""), count, event.principal_label)  # type: ignore[attr-defined]  # events_with_principals

@@ -123,3 +123,11 @@ def test_auditor_finds_the_brute_force_attempt_on_the_sign_ins_tab(page: Page, l
     expect(rows.filter(has_text="Throttled")).to_have_count(3)
     page.screenshot(path=SHOTS / f"sign_ins_brute_force_{size[0]}.png")
     assert not _scrolls_sideways(page)
+    # Every column, the user agent last, is on screen: nothing hides in a sideways scroll.
+    agent = page.get_by_role("columnheader", name="User agent")
+    box = agent.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= size[0]
+    assert not page.eval_on_selector(
+        "#sign-ins-table",
+        "el => el.closest('.table-wrap').scrollWidth > el.closest('.table-wrap').clientWidth + 1",
+    )
