@@ -34,6 +34,7 @@ from audit.models import AuthenticationEvent, Event
 from audit.selectors import (
     BURST_FAILURES,
     BURST_SPAN,
+    FACET_SCAN,
     Facets,
     Timeline,
     earlier,
@@ -42,6 +43,7 @@ from audit.selectors import (
     event_queryset,
     event_timeline,
     events_with_principals,
+    facet_scan_bound,
     later,
     project_list,
     sign_in_failed_sources,
@@ -337,14 +339,19 @@ def event_facet_list(request: ConsoleRequest) -> HttpResponse:
     }
     if form.is_valid():
         recorded_names = request_may(request, "iam:read")
+        query = form.to_query()
         qs = event_queryset(
-            organization_id=organization.pk,
-            query=form.to_query(),
-            now=form.now,
-            recorded_names=recorded_names,
+            organization_id=organization.pk, query=query, now=form.now, recorded_names=recorded_names
         )
-        facets = event_facets(qs, organization=organization, recorded_names=recorded_names)
-        context |= {"facets": facets, "facet_groups": _facet_groups(request.GET, facets)}
+        since = facet_scan_bound(organization_id=organization.pk, query=query, now=form.now)
+        facets = event_facets(qs, organization=organization, recorded_names=recorded_names, since=since)
+        context |= {
+            "facets": facets,
+            "facet_groups": _facet_groups(request.GET, facets),
+            # Exact counts: these are bounded already (count_label stops at 1,000).
+            "facets_counted": f"{facets.sampled:,}",
+            "facet_scan": f"{FACET_SCAN:,}",
+        }
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, f"{FACETS_TEMPLATE}#facets", context)
     return render(request, FACETS_TEMPLATE, context)
@@ -361,7 +368,7 @@ def _facet_groups(params: QueryDict, facets: Facets) -> list[dict[str, Any]]:
         return _url(params, cursor=None, **changes)
 
     def item(value: Any, url: str | None, **extra: Any) -> dict[str, Any]:
-        return {"value": value.value, "count": value.count, "url": url, **extra}
+        return {"value": value.value, "count": value.count, "shown": f"{value.count:,}", "url": url, **extra}
 
     def methods_of(product_name: str) -> tuple[str, ...]:
         product = catalogue.product(product_name)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html import unescape
 
 import pytest
 from django.urls import reverse
 
-from audit.selectors import EventQuery, event_facets, event_queryset
+from audit.selectors import EventQuery, event_facets, event_queryset, facet_scan_bound
 from audit.services import record_many
 from tests.audit.conftest import HX_RESTORE, HX_RESULTS, actor_for, make_events
 
@@ -136,3 +137,36 @@ def test_facets_run_a_constant_number_of_queries(
     with django_assert_num_queries(FACET_QUERIES):
         response = auditor_client.get(URL, headers=HX_FACETS)
     assert f"in these {2 * n} events" in response.content.decode()
+
+
+def test_facets_say_exactly_how_many_events_they_counted(auditor_client, acme, owner):
+    record_many(make_events(acme, 1200, actor=actor_for(owner), minutes_ago=2, spacing=timedelta(seconds=1)))
+    html = auditor_client.get(URL, headers=HX_FACETS).content.decode()
+    assert "in these 1,200 events" in html
+    assert re.search(r"owner@acme\.test</a>\s*<span class=\"facet-count\">1,200</span>", html)
+
+
+def test_facets_of_a_search_count_its_matches_among_the_windows_newest_events(acme, owner, removed_member):
+    record_many(
+        make_events(acme, 4, actor=actor_for(owner), minutes_ago=2)
+        + make_events(acme, 6, actor=actor_for(removed_member, ip="5.6.7.8"), minutes_ago=5)
+    )
+    query = EventQuery(region="fr-par", text="db-password")
+    assert facet_scan_bound(organization_id=acme.pk, query=EventQuery(region="fr-par")) is None  # indexed
+    since = facet_scan_bound(organization_id=acme.pk, query=query, scan=6)
+    newest = list(event_queryset(organization_id=acme.pk, query=query).order_by("-recorded_at"))
+    assert since == newest[5].recorded_at
+    qs = event_queryset(organization_id=acme.pk, query=query)
+    facets = event_facets(qs, organization=acme, since=since)
+    assert facets.since == since and facets.sampled == 6
+    assert [(v.value, v.count) for v in facets.ips] == [("212.133.41.37", 4), ("5.6.7.8", 2)]
+    # A window with fewer events than the scan needs no bound.
+    assert facet_scan_bound(organization_id=acme.pk, query=query, scan=11) is None
+
+
+def test_search_facets_name_their_bound(auditor_client, acme_events, monkeypatch):
+    monkeypatch.setattr(
+        "audit.views.facet_scan_bound", lambda **kw: acme_events.order_by("recorded_at")[3].recorded_at
+    )
+    html = auditor_client.get(URL, {"q": "secret"}, headers=HX_FACETS).content.decode()
+    assert "among the window’s newest 10,000 (since" in unescape(html).replace("'", "’")
