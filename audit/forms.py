@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit import catalogue
-from audit.selectors import EventQuery, earlier
+from audit.selectors import EventQuery, SignInQuery, earlier
 from core.paging import Cursor
 from core.regions import DEFAULT_REGION, REGION_CHOICES
 from iam.fields import UTCDateTimeField
@@ -266,3 +266,89 @@ class EventFilterForm(forms.Form):
         """Names of the filters set beyond region, project and time (for "clear filters")."""
         names = ("product", "method", "status", "principal", "ip", "resource_type", "resource_id", "q")
         return [n for n in (*names, "request_id") if self.value(n)]
+
+
+# --- Sign-ins ------------------------------------------------------------------------------------
+
+SIGN_IN_RANGES: dict[str, timedelta] = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+}
+SIGN_IN_RANGE_LABELS = {
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+}
+# A week by default: last week's night-time attempts are what a security review looks for first.
+DEFAULT_SIGN_IN_RANGE = "7d"
+SUCCEEDED, FAILED, THROTTLED = "success", "failure", "throttled"
+SIGN_IN_RESULTS = [("", "All"), (SUCCEEDED, "Successful"), (FAILED, "Failed"), (THROTTLED, "Throttled")]
+
+
+class SignInFilterForm(forms.Form):
+    """The Sign-ins tab's URL: time range, result, e-mail and IP, all optional; bad values are
+    form errors. `to_query()` gives the `SignInQuery` that `sign_in_queryset` runs."""
+
+    region = forms.ChoiceField(
+        label="Region",
+        choices=REGION_CHOICES,
+        required=False,
+        error_messages={"invalid_choice": "Unknown region “%(value)s”. Choose fr-par, nl-ams or pl-waw."},
+    )
+    range = forms.ChoiceField(label="Time range", choices=list(SIGN_IN_RANGE_LABELS.items()), required=False)
+    result = forms.ChoiceField(label="Result", choices=SIGN_IN_RESULTS, required=False)
+    email = _text("E-mail", max_length=254, placeholder="name@example.com")
+    ip = _text(
+        "Source IP or CIDR",
+        max_length=64,
+        placeholder="203.0.113.7 or 10.0.0.0/8",
+        validators=(_validate_ip_or_network,),
+    )
+    cursor = forms.CharField(
+        label="Page", required=False, widget=forms.HiddenInput, validators=[_validate_cursor]
+    )
+
+    def __init__(self, data: Mapping[str, Any] | None, *, now: datetime | None = None) -> None:
+        # The drop-down shows the default range when the URL names none (a bound form ignores
+        # `initial`), so that changing another filter does not silently switch to its first option.
+        if data is not None and not data.get("range"):
+            data = {**{k: data.get(k) for k in data}, "range": DEFAULT_SIGN_IN_RANGE}
+        super().__init__(data)
+        self.now = now or timezone.now()
+
+    def value(self, name: str) -> Any:
+        if not self.is_bound:
+            return None
+        self.errors  # noqa: B018 (cleans the form, once)
+        return self.cleaned_data.get(name) or None
+
+    @property
+    def selected_region(self) -> str:
+        return self.value("region") or DEFAULT_REGION
+
+    @property
+    def range_key(self) -> str:
+        return self.value("range") or DEFAULT_SIGN_IN_RANGE
+
+    @property
+    def page_cursor(self) -> Cursor | None:
+        token = self.value("cursor")
+        return Cursor.decode(token) if token else None
+
+    @property
+    def narrowing(self) -> list[str]:
+        return [n for n in ("result", "email", "ip") if self.value(n)]
+
+    def to_query(self) -> SignInQuery:
+        """The filters as one query object. Call it on a valid form."""
+        return SignInQuery(
+            region=self.selected_region,
+            recorded_after=self.now - SIGN_IN_RANGES[self.range_key],
+            recorded_before=self.now,
+            result=self.value("result"),
+            email=(self.value("email") or "").strip() or None,
+            source_ip=(self.value("ip") or "").strip() or None,
+        )

@@ -204,3 +204,6 @@ class AuthenticationEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.email} {self.result} at {self.recorded_at:%Y-%m-%d %H:%M:%S}"
+
+
+AuthenticationEvent._meta.get_field("source_ip").register_lookup(InNetwork)  # the Sign-ins tab's CIDR filter

@@ -20,25 +20,42 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from audit.forms import CUSTOM, RANGE_LABELS, RANGES, EventFilterForm
-from audit.models import Event
+from audit import catalogue
+from audit.forms import (
+    CUSTOM,
+    RANGE_LABELS,
+    RANGES,
+    SIGN_IN_RANGE_LABELS,
+    STATUS_CHOICES,
+    EventFilterForm,
+    SignInFilterForm,
+)
+from audit.models import AuthenticationEvent, Event
 from audit.selectors import (
+    BURST_FAILURES,
+    BURST_SPAN,
+    FACET_SCAN,
+    Facets,
     Timeline,
     earlier,
+    event_facets,
     event_get,
     event_queryset,
     event_timeline,
     events_with_principals,
+    facet_scan_bound,
     later,
     project_list,
+    sign_in_failed_sources,
+    sign_in_queryset,
 )
 from audit.serializers import event_json
 from audit.templatetags.audit_extras import iso_utc, short_id
 from core.paging import EventPage, event_page
-from core.regions import REGIONS
+from core.regions import DEFAULT_REGION, REGION_CHOICES, REGIONS
 from core.time import with_offset
 from iam.http import ConsoleRequest
-from iam.permissions import permission_required
+from iam.permissions import permission_required, request_may
 
 TEMPLATE = "audit/event_list.html"
 PAGE_SIZE = 50
@@ -101,14 +118,20 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
     assert request.organization is not None  # permission_required guarantees it
     query = form.to_query()
     after, before = form.window()
-    qs = event_queryset(organization_id=request.organization.pk, query=query, now=form.now)
+    # Names recorded at the time are principal details: shown (and searched) with `iam:read`.
+    recorded_names = request_may(request, "iam:read")
+    qs = event_queryset(
+        organization_id=request.organization.pk, query=query, now=form.now, recorded_names=recorded_names
+    )
     page: EventPage[Event] = event_page(
         qs,
         order="asc" if form.selected_order == "recorded_at" else "desc",
         cursor=form.page_cursor,
         page_size=PAGE_SIZE,
     )
-    events_with_principals(organization=request.organization, events=page.events)
+    events_with_principals(
+        organization=request.organization, events=page.events, recorded_names=recorded_names
+    )
     timeline: Timeline = event_timeline(qs, query=query, start=after, end=before)
     context: dict[str, Any] = {
         "page": page,
@@ -249,7 +272,11 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
     if event is None:
         return {"event": None}
     organization = request.organization
-    events_with_principals(organization=organization, events=[event])  # type: ignore[arg-type]
+    events_with_principals(
+        organization=organization,  # type: ignore[arg-type]
+        events=[event],
+        recorded_names=request_may(request, "iam:read"),
+    )
     project = next((p for p in projects if p.pk == event.project_id), None)
     at = event.recorded_at
     return {
@@ -282,6 +309,120 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
     }
 
 
+# --- facets: the top values of the current filters, loaded after the list ----------------------
+
+FACETS_TEMPLATE = "audit/event_facets.html"
+STATUS_FILTERS = {code: label.split(" ", 1)[1] for code, label in STATUS_CHOICES}  # the Status filter's
+
+
+@require_GET
+@login_required
+@permission_required("audit_trail:read", method="ListEvents")
+@vary_on_headers("HX-Request", "HX-Target")
+def event_facet_list(request: ConsoleRequest) -> HttpResponse:
+    """The top principals, IPs, methods, products and statuses for the Events page's filters.
+
+    The Events page asks for it with htmx once its results are in (`hx-trigger="load"`), so the
+    list never waits for it; without JavaScript its link opens it as a page of its own.
+    """
+    organization = request.organization
+    assert organization is not None  # permission_required guarantees it
+    form = EventFilterForm(request.GET, projects=project_list(organization=organization), now=timezone.now())
+    context: dict[str, Any] = {
+        "nav": "audit",
+        "tab": "events",
+        "form": form,
+        "region": form.selected_region,
+        "regions": REGIONS,
+        "region_choices": REGION_CHOICES,
+        "events_url": _url(request.GET, cursor=None),
+    }
+    if form.is_valid():
+        recorded_names = request_may(request, "iam:read")
+        query = form.to_query()
+        qs = event_queryset(
+            organization_id=organization.pk, query=query, now=form.now, recorded_names=recorded_names
+        )
+        since = facet_scan_bound(organization_id=organization.pk, query=query, now=form.now)
+        facets = event_facets(qs, organization=organization, recorded_names=recorded_names, since=since)
+        context |= {
+            "facets": facets,
+            "facet_groups": _facet_groups(request.GET, facets),
+            # Exact counts: these are bounded already (count_label stops at 1,000).
+            "facets_counted": f"{facets.sampled:,}",
+            "facet_scan": f"{FACET_SCAN:,}",
+        }
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, f"{FACETS_TEMPLATE}#facets", context)
+    return render(request, FACETS_TEMPLATE, context)
+
+
+def _facet_groups(params: QueryDict, facets: Facets) -> list[dict[str, Any]]:
+    """Each facet's values with the Events URL that adds its filter: None when no filter selects
+    the value (Scaleway's actions, a method the catalogue does not know) or it is the filter
+    already applied."""
+
+    def link(**changes: str) -> str | None:
+        if all(params.get(key) == value for key, value in changes.items()):
+            return None  # already filtered by it
+        return _url(params, cursor=None, **changes)
+
+    def item(value: Any, url: str | None, **extra: Any) -> dict[str, Any]:
+        return {"value": value.value, "count": value.count, "shown": f"{value.count:,}", "url": url, **extra}
+
+    def methods_of(product_name: str) -> tuple[str, ...]:
+        product = catalogue.product(product_name)
+        return product.methods if product else ()
+
+    return [
+        {
+            "name": "principals",
+            "title": "Principals",
+            "items": [
+                item(v, link(principal=v.value) if v.value else None, label=v.label)
+                for v in facets.principals
+            ],
+        },
+        {
+            "name": "ips",
+            "title": "IPs",
+            "items": [item(v, link(ip=v.value) if v.value else None) for v in facets.ips],
+        },
+        {
+            "name": "methods",
+            "title": "Methods",
+            "items": [
+                item(
+                    v,
+                    link(product=v.product, method=v.value) if v.value in methods_of(v.product) else None,
+                    product=v.product,
+                )
+                for v in facets.methods
+            ],
+        },
+        {
+            "name": "products",
+            "title": "Products",
+            "items": [
+                item(v, link(product=v.value) if catalogue.product(v.value) else None)
+                for v in facets.products
+            ],
+        },
+        {
+            "name": "statuses",
+            "title": "Status",
+            "items": [
+                item(
+                    v,
+                    link(status=v.value) if v.value in STATUS_FILTERS else None,
+                    label=f"{v.value} {STATUS_FILTERS.get(v.value, 'Error')}",
+                )
+                for v in facets.statuses
+            ],
+        },
+    ]
+
+
 # --- URLs: every state is a link --------------------------------------------------------------
 
 
@@ -300,3 +441,65 @@ def _query(params: QueryDict, **changes: str | None) -> str:
 
 def _url(params: QueryDict, **changes: str | None) -> str:
     return reverse("audit:events") + _query(params, **changes)
+
+
+# --- Sign-ins: the console's ListAuthenticationEvents -------------------------------------------
+
+SIGN_INS_TEMPLATE = "audit/sign_in_list.html"
+
+
+@require_GET
+@login_required
+@permission_required("audit_trail:read", method="ListAuthenticationEvents")
+@vary_on_headers("HX-Request", "HX-Target")
+def sign_in_list(request: ConsoleRequest) -> HttpResponse:
+    """Console sign-ins (successes, failures, throttling, MFA), newest first, keyset-paged, with
+    the IPs that failed most on top so that a brute-force attempt stands out."""
+    organization = request.organization
+    assert organization is not None  # permission_required guarantees it
+    form = SignInFilterForm(request.GET, now=timezone.now())
+    context: dict[str, Any] = {
+        "nav": "audit",
+        "tab": "sign_ins",
+        "form": form,
+        "region": form.selected_region,
+        "region_choices": REGION_CHOICES,
+        "sign_in_region": DEFAULT_REGION,
+        "range_label": SIGN_IN_RANGE_LABELS[form.range_key],
+        "burst_failures": BURST_FAILURES,
+        "burst_minutes": int(BURST_SPAN.total_seconds() // 60),
+    }
+    if form.is_valid():
+        qs = sign_in_queryset(organization_id=organization.pk, query=form.to_query())
+        page: EventPage[AuthenticationEvent] = event_page(qs, cursor=form.page_cursor, page_size=PAGE_SIZE)
+        sources = sign_in_failed_sources(qs)
+        bursts = {s.source_ip for s in sources if s.is_burst}
+        context |= {
+            "page": page,
+            "rows": [{"sign_in": s, "burst": s.source_ip in bursts} for s in page.events],
+            "sources": [
+                {
+                    "source": s,
+                    "url": _sign_ins_url(request.GET, ip=s.source_ip, result="failure", cursor=None)
+                    if s.source_ip
+                    else None,
+                }
+                for s in sources
+            ],
+            "newer_url": _sign_ins_url(request.GET, cursor=page.previous_cursor.encode())
+            if page.previous_cursor
+            else None,
+            "older_url": _sign_ins_url(request.GET, cursor=page.next_cursor.encode())
+            if page.next_cursor
+            else None,
+            "first_url": _sign_ins_url(request.GET, cursor=None) if form.page_cursor else None,
+        }
+    else:
+        context["invalid"] = True
+    if request.htmx and request.htmx.target == "sign-in-results" and not request.htmx.history_restore_request:
+        return render(request, f"{SIGN_INS_TEMPLATE}#results", context)
+    return render(request, SIGN_INS_TEMPLATE, context)
+
+
+def _sign_ins_url(params: QueryDict, **changes: str | None) -> str:
+    return reverse("audit:sign_ins") + _query(params, **changes)

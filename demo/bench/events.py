@@ -17,7 +17,8 @@ thing days later. The cases:
 - the selectors the Events page calls (`audit.selectors`): the first page of the last hour, 24 h
   and 30 days, a page 100 pages deep through the keyset cursor, every filter (first page and
   timeline), the timeline aggregate, and the drawer's `event_get`;
-- the whole Events page through Django's test client, signed in as the organization's auditor;
+- the whole Events page through Django's test client, signed in as the organization's auditor,
+  alone and followed by its facets' request (`audit:event_facets`, which the page loads lazily);
 - ListEvents through the API view, with the auditor's API key.
 """
 
@@ -43,7 +44,14 @@ from django.urls import reverse
 
 from audit.models import Event
 from audit.partitions import ensure_partitions
-from audit.selectors import EventQuery, event_get, event_queryset, event_timeline, events_with_principals
+from audit.selectors import (
+    EventQuery,
+    event_facets,
+    event_get,
+    event_queryset,
+    event_timeline,
+    events_with_principals,
+)
 from audit.services import Actor, record_many
 from core.paging import Cursor, event_page
 from demo.bench import BenchError
@@ -193,6 +201,10 @@ def _time(case: Case, runs: int) -> Timing:
     return Timing(case, statistics.median(samples), p95, statistics.median(in_database), rows, queries)
 
 
+def _p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20, method="inclusive")[18] if len(samples) > 1 else samples[0]
+
+
 def _parent_indexes() -> dict[str, str]:
     """Partition index name -> the parent's (model's) index name it was cloned from."""
     with connection.cursor() as cursor:
@@ -288,6 +300,37 @@ class _Bench:
         self.stdout.write(f"VACUUM ANALYZE audit_event: {time.perf_counter() - started:.1f} s\n")
         self._report(big, auditor, runs=runs)
 
+    def _report_facets(
+        self,
+        faceted: list[tuple[str, Callable[[], int], Callable[[], int]]],
+        with_facets: Callable[[Callable[[], int], Callable[[], int]], Callable[[], int]],
+        *,
+        runs: int,
+    ) -> None:
+        """The Events page alone and with its facets (its second request), p50 and p95. The runs
+        alternate (alone, with, alone...) so that the load of a shared machine weighs on both
+        alike. The issue's budget: facets add less than 20% to the page's time."""
+        self.stdout.write(
+            f"\nEvents page without and with its facets (a second, lazy request), {runs} runs, ms\n"
+            f"{'window':<30} {'page p50':>9} {'p95':>8} {'+facets p50':>12} {'p95':>8} {'facets add':>11}\n"
+        )
+        for label, page, facets in faceted:
+            both = with_facets(page, facets)
+            both()  # warm-up, untimed
+            alone, together = [], []
+            for _ in range(runs):
+                for samples, run in ((alone, page), (together, both)):
+                    start = time.perf_counter()
+                    run()
+                    samples.append((time.perf_counter() - start) * 1000)
+            p50, p50_both = statistics.median(alone), statistics.median(together)
+            added = (p50_both - p50) / p50 if p50 else 0.0
+            flag = "  << over 20%" if added > 0.2 else ""
+            self.stdout.write(
+                f"{label:<30} {p50:>9.1f} {_p95(alone):>8.1f} {p50_both:>12.1f} {_p95(together):>8.1f} "
+                f"{added:>10.0%}{flag}\n"
+            )
+
     def _load(self, casts: list[Cast], *, events: int, noise: int, days: int, seed: int) -> None:
         rng = random.Random(seed)
         pools: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -340,6 +383,10 @@ class _Bench:
 
         def page(q: EventQuery, cursor: Cursor | None = None) -> int:
             return len(event_page(event_queryset(organization_id=org_id, query=q), cursor=cursor).events)
+
+        def facet_count(q: EventQuery) -> int:
+            facets = event_facets(event_queryset(organization_id=org_id, query=q), organization=organization)
+            return facets.sampled
 
         def timeline(q: EventQuery) -> int:
             after, before = q.window()
@@ -444,6 +491,58 @@ class _Bench:
 
             return get
 
+        facets_url = reverse("audit:event_facets")
+
+        def facets_view(window: str, **params: str) -> Callable[[], int]:
+            """The facets' own request, as the Events page's placeholder makes it (htmx)."""
+            after, before = windows[window]
+            url = f"{facets_url}?" + urlencode(
+                {
+                    "region": REGION,
+                    "range": "custom",
+                    "after": after.isoformat(),
+                    "before": before.isoformat(),
+                }
+                | params
+            )
+
+            def get() -> int:
+                response = console.get(url, headers={"HX-Request": "true", "HX-Target": "facets"})
+                if response.status_code != 200 or b'data-facet="principals"' not in response.content:
+                    raise BenchError(f"{url} answered {response.status_code} without facets")
+                return response.content.count(b'class="facet-count"')
+
+            return get
+
+        def with_facets(page: Callable[[], int], facets: Callable[[], int]) -> Callable[[], int]:
+            """The page, then its facets: both requests the browser makes."""
+
+            def both() -> int:
+                rows = page()
+                facets()
+                return rows
+
+            return both
+
+        # (label, page, its facets): the Events page without and with its facets, side by side.
+        faceted = [
+            ("last hour", view("1h"), facets_view("1h")),
+            ("last 24 h", view("24h"), facets_view("24h")),
+            ("30 days", view("30d"), facets_view("30d")),
+            ("30 days, 403s", view("30d", status="403"), facets_view("30d", status="403")),
+            (f"30 days, search “{TEXT}”", view("30d", q=TEXT), facets_view("30d", q=TEXT)),
+        ]
+        cases += [
+            Case("facets: event_facets, last hour", lambda: facet_count(query("1h")), explain=True),
+            Case("facets: event_facets, 30 days", lambda: facet_count(query("30d")), explain=True),
+            Case("search “Unknown”: page, 30 days", lambda: page(query("30d", text="Unknown")), explain=True),
+            Case(
+                "search “Unknown”: timeline, 30 days",
+                lambda: timeline(query("30d", text="Unknown")),
+                explain=True,
+            ),
+            Case("search IP 10.64.: page, 30 days", lambda: page(query("30d", text="10.64."))),
+        ]
         cases += [
             Case("Events page, last hour (auditor)", view("1h")),
             Case("Events page, 30 days, 403s (htmx)", view("30d", htmx=True, status="403")),
@@ -463,6 +562,7 @@ class _Bench:
             self.stdout.write(
                 f"{t.case.name:<48} {t.median:>8.1f} {t.p95:>8.1f} {t.database:>8.1f} {t.queries:>7} {t.rows:>8,}{flag}\n"
             )
+        self._report_facets(faceted, with_facets, runs=runs)
         self.stdout.write("\nEXPLAIN ANALYZE of the queries behind the main cases:\n")
         parents = _parent_indexes()
         for case in cases:
