@@ -315,7 +315,7 @@ FACETS_TEMPLATE = "audit/event_facets.html"
 STATUS_FILTERS = {code: label.split(" ", 1)[1] for code, label in STATUS_CHOICES}  # the Status filter's
 
 
-@require_GET
+@require_safe
 @login_required
 @permission_required("audit_trail:read", method="ListEvents")
 @vary_on_headers("HX-Request", "HX-Target")
@@ -448,7 +448,7 @@ def _url(params: QueryDict, **changes: str | None) -> str:
 SIGN_INS_TEMPLATE = "audit/sign_in_list.html"
 
 
-@require_GET
+@require_safe
 @login_required
 @permission_required("audit_trail:read", method="ListAuthenticationEvents")
 @vary_on_headers("HX-Request", "HX-Target")
