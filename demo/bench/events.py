@@ -317,7 +317,8 @@ class _Bench:
         for label, page, facets in faceted:
             both = with_facets(page, facets)
             both()  # warm-up, untimed
-            alone, together = [], []
+            alone: list[float] = []
+            together: list[float] = []
             for _ in range(runs):
                 for samples, run in ((alone, page), (together, both)):
                     start = time.perf_counter()
