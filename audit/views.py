@@ -118,6 +118,7 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
         order="asc" if form.selected_order == "recorded_at" else "desc",
         cursor=form.page_cursor,
         page_size=PAGE_SIZE,
+        numbered=True,
     )
     events_with_principals(organization=request.organization, events=page.events)
     timeline: Timeline = event_timeline(qs, query=query, start=after, end=before)

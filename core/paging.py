@@ -98,12 +98,18 @@ def _after[Row: Model](qs: QuerySet[Row], cursor: Cursor, ascending: bool) -> Qu
 
 
 def event_page[Row: Model](
-    qs: QuerySet[Row], *, order: Order = "desc", cursor: Cursor | None = None, page_size: int = 50
+    qs: QuerySet[Row],
+    *,
+    order: Order = "desc",
+    cursor: Cursor | None = None,
+    page_size: int = 50,
+    numbered: bool = False,
 ) -> EventPage[Row]:
     """One keyset page of `qs` (never OFFSET): one query of page_size + 1 rows.
 
     A cursor with `newer=True` fetches the page just before it (toward the first page) by walking
-    the reverse order, then flips the rows back.
+    the reverse order, then flips the rows back. `numbered` pages know their place in the list
+    (`start`), and so do the cursors they hand out; others' tokens stay as they were.
     """
     ascending = order == "asc"
     walk_ascending = ascending != bool(cursor and cursor.newer)
@@ -116,7 +122,9 @@ def event_page[Row: Model](
     # Where the page starts in the list: each cursor carries its row's place (`index`), so going
     # older adds and going back subtracts, with no count of the rows before.
     start: int | None
-    if cursor is None:
+    if not numbered:
+        start = None
+    elif cursor is None:
         start = 0
     elif cursor.index is None:
         start = None
