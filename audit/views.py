@@ -185,8 +185,19 @@ class _Pivots:
             return self(product=product_name, method=method)
         return self(method=method) if method in _KNOWN_METHODS else None
 
+    def resource(self, type_: object, id_: object) -> str | None:
+        """The resource by type and ID, or by ID alone when its type is not one the filter lists;
+        none for an ID longer than the filter takes."""
+        if not id_ or len(str(id_)) > RESOURCE_ID_MAX:
+            return None
+        if type_ in _KNOWN_TYPES:
+            return self(resource_type=str(type_), resource_id=str(id_))
+        return self(resource_id=str(id_))
+
 
 _KNOWN_METHODS = frozenset(catalogue.methods())
+_KNOWN_TYPES = frozenset(catalogue.RESOURCE_TYPES)
+RESOURCE_ID_MAX = 128  # EventFilterForm.resource_id's max_length
 
 
 @functools.cache
@@ -227,9 +238,7 @@ def _event_rows(events: list[Event], *, params: QueryDict, now: datetime) -> lis
                 "method_url": method_url,
                 "method_html": _breakable(event.method_name) if method_url else "",
                 "ip_url": pivot(ip=event.source_ip) if event.source_ip else None,
-                "resource_url": pivot(resource_type=resource["type"], resource_id=resource["id"])
-                if resource.get("type") and resource.get("id")
-                else None,
+                "resource_url": pivot.resource(resource.get("type"), resource.get("id")),
                 "principal": event.principal_label,  # type: ignore[attr-defined]  # events_with_principals
                 "resource": {
                     "type": resource.get("type", ""),
@@ -377,9 +386,7 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
                 "type": r.get("type", ""),
                 "name": r.get("name", ""),
                 "id": r.get("id", ""),
-                "url": pivot(resource_type=str(r["type"]), resource_id=str(r["id"]))
-                if r.get("type") and r.get("id")
-                else None,
+                "url": pivot.resource(r.get("type"), r.get("id")),
             }
             for r in (x if isinstance(x, dict) else {} for x in (event.resources or []))
         ],

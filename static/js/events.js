@@ -142,6 +142,30 @@
     row.querySelector("a.event-link")?.click();
   });
 
+  // "5 min ago" stays true while the page is open (the server wrote it as of the page's load).
+  function ago(then, now) {
+    let seconds = Math.trunc((now - then) / 1000);
+    const future = seconds < 0;
+    seconds = Math.abs(seconds);
+    if (seconds < 60) return "just now";
+    for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]]) {
+      if (seconds >= size) {
+        const amount = `${Math.trunc(seconds / size)} ${unit}`;
+        return future ? `in ${amount}` : `${amount} ago`;
+      }
+    }
+    return "just now";
+  }
+  setInterval(() => {
+    const now = Date.now();
+    for (const cell of document.querySelectorAll("#events-table td.col-date")) {
+      const time = cell.querySelector("time[datetime]");
+      const label = cell.querySelector(".ago");
+      const then = time ? Date.parse(time.getAttribute("datetime")) : NaN;
+      if (label && !Number.isNaN(then)) label.textContent = ago(then, now);
+    }
+  }, 30000);
+
   // Copy JSON: the event as the API returns it.
   document.addEventListener("click", async (event) => {
     const button = event.target instanceof Element ? event.target.closest("[data-copy-json]") : null;

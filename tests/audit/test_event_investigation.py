@@ -76,7 +76,7 @@ def test_offsets_with_seconds_print_whole():
 
 def test_the_custom_range_names_the_zone_it_reads_in(auditor_client, acme_events):
     html = html_of(auditor_client.get(URL, {"range": "custom"}))
-    assert re.search(r"Times in <strong>Europe/Paris</strong> \(UTC\+0[12]:00\), 24-hour clock", html)
+    assert re.search(r"Times in <strong>Europe/Paris</strong> \(UTC\+0[12]:00 now\)", html)
 
 
 # --- §12: time as people say it ----------------------------------------------------------------
@@ -188,9 +188,30 @@ def test_a_row_leaves_out_pivots_the_filters_would_refuse(auditor_client, acme, 
             method_name="DoSomething",
             resources=[{"type": "x"}],
         )
+        + make_events(
+            acme,
+            1,
+            actor=Actor.system(),
+            product_name="made-up-product",
+            method_name="DoSomething",
+            resources=[{"type": "x", "id": "y" * 129}],
+        )
     )
     html = html_of(auditor_client.get(URL))
-    assert links(html) == []  # no principal, unknown product and method, a resource without id, no IP
+    assert links(html) == []  # no principal, unknown product and method, no usable resource ID, no IP
+    record_many(
+        make_events(
+            acme,
+            1,
+            actor=Actor.system(),
+            product_name="made-up-product",
+            method_name="DoSomething",
+            resources=[{"type": "made_up_type", "id": "r-1"}],
+        )
+    )
+    [by_id] = links(html_of(auditor_client.get(URL)))
+    assert params(by_id) == {"resource_id": ["r-1"]}  # a type the filter does not list: the ID alone
+    assert len(rows(auditor_client.get(by_id))) == 1
 
 
 def test_the_drawer_pivots_too_keeping_the_lists_query(auditor_client, acme_events, removed_member):
