@@ -304,15 +304,17 @@ def _height(count: int, peak: int) -> float:
 
 
 def _axis(timeline: Timeline) -> list[dict[str, Any]]:
-    """The time axis's labels, at the chart's ends and quarters (its buckets' edges, so a label
-    sits under the bar that starts there): full date and offset at the ends, the time between."""
+    """The time axis's labels, at the chart's ends and quarters: full date and offset at the ends,
+    the time between. A quarter's label names the bucket edge nearest to it (at most half a bar
+    off), so it reads 21:00 rather than 21:07."""
     if not timeline.buckets:
         return []
+    count = len(timeline.buckets)
     first, last = timeline.buckets[0].start, timeline.buckets[-1].end
     span = last - first
     ticks = []
     for i in range(AXIS_TICKS + 1):
-        at = first + span * i / AXIS_TICKS
+        at = later(first, timeline.width * round(count * i / AXIS_TICKS))  # later(): not past year 9999
         if i in (0, AXIS_TICKS):
             text = with_offset(at, "minutes")
         else:
