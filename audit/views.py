@@ -56,6 +56,7 @@ BAR_PITCH = 10  # SVG units per timeline bucket (the chart stretches to the page
 # how many. The timeline's buckets count every match anyway, so neither costs a query.
 EXACT_COUNT_CAP = 10_000
 AXIS_TICKS = 4  # the timeline's time axis is labelled at its ends and at each quarter
+MIN_BAR = 7  # of 100: a bucket with any event stands at least 4-5 px tall on the 64-px chart
 
 
 @require_GET
@@ -300,7 +301,7 @@ def _height(count: int, peak: int) -> float:
     if not count:
         return 0
     # A bucket with any event keeps a visible sliver, however tall the peak.
-    return max(round(math.sqrt(count / peak) * 100, 2), 3)
+    return max(round(math.sqrt(count / peak) * 100, 2), MIN_BAR)
 
 
 def _axis(timeline: Timeline) -> list[dict[str, Any]]:
@@ -336,7 +337,7 @@ def _bars(request: ConsoleRequest, timeline: Timeline) -> list[dict[str, Any]]:
             continue
         total_h = _height(bucket.total, peak)
         # The 403s, stacked at the bottom, take their share of the bar (a sqrt of each would not add up).
-        denied_h = max(round(total_h * bucket.denied / bucket.total, 2), 3) if bucket.denied else 0
+        denied_h = max(round(total_h * bucket.denied / bucket.total, 2), MIN_BAR / 2) if bucket.denied else 0
         title = (
             f"{with_offset(bucket.start, 'minutes')} – {with_offset(bucket.end, 'minutes')}: "
             f"{bucket.total} event{pluralize(bucket.total)}"

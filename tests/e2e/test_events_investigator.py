@@ -226,3 +226,36 @@ def test_the_custom_range_reads_in_full_in_the_users_zone(page: Page, live_serve
     expect(page).to_have_url(re.compile(r"range=today"))
     expect(page.locator(".results-head .summary")).to_contain_text("Today (since ")
     expect(rows(page).first.locator(".ago")).to_contain_text(re.compile(r"ago|just now"))
+
+
+def test_a_spike_leaves_the_quiet_hours_readable_on_the_timeline(
+    page: Page, live_server, auditor, acme, owner
+):
+    """Issue 10 §9: 307 events in the last hour beside one an hour for the 23 before."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    actor = Actor("user", owner.pk, owner.email, IPS[0], "scaleway-sdk-go/v1.0.0")
+    secret = {
+        "product_name": "secret-manager",
+        "service_name": "scaleway.secret_manager.v1beta1.Api",
+        "method_name": "CreateSecret",
+        "locality": "fr-par",
+    }
+    spike = [now - timedelta(seconds=5 + i * 0.5) for i in range(307)]
+    quiet = [now - timedelta(hours=h, minutes=10) for h in range(2, 24)]
+    record_many(
+        [build_event(organization_id=acme.pk, actor=actor, recorded_at=at, **secret) for at in spike + quiet]
+    )
+    _login(page, live_server, auditor, width=1280, height=800)
+    page.select_option("#id_range", "24h")
+    expect(page).to_have_url(re.compile(r"range=24h"))
+    bars = page.locator(".timeline-chart .bar-ok")
+    expect(bars).to_have_count(23)
+    heights = [bar.bounding_box()["height"] for bar in bars.all()]
+    assert min(heights) >= 4 and max(heights) > 10 * min(heights) / 2
+    axis = page.locator(".timeline-axis time")
+    expect(axis).to_have_count(5)
+    figure = page.locator("figure.timeline")
+    expect(figure).to_contain_text("√ scale · peak 307")
+    figure.screenshot(path=SHOTS / "events_timeline_spike.png")
