@@ -122,6 +122,14 @@ def test_today_lists_todays_events_and_says_where_the_day_starts(auditor_client,
     )
 
 
+def test_an_empty_yesterday_explains_itself_and_offers_a_wider_window(auditor_client, acme, project):
+    html = html_of(auditor_client.get(URL, {"range": "yesterday", "project": str(project.pk)}))
+    assert re.search(
+        r"No events in fr-par for web-shop yesterday \(\d{4}-\d\d-\d\d 00:00 \+0[12]:00 to ", html
+    )
+    assert re.search(r"Show the last (7 days|24 hours)", html)  # 24 hours when DST made yesterday 23 h
+
+
 def test_relative_times_read_as_people_say_them():
     now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
     assert ago(now - timedelta(seconds=20), now) == "just now"
