@@ -35,8 +35,12 @@ RANGE_LABELS = {
     "24h": "Last 24 hours",
     "7d": "Last 7 days",
     "30d": "Last 30 days",
+    "today": "Today",
+    "yesterday": "Yesterday",
     "custom": "Custom range",
 }
+# Calendar days in the time zone the page shows (the user's, or UTC by their choice).
+TODAY, YESTERDAY = "today", "yesterday"
 DEFAULT_RANGE = "1h"
 CUSTOM = "custom"
 NEWEST_FIRST, OLDEST_FIRST = "-recorded_at", "recorded_at"
@@ -75,6 +79,13 @@ class LocalDateTimeInput(forms.DateTimeInput):
             # Not strftime: it drops the leading zeros of years before 1000.
             return value.replace(tzinfo=None, microsecond=0).isoformat()
         return super().format_value(value)
+
+
+def _local_midnight(moment: datetime) -> datetime:
+    """The start of `moment`'s calendar day in the active time zone (DST-safe: a day of 23 or 25
+    hours starts at its own midnight)."""
+    local = timezone.localtime(moment)
+    return timezone.make_aware(datetime.combine(local.date(), datetime.min.time()))
 
 
 def _validate_ip_or_network(value: str) -> None:
@@ -173,12 +184,18 @@ class EventFilterForm(forms.Form):
         # the drop-down offers only the chosen product's methods.
         method = cast(forms.ChoiceField, self.fields["method"])
         method.choices = [("", "All methods"), *((m, m) for m in catalogue.methods())]
+        method.error_messages["invalid_choice"] = "Unknown method “%(value)s”. Pick one from the list."
         product = catalogue.product(self.data.get("product") or "")
+        # Without a product there are some 240 methods: a text box with suggestions (a native
+        # datalist, searchable as you type) rather than a drop-down to scroll through.
+        self.method_suggestions: tuple[str, ...] = ()
         if product:
-            cast(forms.Select, method.widget).choices = [
-                ("", "All methods"),
-                *((m, m) for m in product.methods),
-            ]
+            method.widget = forms.Select(choices=[("", "All methods"), *((m, m) for m in product.methods)])
+        else:
+            self.method_suggestions = catalogue.methods()
+            method.widget = forms.TextInput(
+                attrs={"list": "method-options", "placeholder": "All methods", "autocomplete": "off"}
+            )
         # The region drop-down sits in the tabs row, outside the <form>, and still belongs to it.
         self.fields["region"].widget.attrs["form"] = "filters"
 
@@ -187,10 +204,17 @@ class EventFilterForm(forms.Form):
         super().clean()
         data = self.cleaned_data
         after, before = data.get("after"), data.get("before")
-        if data.get("range") == CUSTOM:
-            if after and before and after >= before:
-                self.add_error("before", "The end of the range must be after its start.")
-            elif after and before and before - after > MAX_CUSTOM_RANGE:
+        # A range with bounds and no preset is a custom range too (see `range_key`).
+        custom = data.get("range") == CUSTOM or (not data.get("range") and (after or before))
+        if custom and (after or before):
+            # An open end is "now" (no start is an hour before the end): judge the range it makes.
+            end = before or self.now
+            if after and after >= end:
+                if before:
+                    self.add_error("before", "The end of the range must be after its start.")
+                else:
+                    self.add_error("after", "The start of the range must be in the past.")
+            elif after and end - after > MAX_CUSTOM_RANGE:
                 self.add_error("after", "A range covers at most 90 days.")
         product = catalogue.product(data.get("product") or "")
         method = data.get("method")
@@ -239,6 +263,12 @@ class EventFilterForm(forms.Form):
             before = self.value("before") or self.now
             after = self.value("after") or earlier(before, RANGES[DEFAULT_RANGE])
             return after, before
+        if self.range_key == TODAY:
+            return _local_midnight(self.now), self.now
+        if self.range_key == YESTERDAY:
+            today = _local_midnight(self.now)
+            # Noon of the day before is always in yesterday, whatever DST did to its length.
+            return _local_midnight(today - timedelta(hours=12)), today
         return self.now - RANGES[self.range_key], self.now
 
     def to_query(self) -> EventQuery:

@@ -6,6 +6,9 @@ htmx asks for a region by id (`HX-Target`): `results` (filters, sort, pages, tim
 
 from __future__ import annotations
 
+import functools
+import math
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -17,6 +20,8 @@ from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
@@ -27,6 +32,8 @@ from audit.forms import (
     RANGES,
     SIGN_IN_RANGE_LABELS,
     STATUS_CHOICES,
+    TODAY,
+    YESTERDAY,
     EventFilterForm,
     SignInFilterForm,
 )
@@ -53,7 +60,7 @@ from audit.serializers import event_json
 from audit.templatetags.audit_extras import iso_utc, short_id
 from core.paging import EventPage, event_page
 from core.regions import DEFAULT_REGION, REGION_CHOICES, REGIONS
-from core.time import with_offset
+from core.time import ago, utc_offset, with_offset
 from iam.http import ConsoleRequest
 from iam.permissions import permission_required, request_may
 
@@ -63,6 +70,11 @@ AROUND = timedelta(minutes=5)  # "around this time": five minutes either side
 SAME_REQUEST = timedelta(hours=1)  # one request's events are seconds apart; an hour is generous
 PRESET_ORDER = ("1h", "24h", "7d", "30d")
 BAR_PITCH = 10  # SVG units per timeline bucket (the chart stretches to the page's width)
+# Up to this many matching events the page says exactly how many; past it, "10,000+" and about
+# how many. The timeline's buckets count every match anyway, so neither costs a query.
+EXACT_COUNT_CAP = 10_000
+AXIS_TICKS = 4  # the timeline's time axis is labelled at its ends and at each quarter
+MIN_BAR = 7  # of 100: a bucket with any event stands at least 4-5 px tall on the 64-px chart
 
 
 @require_safe
@@ -98,6 +110,7 @@ def _events_page(request: ConsoleRequest, *, event: Event | None) -> HttpRespons
         "form": form,
         "region": form.selected_region,
         "regions": REGIONS,
+        "utc_offset": utc_offset(form.now),
         # Rows link to the drawer with the list's own query, so closing it lands on the same page.
         "list_query": _query(request.GET),
     }
@@ -128,21 +141,27 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
         order="asc" if form.selected_order == "recorded_at" else "desc",
         cursor=form.page_cursor,
         page_size=PAGE_SIZE,
+        numbered=True,
     )
     events_with_principals(
         organization=request.organization, events=page.events, recorded_names=recorded_names
     )
     timeline: Timeline = event_timeline(qs, query=query, start=after, end=before)
+    total = timeline.total
     context: dict[str, Any] = {
         "page": page,
-        "rows": _event_rows(page.events, list_query=_query(request.GET)),
+        "rows": _event_rows(page.events, params=request.GET, now=form.now),
         "timeline": timeline,
         "bars": _bars(request, timeline),
         "chart_width": len(timeline.buckets) * BAR_PITCH,
+        "axis": _axis(timeline),
+        "y_mid": round(timeline.peak / 4) if timeline.peak >= 8 else None,
         "window_start": after,
         "window_end": before,
         "window_label": _window_label(form, after, before),
-        "total": timeline.total,
+        "total": total,
+        "total_label": f"{total:,}" if total < EXACT_COUNT_CAP else f"{EXACT_COUNT_CAP:,}+",
+        "total_estimate": _about(total) if total >= EXACT_COUNT_CAP else None,
         "newer_url": _url(request.GET, cursor=page.previous_cursor.encode())
         if page.previous_cursor
         else None,
@@ -159,12 +178,71 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
     return context
 
 
-def _event_rows(events: list[Event], *, list_query: str) -> list[dict[str, Any]]:
+def _about(count: int) -> str:
+    """`about 12,000`, `about 1.2 million`: two significant figures, for counts past the cap."""
+    if count >= 1_000_000:
+        return f"about {round(count / 1_000_000, 1):g} million"
+    digits = len(str(count)) - 2
+    return f"about {round(count, -digits):,}"
+
+
+class _Pivots:
+    """Links that narrow the current list to one value of a row (its IP, principal, method...):
+    the list's own query with that filter added, back on the first page. The query is read once,
+    so each link costs one urlencode."""
+
+    def __init__(self, params: QueryDict) -> None:
+        self.base = {k: cast(str, v) for k, v in params.items() if v and k != "cursor"}
+        self.path = reverse("audit:events")
+
+    def __call__(self, **filters: str) -> str:
+        return f"{self.path}?{urlencode(self.base | filters)}"
+
+    def product(self, name: str) -> str | None:
+        # Only what the filter accepts: an ingested event may name a product the catalogue lacks.
+        return self(product=name) if catalogue.product(name) else None
+
+    def method(self, product_name: str, method: str) -> str | None:
+        """The method within its product (the method drop-down then lists that product's), or
+        alone when the product is not one the filters know."""
+        product = catalogue.product(product_name)
+        if product and method in product.methods:
+            return self(product=product_name, method=method)
+        return self(method=method) if method in _KNOWN_METHODS else None
+
+    def resource(self, type_: object, id_: object) -> str | None:
+        """The resource by type and ID, or by ID alone when its type is not one the filter lists;
+        none for an ID longer than the filter takes."""
+        if not id_ or len(str(id_)) > RESOURCE_ID_MAX:
+            return None
+        if type_ in _KNOWN_TYPES:
+            return self(resource_type=str(type_), resource_id=str(id_))
+        return self(resource_id=str(id_))
+
+
+_KNOWN_METHODS = frozenset(catalogue.methods())
+_KNOWN_TYPES = frozenset(catalogue.RESOURCE_TYPES)
+RESOURCE_ID_MAX = 128  # EventFilterForm.resource_id's max_length
+
+
+@functools.cache
+def _breakable(method: str) -> str:
+    """`CreateSecret<wbr>Version`: a catalogue method name that may wrap between its words in a
+    narrow column. Cached: there are some 240 such names."""
+    return mark_safe(
+        "<wbr>".join(escape(word) for word in re.findall(r"[A-Z]*[^A-Z]*", method) if word)
+    )  # each word is escaped
+
+
+def _event_rows(events: list[Event], *, params: QueryDict, now: datetime) -> list[dict[str, Any]]:
     """What each row of the Events table shows, worked out once per event so that the row template
     only places values (a template tag or filter per cell made the table a third slower).
 
-    Each row links to its drawer with the list's own query, so closing it lands on this page.
+    Each row links to its drawer with the list's own query, so closing it lands on this page, and
+    each of its principal, product, method, resource and IP to the list narrowed to that value.
     """
+    list_query = _query(params)
+    pivot = _Pivots(params)
     rows = []
     for event in events:
         at = event.recorded_at
@@ -172,12 +250,20 @@ def _event_rows(events: list[Event], *, list_query: str) -> list[dict[str, Any]]
         first = resources[0] if resources else None
         # As a template would: a missing key (or a malformed entry) shows as nothing.
         resource = first if isinstance(first, dict) else {}
+        method_url = pivot.method(event.product_name, event.method_name)
         rows.append(
             {
                 "event": event,
                 "url": reverse("audit:event", args=[event.pk]) + list_query,
                 "at": with_offset(at),
                 "iso": iso_utc(at),
+                "ago": ago(at, now),
+                "principal_url": pivot(principal=str(event.principal_id)) if event.principal_id else None,
+                "product_url": pivot.product(event.product_name),
+                "method_url": method_url,
+                "method_html": _breakable(event.method_name) if method_url else "",
+                "ip_url": pivot(ip=event.source_ip) if event.source_ip else None,
+                "resource_url": pivot.resource(resource.get("type"), resource.get("id")),
                 "principal": event.principal_label,  # type: ignore[attr-defined]  # events_with_principals
                 "resource": {
                     "type": resource.get("type", ""),
@@ -206,7 +292,7 @@ def _empty_state(
     context: dict[str, Any] = {"empty_message": message + "."}
     span = before - after
     wider = next((key for key in PRESET_ORDER if RANGES[key] > span), None)
-    if form.range_key != CUSTOM:
+    if form.range_key in PRESET_ORDER:
         current = PRESET_ORDER.index(form.range_key)
         wider = PRESET_ORDER[current + 1] if current + 1 < len(PRESET_ORDER) else None
     if wider:
@@ -222,8 +308,45 @@ def _window_label(
 ) -> str:
     if form.range_key == CUSTOM:
         return f"between {with_offset(after, 'minutes')} and {with_offset(before, 'minutes')}"
+    if form.range_key in (TODAY, YESTERDAY):
+        # A calendar day is the reader's own: say where it starts, offset included.
+        since = f"since {with_offset(after, 'minutes')}"
+        if form.range_key == YESTERDAY:
+            since = f"{with_offset(after, 'minutes')} to {with_offset(before, 'minutes')}"
+        day = form.range_key if lowercase else RANGE_LABELS[form.range_key]
+        return f"{day} ({since})"
     label = RANGE_LABELS[form.range_key]
     return f"in the {label[0].lower()}{label[1:]}" if lowercase else label
+
+
+def _height(count: int, peak: int) -> float:
+    """A bar's height on the chart's square-root scale (100 for the peak): a burst of 300 in one
+    bucket leaves a bucket of 10 at 18, not at 3, so a quiet day beside a spike still reads."""
+    if not count:
+        return 0
+    # A bucket with any event keeps a visible sliver, however tall the peak.
+    return max(round(math.sqrt(count / peak) * 100, 2), MIN_BAR)
+
+
+def _axis(timeline: Timeline) -> list[dict[str, Any]]:
+    """The time axis's labels, at the chart's ends and quarters: full date and offset at the ends,
+    the time between. A quarter's label names the bucket edge nearest to it (at most half a bar
+    off), so it reads 21:00 rather than 21:07."""
+    if not timeline.buckets:
+        return []
+    count = len(timeline.buckets)
+    first, last = timeline.buckets[0].start, timeline.buckets[-1].end
+    span = last - first
+    ticks = []
+    for i in range(AXIS_TICKS + 1):
+        at = later(first, timeline.width * round(count * i / AXIS_TICKS))  # later(): not past year 9999
+        if i in (0, AXIS_TICKS):
+            text = with_offset(at, "minutes")
+        else:
+            local = timezone.localtime(at)
+            text = local.strftime("%m-%d %H:%M" if span > timedelta(days=1) else "%H:%M")
+        ticks.append({"iso": iso_utc(at), "text": text})
+    return ticks
 
 
 def _bars(request: ConsoleRequest, timeline: Timeline) -> list[dict[str, Any]]:
@@ -236,9 +359,9 @@ def _bars(request: ConsoleRequest, timeline: Timeline) -> list[dict[str, Any]]:
     for i, bucket in enumerate(timeline.buckets):
         if not bucket.total:
             continue
-        # A bucket with any event keeps a visible sliver, however tall the peak.
-        total_h = max(round(bucket.total / peak * 100, 2), 3)
-        denied_h = max(round(bucket.denied / peak * 100, 2), 3) if bucket.denied else 0
+        total_h = _height(bucket.total, peak)
+        # The 403s, stacked at the bottom, take their share of the bar (a sqrt of each would not add up).
+        denied_h = max(round(total_h * bucket.denied / bucket.total, 2), MIN_BAR / 2) if bucket.denied else 0
         title = (
             f"{with_offset(bucket.start, 'minutes')} – {with_offset(bucket.end, 'minutes')}: "
             f"{bucket.total} event{pluralize(bucket.total)}"
@@ -279,10 +402,25 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
     )
     project = next((p for p in projects if p.pk == event.project_id), None)
     at = event.recorded_at
+    pivot = _Pivots(request.GET)
     return {
         "event": event,
         "event_project": project,
         "event_json": event_json(event),
+        "event_ago": ago(at, timezone.now()),
+        "pivot_principal_url": pivot(principal=str(event.principal_id)) if event.principal_id else None,
+        "pivot_ip_url": pivot(ip=event.source_ip) if event.source_ip else None,
+        "pivot_product_url": pivot.product(event.product_name),
+        "pivot_method_url": pivot.method(event.product_name, event.method_name),
+        "drawer_resources": [
+            {
+                "type": r.get("type", ""),
+                "name": r.get("name", ""),
+                "id": r.get("id", ""),
+                "url": pivot.resource(r.get("type"), r.get("id")),
+            }
+            for r in (x if isinstance(x, dict) else {} for x in (event.resources or []))
+        ],
         "close_url": reverse("audit:events") + _query(request.GET),
         "same_request_url": _url(
             QueryDict(),

@@ -25,8 +25,11 @@ def iso(value: datetime | None, *, timespec: Timespec = "microseconds") -> str |
 
 
 def _offset(value: datetime) -> str:
-    offset = value.strftime("%z")  # "+0100"
-    return f"{offset[:3]}:{offset[3:]}" if offset else "+00:00"
+    """`+01:00`; `+00:09:21` for the odd historical offset with seconds (Paris before 1911)."""
+    offset = value.strftime("%z")  # "+0100", or "+000921" with seconds
+    if not offset:
+        return "+00:00"
+    return ":".join((offset[:3], offset[3:5], *((offset[5:7],) if offset[5:7] else ())))
 
 
 def _local(value: datetime) -> datetime:
@@ -38,6 +41,11 @@ def _local(value: datetime) -> datetime:
         return timezone.localtime(value)
     except OverflowError:
         return value.astimezone(UTC)
+
+
+def utc_offset(value: datetime) -> str:
+    """The active time zone's offset at `value`: `+01:00`."""
+    return _offset(_local(value))
 
 
 def with_offset(value: datetime | None, precision: str = "seconds") -> str:
@@ -56,3 +64,17 @@ def with_offset(value: datetime | None, precision: str = "seconds") -> str:
     else:
         text = f"{local.year:04d}-" + local.strftime("%m-%d %H:%M:%S")
     return f"{text} {_offset(local)}"
+
+
+def ago(value: datetime, now: datetime) -> str:
+    """How long before `now` `value` was, as people say it: `just now`, `5 min ago`, `3 h ago`,
+    `2 d ago` (`in 2 min` for a clock ahead of ours). Whole units, rounded down."""
+    seconds = int((now - value).total_seconds())
+    future, seconds = seconds < 0, abs(seconds)
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            amount = f"{seconds // size} {unit}"
+            return f"in {amount}" if future else f"{amount} ago"
+    return "just now"  # unreachable: seconds >= 60 here

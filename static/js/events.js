@@ -5,13 +5,21 @@
   const form = () => document.getElementById("filters");
   let openedId = null; // the event whose drawer is open, to give focus back to its row
 
-  // Controls that belong to the filter form but sit elsewhere (the region drop-down in the tabs)
-  // submit it like the controls inside it.
+  // A drop-down applies as soon as it changes, the region's in the tabs row included. Typed
+  // fields (search, IP, IDs, dates) apply on Enter or Apply: the form's one trigger is `submit`,
+  // so each of those sends one request, never a "change" request cancelled by the submit's.
   document.addEventListener("change", (event) => {
     const control = event.target;
-    if (!(control instanceof HTMLElement) || control.getAttribute("form") !== "filters") return;
-    if (control.closest("#filters")) return;
+    if (!(control instanceof HTMLSelectElement) || control.form !== form()) return;
     form()?.requestSubmit();
+  });
+
+  // Picking a method from the suggestions applies it, as choosing from a drop-down does.
+  document.addEventListener("input", (event) => {
+    const control = event.target;
+    if (!(control instanceof HTMLInputElement) || !control.list || control.form !== form()) return;
+    if (event.inputType && event.inputType !== "insertReplacementText") return; // typing, not picking
+    if ([...control.list.options].some((option) => option.value === control.value)) form()?.requestSubmit();
   });
 
   // Method choices follow the product: a method of the old product means nothing for the new one.
@@ -133,6 +141,30 @@
     if (!row || window.getSelection()?.toString()) return;
     row.querySelector("a.event-link")?.click();
   });
+
+  // "5 min ago" stays true while the page is open (the server wrote it as of the page's load).
+  function ago(then, now) {
+    let seconds = Math.trunc((now - then) / 1000);
+    const future = seconds < 0;
+    seconds = Math.abs(seconds);
+    if (seconds < 60) return "just now";
+    for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]]) {
+      if (seconds >= size) {
+        const amount = `${Math.trunc(seconds / size)} ${unit}`;
+        return future ? `in ${amount}` : `${amount} ago`;
+      }
+    }
+    return "just now";
+  }
+  setInterval(() => {
+    const now = Date.now();
+    for (const cell of document.querySelectorAll("#events-table td.col-date")) {
+      const time = cell.querySelector("time[datetime]");
+      const label = cell.querySelector(".ago");
+      const then = time ? Date.parse(time.getAttribute("datetime")) : NaN;
+      if (label && !Number.isNaN(then)) label.textContent = ago(then, now);
+    }
+  }, 30000);
 
   // Copy JSON: the event as the API returns it.
   document.addEventListener("click", async (event) => {

@@ -13,6 +13,7 @@ from django.forms import Select
 from django.forms.renderers import DjangoTemplates
 from django.urls import reverse
 
+from audit import catalogue
 from audit.forms import EventFilterForm
 from audit.services import Actor, build_event, record_many
 from tests.audit.conftest import HX_RESULTS, SECRET, actor_for
@@ -40,6 +41,11 @@ def row_of(html: str, event) -> str:
     return match.group(0)
 
 
+def pivots(html: str) -> str:
+    """The row with each pivot link's opening tag as PIVOT (their URLs have tests of their own)."""
+    return re.sub(r'<a class="pivot" href="[^"]*"( title="[^"]*")?>', "PIVOT", html)
+
+
 def test_the_date_cell_opens_the_drawer_keeping_the_lists_query(auditor_client, acme, owner):
     event = record(acme, actor_for(owner))
     html = auditor_client.get(URL, WINDOW | {"status": "200"}).content.decode()
@@ -48,11 +54,11 @@ def test_the_date_cell_opens_the_drawer_keeping_the_lists_query(auditor_client, 
         "&amp;before=2026-01-05T10%3A30%3A00Z&amp;status=200"
     )
     assert (
-        f'<tr class="even" data-event-id="{event.pk}"><td class="col-date nowrap">'
+        f'<tr class="even" data-event-id="{event.pk}"><td class="col-date">'
         f'<a class="event-link" href="{url}" hx-get="{url}" hx-target="#drawer" hx-swap="outerHTML" '
         'hx-push-url="true" aria-label="Open event CreateSecret at 2026-01-05 11:00:00 +01:00">'
-        '<time datetime="2026-01-05T10:00:00Z">2026-01-05 11:00:00 +01:00</time></a></td>'
-    ) in html
+        '<time datetime="2026-01-05T10:00:00Z">2026-01-05 11:00:00 +01:00</time></a> <span class="ago">'
+    ) in html  # then how long ago (issue 10 §12)
 
 
 def test_every_kind_of_principal_is_named_and_escaped(auditor_client, acme, owner, removed_member):
@@ -103,12 +109,13 @@ def test_resources_ips_methods_and_statuses_render_as_before(auditor_client, acm
     html = auditor_client.get(URL, WINDOW).content.decode()
 
     first = row_of(html, named)
+    # Each value is also a link that narrows the list to it (issue 10 §10): PIVOT stands for its tag.
     assert (
-        '<td class="col-resources"><span class="resource" title="secret_manager_secret abc">'
-        '<span class="resource-type">secret_manager_secret</span> &lt;x&gt;&amp;&#x27;</span>'
+        '<td class="col-resources">PIVOT<span class="resource" title="secret_manager_secret abc">'
+        '<span class="resource-type">secret_manager_secret</span> &lt;x&gt;&amp;&#x27;</span></a>'
         ' <span class="more">+1</span></td>'
-    ) in first
-    assert '<td class="col-ip mono"><span class="ipv6">2001:db8::1</span></td>' in first
+    ) in pivots(first)
+    assert '<td class="col-ip mono">PIVOT<span class="ipv6">2001:db8::1</span></a></td>' in pivots(first)
     assert '<span class="badge badge-success">200 Successful</span>' in first
 
     second = row_of(html, unnamed)
@@ -125,7 +132,7 @@ def test_resources_ips_methods_and_statuses_render_as_before(auditor_client, acm
     third = row_of(html, bare)
     assert third.startswith(f'<tr class="row-denied even" data-event-id="{bare.pk}">')
     assert '<td class="col-resources"><span class="muted">—</span></td>' in third
-    assert '<td class="col-ip mono">212.133.41.37</td>' in third
+    assert '<td class="col-ip mono">PIVOT212.133.41.37</a></td>' in pivots(third)
     assert '<span class="badge badge-danger">403 Forbidden</span>' in third
 
 
@@ -142,21 +149,30 @@ def test_the_drawer_shows_the_same_status_badge(auditor_client, acme, owner):
         ({"method": "CreateSecret"}, "CreateSecret"),
         ({"product": "iam", "method": "CreateSecret"}, None),  # an error: aria-invalid, aria-describedby
         ({"method": '<x>"'}, None),
+        ({"product": "secret-manager"}, ""),
+        ({"product": "secret-manager", "method": "CreateSecret"}, "CreateSecret"),
     ],
 )
 def test_the_filters_drop_downs_are_djangos_selects_showing_the_choice_and_the_error(acme, data, selected):
     form = EventFilterForm(data, projects=[])
     form.is_valid()
     names = [name for name, field in form.fields.items() if isinstance(field.widget, Select)]
-    assert {"region", "project", "range", "product", "method", "status", "resource_type"} <= set(names)
+    assert {"region", "project", "range", "product", "status", "resource_type"} <= set(names)
     region = str(form["region"])
     assert region.startswith('<select name="region" form="filters" id="id_region">')
     assert '<option value="nl-ams">nl-ams (Amsterdam)</option>' in region
     method = str(form["method"])
-    chosen = re.findall(r'<option value="([^"]*)" selected>([^<]*)</option>', method)
-    assert chosen == ([] if selected is None else [(selected, selected or "All methods")])
+    if "product" in data:  # a product's methods: a drop-down
+        assert "method" in names
+        chosen = re.findall(r'<option value="([^"]*)" selected>([^<]*)</option>', method)
+        assert chosen == ([] if selected is None else [(selected, selected or "All methods")])
+    else:  # every product's (some 240): a text box that suggests them (issue 10 §9)
+        assert 'list="method-options"' in method
+        assert form.method_suggestions == catalogue.methods()
+        if selected is not None:
+            assert re.findall(r'value="([^"]*)"', method) == ([selected] if selected else [])
     assert "<x>" not in method  # a hostile value is never echoed as markup
-    if "product" in data:
+    if data.get("product") == "iam":
         assert 'aria-invalid="true"' in method and 'aria-describedby="id_method_error"' in method
         assert '<option value="CreateSecret"' not in method  # only IAM's methods are offered
 
