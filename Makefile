@@ -36,9 +36,11 @@ run: install
 
 test: install
 	scripts/ensure-chromium
+	scripts/ensure-node
 	$(PY) -m pytest
 
 test-fast: install
+	scripts/ensure-node
 	$(PY) -m pytest -m "not e2e and not slow"
 
 # ruff, the import contracts (pyproject.toml) and mypy, whose Django plugin loads the settings.

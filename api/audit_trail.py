@@ -34,7 +34,7 @@ from api.schemas import (
 )
 from audit import catalogue, ingest
 from audit.models import AuthenticationEvent, Event
-from audit.selectors import DEFAULT_WINDOW, EventQuery, earlier, event_queryset
+from audit.selectors import DEFAULT_WINDOW, EARLIEST, EventQuery, earlier, event_queryset
 from audit.serializers import authentication_event_json, event_json
 from core.paging import Cursor, event_page
 from core.regions import DEFAULT_REGION, REGION_RE
@@ -482,3 +482,33 @@ def list_combined_events(request: ApiRequest, args: Args, region: str) -> HttpRe
         last = rows[-1]
         body["next_page_token"] = PageToken.encode(Cursor(last.recorded_at, last.id), window, digest)
     return JsonResponse(body)
+
+
+# How many events GetLastEventsOverview answers: Scaleway does not document it (reference §2.6).
+LAST_EVENTS = 10
+
+
+@operation(
+    "GET",
+    "GetLastEventsOverview",
+    summary="The organization's most recent events in a region, newest first",
+    tag=TAG,
+    action=READ,
+    path=[REGION],
+    query=[PROJECT],
+    response=component(
+        "EventsOverview",
+        closed({"last_events": array(EVENT, maxItems=LAST_EVENTS)}, required=["last_events"]),
+    ),
+    description=f"The last {LAST_EVENTS} events, whenever they were recorded (no time window).",
+)
+def get_last_events_overview(request: ApiRequest, args: Args, region: str) -> HttpResponse:
+    """GetLastEventsOverview: the last LAST_EVENTS events of the organization in the region.
+
+    Cost: the first LAST_EVENTS entries of audit_event_org_time_idx; with a project, the entries
+    walked newest first until LAST_EVENTS of them are the project's.
+    """
+    query = EventQuery(region=region, recorded_after=EARLIEST, project_id=args["project_id"])
+    qs = event_queryset(organization_id=request.organization.pk, query=query)
+    events = qs.order_by("-recorded_at", "-id")[:LAST_EVENTS]
+    return JsonResponse({"last_events": [event_json(e) for e in events]})

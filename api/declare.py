@@ -103,6 +103,15 @@ component(
             "method": {"type": "string"},
             "reason": {"type": "string"},
             "retry_after": {"type": "integer"},
+            # too_many_requests, as the SDKs read it (api.http.too_many_requests)
+            "help_message": {"type": "string"},
+            "limit": {
+                "type": "object",
+                "required": ["quota"],
+                "properties": {"quota": {"type": "integer"}, "window_seconds": {"type": "integer"}},
+            },
+            "reset_seconds": {"type": "integer"},
+            "reset_at": {"type": "string", "format": "date-time"},
         },
     },
 )

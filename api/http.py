@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import uuid
@@ -27,6 +28,7 @@ from django.views.defaults import page_not_found
 
 from audit.selectors import EARLIEST, LATEST
 from audit.services import record_refusal
+from core.time import iso
 from iam import throttle
 from iam.http import ApiRequest
 from iam.permissions import has_permission
@@ -106,6 +108,29 @@ def retry_later(status: int, kind: str, message: str, retry_after: int) -> ApiEr
         {"message": message, "type": kind, "retry_after": retry_after},
         headers={"Retry-After": str(retry_after)},
     )
+
+
+def too_many_requests(*, quota: int, window_seconds: int, reset_at: datetime) -> ApiError:
+    """429 in Scaleway's `too_many_requests` shape, which the SDKs parse (the JavaScript one into
+    its TooManyRequestsError, which needs `help_message`): the quota and its window, and when it
+    resets, in seconds from now and as an instant. `Retry-After` and `retry_after` say the same."""
+    reset_seconds = max(1, math.ceil((reset_at - datetime.now(UTC)).total_seconds()))
+    error = retry_later(
+        429,
+        "too_many_requests",
+        f"rate limit exceeded: {quota} requests per {window_seconds} s, retry in {reset_seconds} s",
+        reset_seconds,
+    )
+    error.body.update(
+        {
+            "help_message": f"This API key may make {quota} requests every {window_seconds} s; "
+            f"wait {reset_seconds} s (Retry-After) before sending more.",
+            "limit": {"quota": quota, "window_seconds": window_seconds},
+            "reset_seconds": reset_seconds,
+            "reset_at": iso(reset_at, timespec="seconds"),
+        }
+    )
+    return error
 
 
 def service_unavailable(reason: str, retry_after: int) -> ApiError:
@@ -370,12 +395,8 @@ def rate_limit(request: ApiRequest) -> None:
     slot = now // window
     count = throttle.hit(f"api-rate:{request.api_key.access_key}:{slot}", window=window + 1)
     if count > limit:
-        retry_after = max(1, (slot + 1) * window - now)
-        raise retry_later(
-            429,
-            "too_many_requests",
-            f"rate limit exceeded: {limit} requests per {window} s, retry in {retry_after} s",
-            retry_after,
+        raise too_many_requests(
+            quota=limit, window_seconds=window, reset_at=datetime.fromtimestamp((slot + 1) * window, UTC)
         )
 
 

@@ -24,6 +24,11 @@ urlpatterns = [
     path(
         f"{REGION}/combined-events", route(audit_trail.list_combined_events), name="api-list-combined-events"
     ),
+    path(
+        f"{REGION}/last-events-overview",
+        route(audit_trail.get_last_events_overview),
+        name="api-last-events-overview",
+    ),
     path("x/audit-trail/v1/events", route(ingestion.ingest_events), name="api-ingest-events"),
     path("x/openapi.json", openapi.openapi_document, name="api-openapi"),
     # IAM

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -148,6 +148,24 @@ def test_rate_limit_answers_too_many_requests_with_retry_after(auditor_api, sett
     assert response.status_code == 429
     assert response.json()["type"] == "too_many_requests"
     assert 1 <= int(response["Retry-After"]) <= settings.API_RATE_LIMIT_WINDOW
+
+
+@pytest.mark.django_db
+def test_rate_limit_body_is_the_too_many_requests_shape_the_sdks_read(auditor_api, settings):
+    """The JavaScript SDK builds its TooManyRequestsError only with a string help_message, and
+    reads limit {quota, window_seconds}, reset_seconds and reset_at (sdk-client 1.3.3)."""
+    settings.API_RATE_LIMIT = 1
+    asked = datetime.now(UTC)
+    auditor_api.get(EVENTS)
+    response = auditor_api.get(EVENTS)
+    assert response.status_code == 429
+    body = response.json()
+    assert body["type"] == "too_many_requests"
+    assert isinstance(body["help_message"], str) and body["help_message"]
+    assert body["limit"] == {"quota": 1, "window_seconds": settings.API_RATE_LIMIT_WINDOW}
+    assert body["reset_seconds"] == body["retry_after"] == int(response["Retry-After"])
+    reset_at = datetime.fromisoformat(body["reset_at"])
+    assert asked < reset_at <= asked + timedelta(seconds=settings.API_RATE_LIMIT_WINDOW + 1)
 
 
 @pytest.mark.django_db

@@ -42,6 +42,7 @@ OPERATIONS = {
     "ListProducts",
     "ListAuthenticationEvents",
     "ListCombinedEvents",
+    "GetLastEventsOverview",
     "ListLogs",
     "GetLog",
     "ListAPIKeys",

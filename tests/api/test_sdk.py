@@ -13,11 +13,12 @@ from scaleway.iam.v1alpha1 import IamV1Alpha1API
 from scaleway_core.api import ScalewayException
 
 from audit.models import Event
-from audit.selectors import EventQuery, event_queryset
+from audit.selectors import EARLIEST, EventQuery, event_queryset
 from audit.services import Actor
 from iam.models import APIKey
 from iam.services import api_key_delete
 from tests.api.conftest import make_events
+from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -148,6 +149,62 @@ def test_sdk_list_products_lists_the_products_present(live_server, acme, auditor
     kubernetes = response.products[1]
     assert kubernetes.title == "Kubernetes"
     assert [(s.name, s.methods) for s in kubernetes.services] == [("scaleway.k8s.v1.Api", ["CreateCluster"])]
+
+
+def test_sdk_last_events_overview_is_the_newest_events_the_console_lists(
+    live_server, acme, project, auditor_key, trail
+):
+    """GetLastEventsOverview: the last ten events whenever recorded (the trail spans three hours,
+    beyond ListEvents' default hour), the region's only, and the project's when one is given."""
+    globex = OrganizationFactory(name="Globex")
+    make_events(globex, 3)  # newer than the whole trail, in another organization
+    make_events(acme, 2, locality="nl-ams")  # newer too, in another region
+    api = AuditTrailV1Alpha1API(sdk_client(live_server, acme, auditor_key))
+    overview = api.get_last_events_overview()
+    assert ids(overview.last_events) == console_ids(acme, recorded_after=EARLIEST)[:10]
+    assert overview.last_events[0].method_name == "CreateAPIKey"  # the auditor's key, just now
+    by_project = api.get_last_events_overview(project_id=str(project.pk))
+    assert ids(by_project.last_events) == console_ids(acme, recorded_after=EARLIEST, project_id=project.pk)
+    assert len(by_project.last_events) == 6
+    assert {e.project_id for e in by_project.last_events} == {str(project.pk)}
+    assert ids(api.get_last_events_overview(region="nl-ams").last_events) == console_ids_in(acme, "nl-ams")
+
+
+def console_ids_in(organization, region) -> list[str]:
+    query = EventQuery(region=region, recorded_after=EARLIEST)
+    qs = event_queryset(organization_id=organization.pk, query=query).order_by("-recorded_at", "-id")
+    return [str(pk) for pk in qs.values_list("id", flat=True)]
+
+
+def test_sdk_last_events_overview_refuses_without_the_permission_or_for_another_organization(
+    live_server, acme, member_key, auditor_key, member_without_rights
+):
+    denied = AuditTrailV1Alpha1API(sdk_client(live_server, acme, member_key))
+    with pytest.raises(ScalewayException) as error:
+        denied.get_last_events_overview()
+    assert error.value.status_code == 403
+    assert error.value.response.json()["details"] == [{"resource": "audit_trail", "action": "read"}]
+    refusal = Event.objects.get(organization_id=acme.pk, status_code=403)
+    assert (refusal.method_name, refusal.principal_id) == ("GetLastEventsOverview", member_without_rights.pk)
+    globex = OrganizationFactory(name="Globex")
+    api = AuditTrailV1Alpha1API(sdk_client(live_server, acme, auditor_key))
+    with pytest.raises(ScalewayException) as error:
+        api.get_last_events_overview(organization_id=str(globex.pk))
+    assert error.value.status_code == 403
+
+
+def test_sdk_rate_limit_answers_429_with_the_quota_and_its_reset(live_server, acme, auditor_key, settings):
+    settings.API_RATE_LIMIT = 1
+    api = AuditTrailV1Alpha1API(sdk_client(live_server, acme, auditor_key))
+    api.list_products()
+    with pytest.raises(ScalewayException) as error:
+        api.list_products()
+    assert error.value.status_code == 429
+    body = error.value.response.json()
+    assert body["type"] == "too_many_requests"
+    assert body["limit"] == {"quota": 1, "window_seconds": settings.API_RATE_LIMIT_WINDOW}
+    assert body["reset_seconds"] == int(error.value.response.headers["Retry-After"])
+    assert body["help_message"]
 
 
 def test_sdk_iam_logs_list_and_get(live_server, acme, owner_key, auditor_key):
