@@ -148,6 +148,37 @@ def test_the_import_contracts_hold():
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
+PACKAGES = ("core", "config", "worker", "iam", "audit", "alerts", "api", "demo")
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "named"),
+    [
+        ("audit/_breach.py", "import alerts.models", "audit._breach -> alerts.models"),
+        ("core/_breach.py", "import iam.models", "core._breach -> iam.models"),
+        ("iam/models_breach.py", "import audit.selectors", "iam.models_breach -> audit.selectors"),
+    ],
+)
+def test_breaking_a_contract_fails_the_import_check(tmp_path, module, line, named):
+    """The check is not vacuous: a copy of the code with one import that breaks a contract fails it."""
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / module).write_text(f"{line}\n")
+    linted = subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert linted.returncode != 0, linted.stdout
+    assert "BROKEN" in linted.stdout and named in linted.stdout  # the offending import, by name
+
+
 def test_make_lint_runs_ruff_the_import_contracts_and_mypy():
     recipe = (ROOT / "Makefile").read_text().split("\nlint:", 1)[1].split("\n\n", 1)[0]
     assert "ruff check" in recipe and "lint-imports" in recipe and "mypy" in recipe
