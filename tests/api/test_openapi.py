@@ -60,6 +60,9 @@ OPERATIONS = {
     "DeleteCustomAlertRule",
     "EnableCustomAlertRules",
     "DisableCustomAlertRules",
+    "ListExportJobs",
+    "CreateExportJob",
+    "DeleteExportJob",
 }
 
 
