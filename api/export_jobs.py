@@ -47,8 +47,7 @@ ORDERING = {
     "created_at_asc": ("created_at", "id"),
     "created_at_desc": ("-created_at", "-id"),
 }
-# S3's bucket naming rules: 3 to 63 lowercase letters, digits, dots and hyphens.
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BUCKET_RE = services.BUCKET_RE
 TAG_RE = re.compile(SINGLE_LINE_NAME)
 EXPORT_JOB_ID = PathParam("export_job_id", UUID)
 STATUS_CODES = ("unknown_code", "success", "failure")

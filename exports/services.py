@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -39,6 +40,8 @@ SERVICE = "scaleway.audit_trail.v1alpha1.Api"
 RESOURCE_TYPE = "audit_trail_export_job"
 SOURCE = "audit-trail-exporter"
 CHUNK = 2000
+# S3's bucket naming rules: 3 to 63 lowercase letters, digits, dots and hyphens.
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # A run starts this long after midnight UTC, so that yesterday's last events are in.
 RUN_AFTER_MIDNIGHT = timedelta(minutes=15)
 # Retry backoff after failures in a row: 1, 2, 4… minutes, at most an hour.
