@@ -73,6 +73,9 @@ class S3Storage:
                 connect_timeout=10,
                 read_timeout=60,
                 s3={"addressing_style": endpoint.get("addressing_style", "path")},
+                # Checksums only where S3 requires them: S3-compatible stores (Scaleway's included)
+                # do not all take the newer default trailers.
+                request_checksum_calculation="when_required",
             ),
         )
 

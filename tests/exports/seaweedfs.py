@@ -112,6 +112,11 @@ def start(directory: Path) -> SeaweedFS:
         f"-s3.port={s3}",
         f"-s3.port.grpc={s3 + 10000}",
         f"-s3.config={config}",
+        # Off: they listen on fixed ports, which another run's server may hold.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        # As S3 does: a PUT into a missing bucket is refused, not a reason to create it.
+        "-s3.autoCreateBucket=false",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
