@@ -21,6 +21,7 @@ urlpatterns = [
         route(audit_trail.list_authentication_events),
         name="api-list-auth-events",
     ),
+    path(f"{REGION}/system-events", route(audit_trail.list_system_events), name="api-list-system-events"),
     path(
         f"{REGION}/combined-events", route(audit_trail.list_combined_events), name="api-list-combined-events"
     ),

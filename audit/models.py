@@ -242,3 +242,6 @@ class SystemEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.system_name} at {self.recorded_at:%Y-%m-%d %H:%M:%S}"
+
+
+SystemEvent._meta.get_field("resources").register_lookup(HasItem)

@@ -219,6 +219,7 @@ NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     "api-list-products": {"GET": gates((AT_READ, "ListProducts"))},
     "api-list-auth-events": {"GET": gates((AT_READ, "ListAuthenticationEvents"))},
     "api-list-combined-events": {"GET": gates((AT_READ, "ListCombinedEvents"))},
+    "api-list-system-events": {"GET": gates((AT_READ, "ListSystemEvents"))},
     "api-ingest-events": {"POST": gates(("audit_trail:ingest", "IngestEvents"))},
     "api-openapi": {"GET": PUBLIC},
     "api-list-logs": {"GET": gates((IAM_LOGS, "ListLogs"))},

@@ -42,6 +42,7 @@ OPERATIONS = {
     "ListProducts",
     "ListAuthenticationEvents",
     "ListCombinedEvents",
+    "ListSystemEvents",
     "ListLogs",
     "GetLog",
     "ListAPIKeys",
