@@ -47,5 +47,6 @@ class ExportJobForm(forms.Form):
         return prefix
 
     def __init__(self, *args: Any, region: str, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["s3_region"].initial = region

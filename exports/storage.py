@@ -53,7 +53,9 @@ class LocalStorage:
                 Path(temporary).unlink(missing_ok=True)
                 raise
         except OSError as exc:
-            raise StorageError(f"Cannot write {path}: {exc.strerror or exc}") from exc
+            raise StorageError(
+                f"Cannot write into the export directory {self.root}: {exc.strerror or exc}"
+            ) from exc
 
 
 class S3Storage:
