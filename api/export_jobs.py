@@ -113,7 +113,8 @@ EXPORT_JOB = component(
 
 def _tags(params: Params) -> list[str]:
     """A list of short one-line strings, from a JSON body or a repeated query parameter."""
-    values = params.data.getlist("tags") if params.query else params.data.get("tags")
+    # In a query an empty value is absent, as for every parameter (Go clients send `tags=`).
+    values = [v for v in params.data.getlist("tags") if v != ""] if params.query else params.data.get("tags")
     if values is None:
         return []
     if not isinstance(values, list) or len(values) > TAGS_MAX:
