@@ -104,3 +104,10 @@ def test_permissions_as_scaleway(member_without_rights, acme, export_dir, sets, 
     assert created.status_code == (200 if may_write else 403)
     if not may_write:
         assert Event.objects.filter(method_name="CreateExportJob", status_code=403).exists()
+
+
+def test_an_empty_tags_filter_is_no_filter(owner_api, export_dir):
+    """Go clients send every parameter, empty ones included (`tags=`)."""
+    owner_api.post(JOBS, BODY, content_type="application/json")
+    response = owner_api.get(f"{JOBS}?tags=&name=")
+    assert response.status_code == 200 and response.json()["total_count"] == 1
