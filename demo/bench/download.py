@@ -9,6 +9,8 @@ and the process's peak RSS during the download, above its size just before.
 
 Peak RSS: Linux's VmHWM, reset before each download (`/proc/self/clear_refs`), so the load does
 not count. The download must stay flat: the issue's bound is 200 MB above the idle size.
+The NDJSON count includes the CSV download's own audit event (DownloadEvents), recorded in the
+same organization and window.
 """
 
 from __future__ import annotations
