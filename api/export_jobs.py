@@ -174,6 +174,14 @@ def _resources(region: str, export_job_id: str) -> list[dict[str, Any]]:
     return [{"id": export_job_id[:200], "type": services.RESOURCE_TYPE}]
 
 
+def _check_project(request: ApiRequest, args: Args, params: Params, region: str) -> None:
+    """s3.project_id, when given, is one of the organization's projects."""
+    s3 = args["s3"]
+    project_id = s3["project_id"] if s3 else None
+    if project_id is not None and not request.organization.projects.filter(pk=project_id).exists():
+        params.error("s3.project_id", "constraint", "project_id must be one of the organization's projects")
+
+
 TAGS_SCHEMA: Schema = {
     "type": ["array", "null"],
     "maxItems": TAGS_MAX,
@@ -256,6 +264,7 @@ def list_export_jobs(request: ApiRequest, args: Args, region: str) -> HttpRespon
         ],
         required=["name", "s3"],
     ),
+    validate=_check_project,
     response=EXPORT_JOB,
 )
 def create_export_job(request: ApiRequest, args: Args, region: str) -> HttpResponse:

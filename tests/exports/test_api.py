@@ -111,3 +111,18 @@ def test_an_empty_tags_filter_is_no_filter(owner_api, export_dir):
     owner_api.post(JOBS, BODY, content_type="application/json")
     response = owner_api.get(f"{JOBS}?tags=&name=")
     assert response.status_code == 200 and response.json()["total_count"] == 1
+
+
+def test_the_bucket_project_is_one_of_the_organizations(owner_api, acme, outsider, export_dir):
+    from tests.factories import ProjectFactory
+
+    theirs = ProjectFactory(organization=Organization.objects.get(owner=outsider))
+    refused = owner_api.post(
+        JOBS, {**BODY, "s3": {"bucket": "b-1", "project_id": str(theirs.pk)}}, content_type="application/json"
+    )
+    assert refused.status_code == 400 and refused.json()["details"][0]["argument_name"] == "s3.project_id"
+    ours = ProjectFactory(organization=acme)
+    created = owner_api.post(
+        JOBS, {**BODY, "s3": {"bucket": "b-1", "project_id": str(ours.pk)}}, content_type="application/json"
+    )
+    assert created.status_code == 200 and created.json()["s3"]["project_id"] == str(ours.pk)
