@@ -8,12 +8,14 @@ from datetime import UTC
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from alerts.models import CUSTOM_PREFIX, Alert, NotificationContact
 from alerts.rules import PRECONFIGURED_BY_NAME, Rule, Severity
+from audit.models import SystemEvent
+from audit.services import record_system
 from worker.delivery import MAX_ATTEMPTS as MAX_ATTEMPTS  # how often an alert e-mail is tried
 from worker.delivery import deliver, header_safe
 
@@ -106,4 +108,26 @@ def alert_notification_send(*, alert_id: uuid.UUID | str) -> Alert:
         alert_id,
         compose=_compose,
         sent_fields=lambda message: {"recipients": list(message.to)},
+        on_sent=_record_sent,
+    )
+
+
+def _record_sent(alert: Alert, message: EmailMessage) -> None:
+    """The e-mail SMTP took, as a system event (`notification`) of the alert's organization."""
+    preconfigured = PRECONFIGURED_BY_NAME.get(alert.rule_key)
+    rule_id = alert.custom_rule_id or (preconfigured.id if preconfigured else alert.rule_key)
+    record_system(
+        organization_id=alert.organization_id,
+        kind=SystemEvent.Kind.NOTIFICATION,
+        system_name=f"AlertEmail {alert.rule_name}"[:128],
+        source="audit-trail-alerting",
+        locality=alert.region,
+        resources=[
+            {
+                "id": str(rule_id)[:200],
+                "type": "audit_trail_custom_alert_rule" if alert.custom_rule_id else "audit_trail_alert_rule",
+                "name": alert.rule_name,
+                "action": "notify",
+            }
+        ],
     )

@@ -33,9 +33,9 @@ from api.schemas import (
     closed,
 )
 from audit import catalogue, ingest
-from audit.models import AuthenticationEvent, Event
+from audit.models import AuthenticationEvent, Event, SystemEvent
 from audit.selectors import DEFAULT_WINDOW, EARLIEST, EventQuery, earlier, event_queryset
-from audit.serializers import authentication_event_json, event_json
+from audit.serializers import authentication_event_json, event_json, system_event_json
 from core.paging import Cursor, event_page
 from core.regions import DEFAULT_REGION, REGION_RE
 from core.time import iso
@@ -255,6 +255,25 @@ AUTHENTICATION_EVENT = component(
         required=["id", "recorded_at", "organization_id", "result", "method", "origin"],
     ),
 )
+# audit.serializers.system_event_json
+SYSTEM_EVENT = component(
+    "SystemEvent",
+    closed(
+        {
+            "id": UUID,
+            "recorded_at": TIMESTAMP,
+            "locality": STRING,
+            "organization_id": UUID,
+            "project_id": UUID,
+            "product_name": STRING,
+            "source": STRING,
+            "system_name": STRING,
+            "resources": array(RESOURCE),
+            "kind": {"type": "string", "enum": ["unknown_kind", "cron", "notification"]},
+        },
+        required=["id", "recorded_at", "locality", "organization_id", "kind"],
+    ),
+)
 NEXT_PAGE_TOKEN: Schema = {"type": "string", "description": "Absent on the last page."}
 
 
@@ -411,14 +430,48 @@ def list_authentication_events(request: ApiRequest, args: Args, region: str) -> 
     return JsonResponse(body)
 
 
-def _sort_key(row: Event | AuthenticationEvent) -> tuple[datetime, uuid.UUID]:
+def _system_events(request: ApiRequest, region: str) -> QuerySet[SystemEvent]:
+    return SystemEvent.objects.filter(organization_id=request.organization.pk, region=region)
+
+
+@operation(
+    "GET",
+    "ListSystemEvents",
+    summary="List what the platform did by itself: export runs (cron), alert e-mails (notification)",
+    tag=TAG,
+    action=READ,
+    path=[REGION],
+    query=WINDOW,
+    response=_events_response("ListSystemEventsResponse", SYSTEM_EVENT),
+)
+def list_system_events(request: ApiRequest, args: Args, region: str) -> HttpResponse:
+    """ListSystemEvents: the organization's system events in the region, keyset-paged."""
+    listing = ListRequest(args)
+    window, cursor, digest = listing.resolve(request.organization.pk, region)
+    qs = _window(_system_events(request, region), window)
+    page = event_page(qs, order=listing.direction, cursor=cursor, page_size=listing.page_size)
+    body: dict[str, Any] = {"events": [system_event_json(e) for e in page.events]}
+    if page.next_cursor is not None:
+        body["next_page_token"] = PageToken.encode(page.next_cursor, window, digest)
+    return JsonResponse(body)
+
+
+def _combined_json(row: Event | AuthenticationEvent | SystemEvent) -> dict[str, Any]:
+    if isinstance(row, Event):
+        return {"api": event_json(row)}
+    if isinstance(row, SystemEvent):
+        return {"system": system_event_json(row)}
+    return {"auth": authentication_event_json(row)}
+
+
+def _sort_key(row: Event | AuthenticationEvent | SystemEvent) -> tuple[datetime, uuid.UUID]:
     return (row.recorded_at, row.id)
 
 
 @operation(
     "GET",
     "ListCombinedEvents",
-    summary="List API-call and sign-in events merged by time",
+    summary="List API-call, sign-in and system events merged by time",
     tag=TAG,
     action=READ,
     path=[REGION],
@@ -430,15 +483,16 @@ def _sort_key(row: Event | AuthenticationEvent) -> tuple[datetime, uuid.UUID]:
             "oneOf": [
                 closed({"api": EVENT}, required=["api"]),
                 closed({"auth": AUTHENTICATION_EVENT}, required=["auth"]),
+                closed({"system": SYSTEM_EVENT}, required=["system"]),
             ],
         },
     ),
 )
 def list_combined_events(request: ApiRequest, args: Args, region: str) -> HttpResponse:
-    """ListCombinedEvents: API-call and sign-in events merged by (recorded_at, id).
+    """ListCombinedEvents: API-call, sign-in and system events merged by (recorded_at, id).
 
-    Both streams are keyset-paged from the same cursor (ids are unique across them), so one
-    token serves both: each page reads page_size + 1 rows of each stream and merges.
+    The streams are keyset-paged from the same cursor (ids are unique across them), so one
+    token serves all: each page reads page_size + 1 rows of each stream and merges.
     """
     listing = ListRequest(args)
     project_id: uuid.UUID | None = args["project_id"]
@@ -457,7 +511,7 @@ def list_combined_events(request: ApiRequest, args: Args, region: str) -> HttpRe
         cursor=cursor,
         page_size=listing.page_size,
     )
-    rows: list[Event | AuthenticationEvent] = list(api_page.events)
+    rows: list[Event | AuthenticationEvent | SystemEvent] = list(api_page.events)
     more = api_page.has_more
     # Sign-ins have no project, and their only resource is the user.
     if project_id is None and resource_type in (None, "iam_user"):
@@ -469,15 +523,20 @@ def list_combined_events(request: ApiRequest, args: Args, region: str) -> HttpRe
         )
         rows.extend(auth_page.events)
         more = more or auth_page.has_more
+    # System events carry the project of what they acted on (an export job's bucket), and its
+    # resources; filtered as the API calls are.
+    system_qs = _window(_system_events(request, region), window)
+    if project_id is not None:
+        system_qs = system_qs.filter(project_id=project_id)
+    if resource_type is not None:
+        system_qs = system_qs.filter(resources__has_item={"type": resource_type})
+    system_page = event_page(system_qs, order=listing.direction, cursor=cursor, page_size=listing.page_size)
+    rows.extend(system_page.events)
+    more = more or system_page.has_more
     rows.sort(key=_sort_key, reverse=not listing.ascending)
     more = more or len(rows) > listing.page_size
     rows = rows[: listing.page_size]
-    body: dict[str, Any] = {
-        "events": [
-            {"api": event_json(r)} if isinstance(r, Event) else {"auth": authentication_event_json(r)}
-            for r in rows
-        ]
-    }
+    body: dict[str, Any] = {"events": [_combined_json(r) for r in rows]}
     if more and rows:
         last = rows[-1]
         body["next_page_token"] = PageToken.encode(Cursor(last.recorded_at, last.id), window, digest)

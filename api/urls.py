@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api import alerts, audit_trail, custom_alert_rules, iam, ingestion, openapi
+from api import alerts, audit_trail, custom_alert_rules, export_jobs, iam, ingestion, openapi
 from api.declare import route
 
 REGION = "audit-trail/v1alpha1/regions/<str:region>"
@@ -21,6 +21,7 @@ urlpatterns = [
         route(audit_trail.list_authentication_events),
         name="api-list-auth-events",
     ),
+    path(f"{REGION}/system-events", route(audit_trail.list_system_events), name="api-list-system-events"),
     path(
         f"{REGION}/combined-events", route(audit_trail.list_combined_events), name="api-list-combined-events"
     ),
@@ -28,6 +29,16 @@ urlpatterns = [
         f"{REGION}/last-events-overview",
         route(audit_trail.get_last_events_overview),
         name="api-last-events-overview",
+    ),
+    path(
+        f"{REGION}/export-jobs",
+        route(export_jobs.list_export_jobs, export_jobs.create_export_job),
+        name="api-export-jobs",
+    ),
+    path(
+        f"{REGION}/export-jobs/<str:export_job_id>",
+        route(export_jobs.delete_export_job),
+        name="api-export-job",
     ),
     path("x/audit-trail/v1/events", route(ingestion.ingest_events), name="api-ingest-events"),
     path("x/openapi.json", openapi.openapi_document, name="api-openapi"),

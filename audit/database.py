@@ -29,7 +29,12 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 # Their partitions get no privileges at all: PostgreSQL checks the parent's when rows are
 # inserted or read through it, and a partition is never addressed directly.
 # audit_event_key holds the ingestion idempotency keys: claimed once, never changed.
-APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_event", "audit_authenticationevent", "audit_event_key")
+APPEND_ONLY_TABLES: tuple[str, ...] = (
+    "audit_event",
+    "audit_authenticationevent",
+    "audit_event_key",
+    "audit_systemevent",
+)
 
 OWNER_ALIAS = "owner"
 ROLE_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -207,3 +207,44 @@ class AuthenticationEvent(AppendOnlyModel):
 
 
 AuthenticationEvent._meta.get_field("source_ip").register_lookup(InNetwork)  # the Sign-ins tab's CIDR filter
+
+
+class SystemEvent(AppendOnlyModel):
+    """What the platform itself did for an organization (reference §3.5): an export job's run
+    (`cron`), an alert e-mail sent (`notification`). No principal, no request: a row of its own,
+    append-only like the events, written only through `audit.services.record_system`."""
+
+    class Kind(models.TextChoices):
+        CRON = "cron", "Scheduled job"
+        NOTIFICATION = "notification", "Notification"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    organization_id = models.UUIDField()
+    project_id = models.UUIDField(null=True, blank=True)
+    locality = models.CharField(max_length=16)
+    region = models.CharField(max_length=16)
+    product_name = models.CharField(max_length=64)
+    source = models.CharField(max_length=128)
+    system_name = models.CharField(max_length=128)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    resources = models.JSONField(default=list, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        default_permissions = ("view",)
+        indexes = [
+            # ListSystemEvents and ListCombinedEvents: one organization and region, newest first.
+            models.Index(
+                fields=["organization_id", "region", "-recorded_at", "-id"],
+                name="audit_sysevent_org_time_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.system_name} at {self.recorded_at:%Y-%m-%d %H:%M:%S}"
+
+
+SystemEvent._meta.get_field("resources").register_lookup(HasItem)

@@ -1,11 +1,11 @@
-"""The trail's rows as on the wire (reference §3.1, §3.4): what ListEvents answers and what the
+"""The trail's rows as on the wire (reference §3.1, §3.4, §3.5): what ListEvents answers and what the
 console's drawer copies as JSON, so the two always show the same event."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from audit.models import AuthenticationEvent, Event
+from audit.models import AuthenticationEvent, Event, SystemEvent
 from core.time import iso
 
 
@@ -57,4 +57,22 @@ def authentication_event_json(event: AuthenticationEvent) -> dict[str, Any]:
         )
     if event.mfa_type:
         data["mfa_type"] = event.mfa_type if event.mfa_type == "totp" else "unknown_mfa_type"
+    return data
+
+
+def system_event_json(event: SystemEvent) -> dict[str, Any]:
+    """A SystemEvent as on the wire (§3.5): an unset `project_id` is omitted."""
+    data: dict[str, Any] = {
+        "id": str(event.id),
+        "recorded_at": iso(event.recorded_at),
+        "locality": event.locality,
+        "organization_id": str(event.organization_id),
+        "product_name": event.product_name,
+        "source": event.source,
+        "system_name": event.system_name,
+        "resources": event.resources or [],
+        "kind": event.kind or "unknown_kind",
+    }
+    if event.project_id:
+        data["project_id"] = str(event.project_id)
     return data

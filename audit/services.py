@@ -4,7 +4,9 @@
 - `record_many()` appends a batch, idempotently: an event whose id its organization already
   holds is skipped (one COPY on PostgreSQL). Ingestion, the `ingest` command and the demo use it;
 - `record_refusal()` appends the 403 event of a refused action, for the console and the API alike;
-- `record_authentication()` appends a console sign-in attempt (`AuthenticationEvent`).
+- `record_authentication()` appends a console sign-in attempt (`AuthenticationEvent`);
+- `record_system()` appends what the platform did by itself (`SystemEvent`: an export run, an
+  alert e-mail sent).
 
 Events are redacted and get their region from their locality. Every call that stores events
 announces them through `audit.signals.events_recorded` once its transaction commits (one
@@ -28,7 +30,7 @@ from django.db import connections, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.models import AuthenticationEvent, Event, EventKey, PrincipalType
+from audit.models import AuthenticationEvent, Event, EventKey, PrincipalType, SystemEvent
 from audit.redaction import redact, redacted
 from audit.signals import events_recorded
 from core import SCALEWAY
@@ -359,6 +361,35 @@ def record_authentication(
         result=result,
         failure_reason=failure_reason,
         method=method,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def record_system(
+    *,
+    organization_id: uuid.UUID | str,
+    kind: str,
+    system_name: str,
+    source: str,
+    locality: str,
+    product_name: str = "audit-trail",
+    project_id: uuid.UUID | str | None = None,
+    resources: Sequence[dict[str, Any]] = (),
+) -> SystemEvent:
+    """Append one system event (reference §3.5): `kind` is "cron" (a scheduled job's run) or
+    "notification" (a message sent); `system_name` names the job or the message, `source` what
+    did it. Raises ValueError on a malformed locality. One INSERT."""
+    event = SystemEvent(
+        organization_id=organization_id,
+        project_id=project_id,
+        locality=locality,
+        region=_region(locality),
+        product_name=product_name,
+        source=source[:128],
+        system_name=system_name[:128],
+        kind=kind,
+        resources=redact(list(resources)),
     )
     event.save(force_insert=True)
     return event

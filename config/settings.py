@@ -5,6 +5,7 @@ Every knob is an environment variable (see the README's configuration table).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -91,6 +92,7 @@ INSTALLED_APPS = [
     "iam",
     "audit",
     "alerts",
+    "exports",
     "demo",
 ]
 
@@ -230,7 +232,11 @@ TASKS_WORKER_TIMEOUT = env_int("TASKS_WORKER_TIMEOUT", 60)
 # Every TASKS_WORKER_SWEEP_INTERVAL seconds each worker runs these, which enqueue again the work
 # whose task was lost (an e-mail left pending or half-sent by a dead worker).
 TASKS_WORKER_SWEEP_INTERVAL = env_int("TASKS_WORKER_SWEEP_INTERVAL", 60)
-TASKS_WORKER_SWEEPS = ["alerts.tasks.alert_notifications_sweep", "iam.tasks.invitation_emails_sweep"]
+TASKS_WORKER_SWEEPS = [
+    "alerts.tasks.alert_notifications_sweep",
+    "iam.tasks.invitation_emails_sweep",
+    "exports.tasks.export_jobs_due_sweep",
+]
 # A custom alert rule may spend this many seconds of CEL on one batch of events; past it, it is
 # switched off with the reason shown, so that one costly rule never stalls the shared queue.
 ALERT_RULE_TIME_BUDGET = float(os.environ.get("ALERT_RULE_TIME_BUDGET") or 2)
@@ -303,3 +309,13 @@ LOGGING = {
 # (0 disables it). Counted in the shared cache (the database, or Redis with REDIS_URL).
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600)
 API_RATE_LIMIT_WINDOW = env_int("API_RATE_LIMIT_WINDOW", 60)
+
+# Export jobs: a Scaleway region -> the S3 endpoint and credentials of its buckets, as JSON
+# ({"fr-par": {"endpoint_url": "https://s3.fr-par.scw.cloud", "access_key": "…", "secret_key": "…"}}).
+# A bucket in a region without one is a directory under EXPORT_LOCAL_DIR, laid out the same way.
+EXPORT_S3_ENDPOINTS: dict[str, dict[str, str]] = json.loads(os.environ.get("EXPORT_S3_ENDPOINTS") or "{}")
+EXPORT_LOCAL_DIR = os.environ.get("EXPORT_LOCAL_DIR") or str(BASE_DIR / ".run" / "exports")
+# How many days back the first run of an export job goes.
+EXPORT_DAYS = env_int("EXPORT_DAYS", 90)
+# The most rows "Download this view" writes; the file says so on its last line when it stops there.
+EXPORT_DOWNLOAD_MAX_ROWS = env_int("EXPORT_DOWNLOAD_MAX_ROWS", 1_000_000)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 # settings.py refuses to start without a key when DEBUG is off (as tests run). Set it in the
 # environment, not here, so that the subprocesses tests start (manage.py ...) have it too.
@@ -23,3 +24,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 
 # Every API answer in the suite is checked against its endpoint's declaration (api.declare).
 MIDDLEWARE = ["tests.api.conformance.ResponseConformanceMiddleware", *MIDDLEWARE]  # noqa: F405  # from settings
+
+# Export jobs the tests create (and run, with the immediate backend) write under a temporary
+# directory, never into the project's .run/exports.
+EXPORT_LOCAL_DIR = tempfile.mkdtemp(prefix="audit-trail-test-exports-")
+EXPORT_S3_ENDPOINTS = {}

@@ -13,6 +13,8 @@ urlpatterns = [
     path("audit-trail/", include("audit.urls")),
     # Alerting Management (/audit-trail/alerting/) and Notification contacts (/contacts/).
     path("", include("alerts.urls")),
+    # The Exports tab (/audit-trail/exports/): export jobs and "Download this view".
+    path("", include("exports.urls")),
     # The Scaleway-compatible API (and our /x/ extensions), at the paths the SDKs use.
     path("", include("api.urls")),
 ]

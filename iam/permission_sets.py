@@ -80,6 +80,14 @@ ACTIONS: dict[str, frozenset[str]] = {
     "audit_trail:read": frozenset({"AuditTrailReadOnly", "AuditTrailFullAccess", "OrganizationManager"}),
     "audit_trail:write": frozenset({"AuditTrailFullAccess", "OrganizationManager"}),
     "audit_trail:ingest": frozenset({"AuditTrailEventsWriter"}),
+    # Export jobs (and downloads of the trail): Scaleway's export permission sets. Reading a job
+    # also comes with the sets that may change them; ListExportJobs needs AuditTrailExportRead.
+    "audit_trail:export_read": frozenset(
+        {"AuditTrailExportRead", "AuditTrailExportDelete", "AuditTrailFullAccess", "OrganizationManager"}
+    ),
+    "audit_trail:export_write": frozenset(
+        {"AuditTrailExportDelete", "AuditTrailFullAccess", "OrganizationManager"}
+    ),
     "iam:read": frozenset({"IAMReadOnly", "IAMManager", "OrganizationManager"}),
     "iam:write": frozenset({"IAMManager", "OrganizationManager"}),
     # IAM ▸ Logs: IAM readers, and auditors (the logs derive from the trail). Principal details

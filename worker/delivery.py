@@ -70,11 +70,13 @@ def deliver[M: EmailDelivery](
     *,
     compose: Callable[[M], EmailMessage | str],
     sent_fields: Callable[[EmailMessage], dict[str, Any]] | None = None,
+    on_sent: Callable[[M, EmailMessage], None] | None = None,
 ) -> M:
     """Send row `pk`'s e-mail unless it is sent, being sent, or final. Returns the row afterwards.
 
     `compose` builds the message, or returns a final status (e.g. no recipients) to send nothing.
-    `sent_fields` gives more fields to store with "sent". Costs 2 queries, plus SMTP.
+    `sent_fields` gives more fields to store with "sent"; `on_sent(row, message)` runs once SMTP
+    took the message and the row says so (a system event, say). Costs 2 queries, plus SMTP.
     """
     now = timezone.now()
     claimable = Q(notification_status=Delivery.PENDING) | Q(
@@ -123,6 +125,9 @@ def deliver[M: EmailDelivery](
             notified_at=timezone.now(),
             **(sent_fields(composed) if sent_fields else {}),
         )
+        if on_sent is not None:
+            row.refresh_from_db()
+            on_sent(row, composed)
     row.refresh_from_db()
     return row
 

@@ -9,6 +9,7 @@ so a request that is "valid" by the schema may rightly be refused with invalid_a
 - a custom rule's `query` is a CEL expression (checked as the console checks it);
 - a custom rule's `name` is unique in its region;
 - a new API key's `expires_at` is in the future;
+- an export job's `s3.project_id` is one of the organization's projects;
 - an ingested event belongs to the API key's organization (and to one of its projects, if any),
   was recorded between the epoch and 5 minutes from now, and its resources carry at most one
   `<type>_info` object each (audit.ingest).
@@ -78,6 +79,10 @@ def hooks(organization: Organization) -> list[Callable[..., Any]]:
 
     def map_case(context: Any, case: Case) -> Case:
         case = _map_case(case)
+        if _is_positive(case) and case.operation.definition.raw["operationId"] == "CreateExportJob":
+            s3 = case.body.get("s3") if isinstance(case.body, dict) else None
+            if isinstance(s3, dict) and s3.get("project_id") is not None:
+                s3["project_id"] = projects[0] if projects else None
         if _is_positive(case) and case.operation.definition.raw["operationId"] == "IngestEvents":
             events = case.body.get("events") if isinstance(case.body, dict) else case.body
             if isinstance(events, list):

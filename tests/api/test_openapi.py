@@ -43,6 +43,7 @@ OPERATIONS = {
     "ListAuthenticationEvents",
     "ListCombinedEvents",
     "GetLastEventsOverview",
+    "ListSystemEvents",
     "ListLogs",
     "GetLog",
     "ListAPIKeys",
@@ -61,6 +62,9 @@ OPERATIONS = {
     "DeleteCustomAlertRule",
     "EnableCustomAlertRules",
     "DisableCustomAlertRules",
+    "ListExportJobs",
+    "CreateExportJob",
+    "DeleteExportJob",
 }
 
 

@@ -177,3 +177,7 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call":
         item.rep_call = report
     return report
+
+
+# The real S3-compatible server of the export tests, for the export fault test.
+from tests.exports.conftest import bucket, s3_server  # noqa: E402, F401  # fixtures, by name
