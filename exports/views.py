@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHt
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from audit.forms import EventFilterForm
 from audit.selectors import event_queryset, project_list
@@ -35,7 +35,7 @@ def _jobs_url(region: str) -> str:
     return f"{reverse('exports:jobs')}?region={region}"
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 @permission_required(READ, method="ListExportJobs")
 def jobs(request: ConsoleRequest) -> HttpResponse:
@@ -104,7 +104,7 @@ def job_delete(request: ConsoleRequest, job_id: uuid.UUID) -> HttpResponse:
     return HttpResponseRedirect(_jobs_url(job.region))
 
 
-@require_GET
+@require_safe
 @login_required
 @permission_required("audit_trail:read", method="DownloadEvents")
 def download(request: ConsoleRequest) -> HttpResponse:
@@ -132,6 +132,13 @@ def download(request: ConsoleRequest) -> HttpResponse:
     qs = event_queryset(organization_id=organization.pk, query=query, now=form.now).order_by(
         *(("-recorded_at", "-id") if descending else ("recorded_at", "id"))
     )
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    disposition = f'attachment; filename="audit-trail-events-{query.region}-{stamp}.{fmt}"'
+    if request.method == "HEAD":  # the headers a GET would send; nothing read, nothing downloaded to record
+        response = HttpResponse(content_type=downloads.FORMATS[fmt])
+        response["Content-Disposition"] = disposition
+        response["Cache-Control"] = "no-store"
+        return response
     limit = settings.EXPORT_DOWNLOAD_MAX_ROWS
     filters = {k: v for k, v in request.GET.items() if v and k not in ("cursor",)}
     record(
@@ -146,10 +153,7 @@ def download(request: ConsoleRequest) -> HttpResponse:
     stream: Any = (downloads.stream_csv if fmt == "csv" else downloads.stream_ndjson)(
         qs, organization=organization, zone=timezone.get_current_timezone(), limit=limit
     )
-    response = StreamingHttpResponse(stream, content_type=downloads.FORMATS[fmt])
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    response["Content-Disposition"] = (
-        f'attachment; filename="audit-trail-events-{query.region}-{stamp}.{fmt}"'
-    )
-    response["Cache-Control"] = "no-store"
-    return response  # type: ignore[return-value]  # permission_required's typing wants HttpResponse; Django serves any HttpResponseBase
+    streamed = StreamingHttpResponse(stream, content_type=downloads.FORMATS[fmt])
+    streamed["Content-Disposition"] = disposition
+    streamed["Cache-Control"] = "no-store"
+    return streamed  # type: ignore[return-value]  # permission_required's typing wants HttpResponse; Django serves any HttpResponseBase

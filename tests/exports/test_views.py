@@ -168,3 +168,11 @@ def test_events_older_than_the_window_are_not_downloaded(owner_client, acme):
         csv.DictReader(io.StringIO(_body(owner_client.get(DOWNLOAD, {"range": "24h", "format": "csv"}))))
     )
     assert rows == []
+
+
+def test_head_of_a_download_answers_its_headers_and_records_no_download(owner_client, acme):
+    make_events(acme, 2, method_name="CreateSecret")
+    response = owner_client.head(DOWNLOAD, {"region": "fr-par", "range": "24h", "format": "ndjson"})
+    assert response.status_code == 200 and response.content == b""
+    assert "attachment;" in response["Content-Disposition"] and response["Cache-Control"] == "no-store"
+    assert not Event.objects.filter(organization_id=acme.pk, method_name="DownloadEvents").exists()
