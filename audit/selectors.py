@@ -548,9 +548,13 @@ def _facets_sql(sample_sql: str, vendor: str, limit: int) -> str:
         "SELECT 'sampled', NULL, NULL, NULL, COUNT(*) FROM facet_sample_all",
     ]
     # The sample's own LIMIT is `sample + 1`; the outer one keeps the counts to `sample` (%s).
+    # NOT MATERIALIZED: each branch reads the sample's one copy through that LIMIT rather than
+    # a second copy of it: ~2 ms less for 30 days (EXPLAIN ANALYZE, 7 -> 5 ms on a busy machine),
+    # a good part of what the facets add to the Events page (`bench_events`).
     return (
         f"WITH facet_sample_all AS ({sample_sql}), "
-        "facet_sample AS (SELECT * FROM facet_sample_all LIMIT %s) " + " UNION ALL ".join(branches)
+        "facet_sample AS NOT MATERIALIZED (SELECT * FROM facet_sample_all LIMIT %s) "
+        + " UNION ALL ".join(branches)
     )
 
 
