@@ -8,6 +8,5 @@ app_name = "audit"
 urlpatterns = [
     path("events/", views.event_list, name="events"),
     path("events/<uuid:event_id>/", views.event_detail, name="event"),
-    path("events/facets/", views.event_facet_list, name="event_facets"),
     path("sign-ins/", views.sign_in_list, name="sign_ins"),
 ]

@@ -205,6 +205,7 @@ def test_more_rows_render_no_more_templates(auditor_client, acme, owner):
     assert len(many.templates) == len(one.templates)
     assert [t.name for t in results.templates if not t.name.startswith("django/forms/")] == [
         "results",
+        "audit/_event_facets.html",
         "method_field",
     ]
 
