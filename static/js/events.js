@@ -107,6 +107,13 @@
     bars[index].focus();
   });
 
+  // The top values fold and unfold; the choice is kept for the next pages (the server reads it).
+  document.addEventListener("toggle", (event) => {
+    if (event.target.id !== "facets") return;
+    const state = event.target.open ? "open" : "closed";
+    document.cookie = `facets=${state}; path=/; max-age=31536000; SameSite=Lax`;
+  }, true);
+
   document.addEventListener("htmx:afterSettle", (event) => {
     drawerSettled(event);
     rovingTimeline();

@@ -32,11 +32,23 @@ def test_the_events_page_shows_the_facets_of_its_filters_with_the_list(auditor_c
     html = auditor_client.get(EVENTS, {"status": "403", "range": "24h"}).content.decode()
     assert 'data-facet="principals"' in html and "in these 2 events" in html
     assert (
-        "hx-trigger" not in html.split('<section id="facets"')[1].split("</section>")[0]
+        "hx-trigger" not in html.split('<details id="facets"')[1].split("</details>")[0]
     )  # no second request
     # The results region (filters changed with htmx) brings the facets of the new filters.
     partial = auditor_client.get(EVENTS, {"status": "200"}, headers=HX_RESULTS).content.decode()
     assert "<html" not in partial and "in these 11 events" in partial
+
+
+def test_the_facets_are_folded_until_the_reader_unfolds_them_and_stay_as_left(auditor_client, acme_events):
+    """Folded, the first events stay on an 800-px screen; unfolded (events.js keeps the choice in
+    a cookie), every page renders them open, so nothing jumps after load."""
+    folded = auditor_client.get(EVENTS, {"range": "24h"}).content.decode()
+    assert '<details id="facets" class="facets card" hx-boost="false">' in folded
+    auditor_client.cookies["facets"] = "open"
+    unfolded = auditor_client.get(EVENTS, {"range": "24h"}).content.decode()
+    assert '<details id="facets" class="facets card" hx-boost="false" open>' in unfolded
+    partial = auditor_client.get(EVENTS, {"status": "200"}, headers=HX_RESULTS).content.decode()
+    assert '<details id="facets" class="facets card" hx-boost="false" open>' in partial
 
 
 def test_facets_count_the_top_values_of_the_filtered_events(auditor_client, acme_events, owner):

@@ -65,7 +65,12 @@ def test_auditor_opens_a_facet(page: Page, live_server, auditor, busy_hour, size
     SHOTS.mkdir(parents=True, exist_ok=True)
     _login(page, live_server, auditor.email, PASSWORD, size, "/audit-trail/events/")
     expect(page.locator("#events-table tbody tr")).to_have_count(40)
+    facets = page.locator("#facets")
+    expect(facets).not_to_have_attribute("open", "")  # folded: the first events stay in view
+    expect(page.locator("#events-table tbody tr").first).to_be_in_viewport()
+    facets.locator("summary").click()
     ips = page.locator('#facets [data-facet="ips"]')
+    expect(ips).to_be_visible()
     expect(ips).to_contain_text("5.6.7.8")  # counted with the list, in its request
     expect(page.locator('#facets [data-facet="statuses"]')).to_contain_text("403 Forbidden")
     page.screenshot(path=SHOTS / f"events_facets_{size[0]}.png")
@@ -78,6 +83,7 @@ def test_auditor_opens_a_facet(page: Page, live_server, auditor, busy_hour, size
     expect(rows).to_have_count(10)
     for text in rows.locator("td.col-ip").all_inner_texts():
         assert text.strip() == "5.6.7.8"
+    expect(page.locator("#facets")).to_have_attribute("open", "")  # unfolded, as the reader left them
     # The facets follow the new filter: one IP left, and it is the filter already applied.
     expect(page.locator('#facets [data-facet="ips"] li')).to_have_count(1)
     expect(page.locator('#facets [data-facet="ips"] a')).to_have_count(0)
