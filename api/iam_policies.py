@@ -28,7 +28,7 @@ from api.iam_fields import (
     query_uuids,
     refused,
 )
-from api.schemas import INTEGER, STRING, TIMESTAMP, UUID, Schema, array, closed
+from api.schemas import INTEGER, STRING, TIMESTAMP, UUID, Schema, array, closed, optional
 from audit.services import Actor
 from core.time import iso
 from iam.http import ApiRequest
@@ -154,10 +154,10 @@ RULE_SPECS: Schema = {
     "properties": {
         "permission_set_names": array({"type": "string", "enum": list(CATALOGUE)}, minItems=1),
         "condition": {"anyOf": [{"const": ""}, {"type": "null"}], "description": "Not supported: empty."},
-        "organization_id": {**UUID, "description": "The key's organization: the rule's scope."},
-        "project_ids": array(UUID, minItems=1, maxItems=100),
+        "organization_id": {**optional(UUID), "description": "The key's organization: the rule's scope."},
+        "project_ids": {"anyOf": [array(UUID, maxItems=100), {"type": "null"}]},
     },
-    "description": "Exactly one scope: organization_id or project_ids.",
+    "description": "One scope: organization_id or project_ids (non-empty); neither is the organization.",
 }
 RULES_FIELD_SCHEMA: Schema = array(RULE_SPECS, maxItems=MAX_RULES)
 
@@ -195,11 +195,15 @@ def _rule_spec(params: Params, index: int, raw: Any) -> tuple[RuleSpec, str | No
             f"{name}.account_root_user_id", "constraint", "scope a rule to the organization or projects"
         )
         return None
-    organization, projects = raw.get("organization_id"), raw.get("project_ids")
-    if bool(organization) == bool(projects):
-        params.error(name, "required", "give exactly one scope: organization_id or project_ids")
+    # An empty list is unset, as protobuf reads it: the Python SDK sends `project_ids: []` (and
+    # drops organization_id) for every organization-scoped rule. No scope is the organization.
+    organization, projects = raw.get("organization_id") or None, raw.get("project_ids") or None
+    if organization and projects:
+        params.error(name, "constraint", "give one scope: organization_id or project_ids")
         return None
-    if organization:
+    if not projects:
+        if organization is None:
+            return RuleSpec(permission_set_names=names), None
         if not isinstance(organization, str):
             params.error(f"{name}.organization_id", "format", "organization_id must be a UUID")
             return None

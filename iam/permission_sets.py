@@ -87,6 +87,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "iam:logs": frozenset(
         {"IAMReadOnly", "IAMManager", "OrganizationManager", "AuditTrailReadOnly", "AuditTrailFullAccess"}
     ),
+    # The permission-set catalogue (ListPermissionSets) is the same for every organization and
+    # public in Scaleway's documentation: any permission set grants reading it, so that a user
+    # just granted AuditTrailReadOnly can follow the quickstart. A member with no rule cannot.
+    "iam:permission_sets": frozenset(CATALOGUE),
     "projects:read": frozenset({"ProjectReadOnly", "ProjectManager", "IAMManager", "OrganizationManager"}),
     "projects:write": frozenset({"ProjectManager", "IAMManager", "OrganizationManager"}),
     "contacts:read": frozenset(
@@ -114,7 +118,7 @@ IAM_METHOD_ACTIONS: dict[str, str] = {
     "ClonePolicy": "iam:write",
     "SetRules": "iam:write",
     "ListRules": "iam:read",
-    "ListPermissionSets": "iam:read",
+    "ListPermissionSets": "iam:permission_sets",
     "ListApplications": "iam:read",
     "GetApplication": "iam:read",
     "CreateApplication": "iam:write",

@@ -228,7 +228,7 @@ NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     },
     "api-clone-policy": {"POST": gates((IAM_WRITE, "ClonePolicy"))},
     "api-rules": {"GET": gates((IAM_READ, "ListRules")), "PUT": gates((IAM_WRITE, "SetRules"))},
-    "api-permission-sets": {"GET": gates((IAM_READ, "ListPermissionSets"))},
+    "api-permission-sets": {"GET": gates(("iam:permission_sets", "ListPermissionSets"))},
     "api-applications": {
         "GET": gates((IAM_READ, "ListApplications")),
         "POST": gates((IAM_WRITE, "CreateApplication")),
