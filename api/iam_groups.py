@@ -13,7 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpResponse, JsonResponse
 
 from api.declare import Args, Body, Field, PathParam, Query, component
-from api.http import Params
+from api.http import Params, not_found
 from api.iam import PAGE, _page, iam_operation
 from api.iam_fields import (
     NAME_MAX,
@@ -218,22 +218,25 @@ def delete_group(request: ApiRequest, args: Args, group_id: str) -> HttpResponse
 # --- members -----------------------------------------------------------------------------------
 
 
-def _members(request: ApiRequest, args: Args, params: Params) -> tuple[list[User], list[Application]]:
-    """args' user_ids and application_ids as the organization's members and applications; an id of
-    anything else is invalid, exactly as an id that exists nowhere."""
+def _members(request: ApiRequest, args: Args) -> tuple[list[User], list[Application]]:
+    """args' user_ids and application_ids as the organization's members and applications; any
+    other id is not found, exactly as an id that exists nowhere."""
     organization = request.organization
     users = list(member_users(organization=organization).filter(pk__in=args["user_ids"]))
     applications = list(Application.objects.filter(organization=organization, pk__in=args["application_ids"]))
-    if len(users) < len(args["user_ids"]):
-        params.error("user_ids", "constraint", "each user must be a member of the organization")
-    if len(applications) < len(args["application_ids"]):
-        params.error("application_ids", "constraint", "each application must be the organization's")
+    for resource, wanted, found in (
+        ("user", args["user_ids"], users),
+        ("application", args["application_ids"], applications),
+    ):
+        missing = set(wanted) - {o.pk for o in found}
+        if missing:
+            raise not_found(resource, str(min(missing)))
     return users, applications
 
 
 def _check_members(request: ApiRequest, args: Args, params: Params, group_id: str) -> None:
     _the_group(request, args, params, group_id)
-    args["users"], args["applications"] = _members(request, args, params)
+    args["users"], args["applications"] = _members(request, args)
 
 
 MEMBERS = [body_uuids("user_ids"), body_uuids("application_ids")]
@@ -294,7 +297,7 @@ def _check_member(request: ApiRequest, args: Args, params: Params, group_id: str
         return
     args["user_ids"] = [user_id] if user_id else []
     args["application_ids"] = [application_id] if application_id else []
-    users, applications = _members(request, args, params)
+    users, applications = _members(request, args)
     args["member"] = (users or applications or [None])[0]
 
 
@@ -346,8 +349,8 @@ def _check_leaving(request: ApiRequest, args: Args, params: Params, group_id: st
         member = group.users.filter(pk=user_id).first()
     else:
         member = group.applications.filter(pk=application_id).first()
-    if member is None:
-        params.error("user_id" if user_id else "application_id", "constraint", "not a member of the group")
+    if member is None:  # not in the group: the same answer as an id that exists nowhere
+        raise not_found("user" if user_id else "application", str(user_id or application_id))
     args["member"] = member
 
 

@@ -15,8 +15,8 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpResponse, JsonResponse
 
 from api.declare import Args, Body, Field, Param, PathParam, Query, component
-from api.http import Params
-from api.iam import PAGE, _page, iam_operation
+from api.http import Params, deny, not_found, permissions_denied
+from api.iam import GLOBAL, PAGE, _page, iam_operation
 from api.iam_fields import (
     NAME_MAX,
     TAGS_FIELD,
@@ -32,8 +32,8 @@ from api.schemas import INTEGER, STRING, TIMESTAMP, UUID, Schema, array, closed,
 from audit.services import Actor
 from core.time import iso
 from iam.http import ApiRequest
-from iam.models import Application, Group, Policy, Rule
-from iam.permission_sets import CATALOGUE
+from iam.models import Application, Group, Policy, Project, Rule
+from iam.permission_sets import CATALOGUE, IAM_METHOD_ACTIONS
 from iam.selectors import member_users
 from iam.services import (
     IamError,
@@ -156,10 +156,11 @@ RULE_SPECS: Schema = {
         "condition": {"anyOf": [{"const": ""}, {"type": "null"}], "description": "Not supported: empty."},
         "organization_id": {**optional(UUID), "description": "The key's organization: the rule's scope."},
         "project_ids": {"anyOf": [array(UUID, maxItems=100), {"type": "null"}]},
+        "account_root_user_id": {"enum": ["", None], "description": "Not supported: empty."},
     },
     "description": "One scope: organization_id or project_ids (non-empty); neither is the organization.",
 }
-RULES_FIELD_SCHEMA: Schema = array(RULE_SPECS, maxItems=MAX_RULES)
+RULES_FIELD_SCHEMA: Schema = array(RULE_SPECS, minItems=1, maxItems=MAX_RULES)
 
 
 def _policies(request: ApiRequest) -> QuerySet[Policy]:
@@ -230,22 +231,34 @@ def rules_field() -> Param:
     return Field.custom("rules", RULES_FIELD_SCHEMA, _parse_rules)
 
 
-def _check_rules(request: ApiRequest, args: Args, params: Params, *, required: bool) -> None:
-    """args["rules"]: the RuleSpecs, each scoped to the key's organization or its projects."""
+def _check_rules(request: ApiRequest, args: Args, params: Params, *, required: bool, method: str) -> None:
+    """args["rules"]: the RuleSpecs, each scoped to the key's organization or its projects. Another
+    organization as a scope is refused as `organization_id` is (recorded); an unknown project is
+    not found."""
     parsed = args["rules"]
     if parsed is None:
         if required:
             params.error("rules", "required", "a policy needs at least one rule")
         return
-    if required and not parsed and not params.errors:
-        params.error("rules", "required", "a policy needs at least one rule")
     organization_id = str(request.organization.pk)
-    for index, (_, organization) in enumerate(parsed):
-        if organization is not None and organization.lower() != organization_id:
-            params.error(
-                f"rules.{index}.organization_id", "constraint", "the scope must be the key's organization"
+    if any(
+        organization is not None and organization.lower() != organization_id for _, organization in parsed
+    ):
+        action = IAM_METHOD_ACTIONS[method]
+        deny(request, action, method=method, locality=GLOBAL)
+        raise permissions_denied(action)
+    specs = [spec for spec, _ in parsed]
+    wanted = {str(p) for spec in specs for p in spec.project_ids}
+    if wanted:
+        known = {
+            str(p)
+            for p in Project.objects.filter(organization=request.organization, pk__in=wanted).values_list(
+                "pk", flat=True
             )
-    args["rules"] = [spec for spec, _ in parsed]
+        }
+        if wanted - known:
+            raise not_found("project", min(wanted - known))
+    args["rules"] = specs
 
 
 # --- principals in a body ----------------------------------------------------------------------
@@ -280,8 +293,8 @@ def _principal(request: ApiRequest, args: Args, params: Params) -> tuple[bool, P
         found = Group.objects.filter(organization=organization, pk=args[name]).first()
     else:
         found = Application.objects.filter(organization=organization, pk=args[name]).first()
-    if found is None:
-        params.error(name, "constraint", f"no such {name[:-3]} in the organization")
+    if found is None:  # another organization's, or nobody's: the same answer
+        raise not_found(name[:-3], str(args[name]))
     return True, found
 
 
@@ -332,7 +345,7 @@ def list_policies(request: ApiRequest, args: Args) -> HttpResponse:
 
 
 def _check_create(request: ApiRequest, args: Args, params: Params) -> None:
-    _check_rules(request, args, params, required=True)
+    _check_rules(request, args, params, required=True, method="CreatePolicy")
     args["principal"] = _principal(request, args, params)[1]
 
 

@@ -28,7 +28,7 @@ PERMISSION_SET_ORDER = ("name_asc", "name_desc", "created_at_asc", "created_at_d
 def _check_set_rules(request: ApiRequest, args: Args, params: Params) -> None:
     if args["policy_id"] is not None:
         args["policy"] = get_or_404(_policies(request), "policy", str(args["policy_id"]))
-    _check_rules(request, args, params, required=True)
+    _check_rules(request, args, params, required=True, method="SetRules")
 
 
 @iam_operation(

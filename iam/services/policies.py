@@ -74,16 +74,22 @@ def _check_policy(organization: Organization, principal: PolicyPrincipal, rules:
             raise IamError(f"{', '.join(org_only)} can only be granted on the whole organization.")
 
 
+def _ordered_ids(n: int) -> list[uuid.UUID]:
+    """Random ids in ascending order: a policy's rules, read by primary key, keep the order given."""
+    return sorted(uuid.uuid4() for _ in range(n))
+
+
 def _write_rules(policy: Policy, rules: Sequence[RuleSpec]) -> None:
     policy.rules.all().delete()
     Rule.objects.bulk_create(
         Rule(
+            id=rule_id,
             policy=policy,
             permission_set_names=list(dict.fromkeys(rule.permission_set_names)),
             scope_type=Rule.ScopeType.PROJECTS if rule.project_ids else Rule.ScopeType.ORGANIZATION,
             project_ids=[str(p) for p in rule.project_ids],
         )
-        for rule in rules
+        for rule_id, rule in zip(_ordered_ids(len(rules)), rules, strict=True)
     )
 
 
@@ -185,14 +191,16 @@ def policy_clone(*, actor: Actor, policy: Policy) -> Policy:
         group=policy.group,
         application=policy.application,
     )
+    rules = list(policy.rules.order_by("pk"))
     Rule.objects.bulk_create(
         Rule(
+            id=rule_id,
             policy=clone,
             permission_set_names=rule.permission_set_names,
             scope_type=rule.scope_type,
             project_ids=rule.project_ids,
         )
-        for rule in policy.rules.order_by("pk")
+        for rule_id, rule in zip(_ordered_ids(len(rules)), rules, strict=True)
     )
     iam_record(
         actor=actor,

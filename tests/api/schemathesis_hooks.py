@@ -9,6 +9,9 @@ so a request that is "valid" by the schema may rightly be refused with invalid_a
 - a custom rule's `query` is a CEL expression (checked as the console checks it);
 - a custom rule's `name` is unique in its region;
 - a new API key's `expires_at` is in the future;
+- a policy's rules are scoped to the key's organization or its projects (and organization-level
+  permission sets to the organization only), and its principal is one of the organization's;
+- an invited address is not already invited;
 - an ingested event belongs to the API key's organization (and to one of its projects, if any),
   was recorded between the epoch and 5 minutes from now, and its resources carry at most one
   `<type>_info` object each (audit.ingest).
@@ -71,6 +74,27 @@ def _ingestable(events: list[Any], organization_id: str, project_ids: Sequence[s
                 del resource[key]
 
 
+PROJECT_SCOPED = "SecretManagerFullAccess"
+
+
+def _policy_of(body: dict[str, Any], organization_id: str, project_ids: Sequence[str]) -> None:
+    """Rules scoped to the key's organization or its first project; no principal (ids that the
+    organization does not have are refused as they should be)."""
+    for name in ("user_id", "group_id", "application_id"):
+        body.pop(name, None)
+    for rule in body.get("rules") or ():
+        if not isinstance(rule, dict):
+            continue
+        if rule.get("project_ids") and project_ids:
+            rule["project_ids"] = [project_ids[0]]
+            rule["permission_set_names"] = [PROJECT_SCOPED]
+            rule.pop("organization_id", None)
+        elif rule.get("project_ids"):
+            rule["project_ids"] = []
+        if rule.get("organization_id"):
+            rule["organization_id"] = organization_id
+
+
 def hooks(organization: Organization) -> list[Callable[..., Any]]:
     """The hooks for a run whose API key belongs to `organization` (its projects read now)."""
     organization_id = str(organization.pk)
@@ -78,6 +102,9 @@ def hooks(organization: Organization) -> list[Callable[..., Any]]:
 
     def map_case(context: Any, case: Case) -> Case:
         case = _map_case(case)
+        operation = case.operation.definition.raw["operationId"]
+        if _is_positive(case) and operation == "CreatePolicy" and isinstance(case.body, dict):
+            _policy_of(case.body, organization_id, projects)
         if _is_positive(case) and case.operation.definition.raw["operationId"] == "IngestEvents":
             events = case.body.get("events") if isinstance(case.body, dict) else case.body
             if isinstance(events, list):
@@ -105,6 +132,8 @@ def _map_case(case: Case) -> Case:
         body["name"] = _unique_name()
     elif operation == "UpdateCustomAlertRule" and isinstance(body.get("name"), str):
         body["name"] = _unique_name()
+    elif operation == "CreateUser":
+        body["email"] = f"invitee-{uuid.uuid4().hex[:12]}@example.org"
     elif operation == "CreateAPIKey" and body.get("expires_at"):
         body["expires_at"] = (timezone.now() + timedelta(days=365)).isoformat()
     return case

@@ -149,7 +149,7 @@ def test_groups_and_their_members_round_trip(iam, acme, owner, auditor, member_w
     outsider = UserFactory(email="nobody@elsewhere.test")
     with pytest.raises(ScalewayException) as error:
         iam.add_group_member(group_id=group.id, user_id=str(outsider.pk))
-    assert error.value.status_code == 400
+    assert error.value.status_code == 404
     made = services.group_create(actor=Actor.of(owner), organization=acme, name="console-group")
     assert "console-group" in [g.name for g in iam.list_groups_all()]
     assert iam.get_group(group_id=str(made.pk)).name == "console-group"
