@@ -73,13 +73,18 @@ def query_uuids(name: str) -> Param:
     )
 
 
-def body_uuids(name: str) -> Param:
-    """A JSON list of ids; null or absent is an empty list."""
-    return Field.custom(
-        name,
-        {"anyOf": [UUIDS, {"type": "null"}]},
-        lambda p: _uuid_values(p, name, p.data.get(name) if p.data.get(name) is not None else []),
-    )
+def body_uuids(name: str, *, required: bool = False) -> Param:
+    """A JSON list of ids; null or absent is an empty list (or, `required`, an error)."""
+
+    def parse(params: Params) -> list[uuid.UUID]:
+        value = params.data.get(name)
+        if value is None:
+            if required:
+                params.error(name, "required", f"{name} is required (an empty list for none)")
+            return []
+        return _uuid_values(params, name, value)
+
+    return Field.custom(name, UUIDS if required else {"anyOf": [UUIDS, {"type": "null"}]}, parse)
 
 
 def refused(name: str, message: str) -> ApiError:

@@ -18,6 +18,7 @@ from api.iam import PAGE, _page, iam_operation
 from api.iam_fields import (
     NAME_MAX,
     TAGS_FIELD,
+    UUIDS,
     body_uuids,
     description_field,
     get_or_404,
@@ -240,6 +241,13 @@ def _check_members(request: ApiRequest, args: Args, params: Params, group_id: st
 
 
 MEMBERS = [body_uuids("user_ids"), body_uuids("application_ids")]
+SET_MEMBERS = [body_uuids("user_ids", required=True), body_uuids("application_ids", required=True)]
+
+
+def _check_new_members(request: ApiRequest, args: Args, params: Params, group_id: str) -> None:
+    if params.data.get("user_ids") is None and params.data.get("application_ids") is None:
+        params.error("user_ids", "required", "give user_ids or application_ids")
+    _check_members(request, args, params, group_id)
 
 
 @iam_operation(
@@ -247,7 +255,7 @@ MEMBERS = [body_uuids("user_ids"), body_uuids("application_ids")]
     "SetGroupMembers",
     summary="Make these exactly the group's members (audited as SetGroupMembers)",
     path=[GROUP_PATH],
-    body=Body("SetGroupMembersRequest", MEMBERS, required_body=True),
+    body=Body("SetGroupMembersRequest", SET_MEMBERS, required=["user_ids", "application_ids"]),
     resources=path_resources("iam_group"),
     validate=_check_members,
     response=GROUP,
@@ -270,12 +278,23 @@ def set_group_members(request: ApiRequest, args: Args, group_id: str) -> HttpRes
     "AddGroupMembers",
     summary="Add users and applications to a group (audited as AddGroupMembers)",
     path=[GROUP_PATH],
-    body=Body("AddGroupMembersRequest", MEMBERS, required_body=True),
+    body=Body(
+        "AddGroupMembersRequest",
+        MEMBERS,
+        required_body=True,
+        extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: UUIDS}} for name in ("user_ids", "application_ids")
+            ]
+        },
+    ),
     resources=path_resources("iam_group"),
-    validate=_check_members,
+    validate=_check_new_members,
     response=GROUP,
 )
 def add_group_members(request: ApiRequest, args: Args, group_id: str) -> HttpResponse:
+    if not args["users"] and not args["applications"]:  # nothing to add: nothing to record
+        return _answer(request, args["group"])
     try:
         group_members_add(
             actor=Actor.of(request.principal, request=request),
@@ -337,7 +356,9 @@ def add_group_member(request: ApiRequest, args: Args, group_id: str) -> HttpResp
 
 def _check_leaving(request: ApiRequest, args: Args, params: Params, group_id: str) -> None:
     """Only a member of this group can leave it (a removed member of the organization included),
-    never any account by id: the console's GroupMemberRemoveForm rule."""
+    never any account by id: the console's GroupMemberRemoveForm rule. A member or an application
+    of the organization that is not in the group has nothing to leave: the group is answered as
+    it is, and nothing is recorded."""
     _the_group(request, args, params, group_id)
     group: Group = args["group"]
     user_id, application_id = args["user_id"], args["application_id"]
@@ -349,8 +370,10 @@ def _check_leaving(request: ApiRequest, args: Args, params: Params, group_id: st
         member = group.users.filter(pk=user_id).first()
     else:
         member = group.applications.filter(pk=application_id).first()
-    if member is None:  # not in the group: the same answer as an id that exists nowhere
-        raise not_found("user" if user_id else "application", str(user_id or application_id))
+    if member is None:  # not in the group: the organization's (nothing to do) or not found
+        args["user_ids"] = [user_id] if user_id else []
+        args["application_ids"] = [application_id] if application_id else []
+        _members(request, args)
     args["member"] = member
 
 
@@ -370,6 +393,8 @@ def _check_leaving(request: ApiRequest, args: Args, params: Params, group_id: st
     response=GROUP,
 )
 def remove_group_member(request: ApiRequest, args: Args, group_id: str) -> HttpResponse:
+    if args["member"] is None:
+        return _answer(request, args["group"])
     group_member_remove(
         actor=Actor.of(request.principal, request=request), group=args["group"], member=args["member"]
     )

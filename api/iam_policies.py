@@ -273,6 +273,22 @@ PRINCIPAL_FIELDS = [
 PRINCIPAL_HELP = "At most one of user_id, group_id, application_id and no_principal: true."
 
 
+def _both(a: str, b: str) -> Schema:
+    given = {"const": True} if b == "no_principal" else UUID
+    return {"required": [a, b], "properties": {a: UUID, b: given}}
+
+
+# What the documentation says a body cannot hold: two principals at once (null and "" are absent).
+ONE_PRINCIPAL: Schema = {
+    "description": PRINCIPAL_HELP,
+    "not": {
+        "anyOf": [
+            _both(a, b) for i, a in enumerate(PRINCIPALS) for b in [*PRINCIPALS[i + 1 :], "no_principal"]
+        ]
+    },
+}
+
+
 def _principal(request: ApiRequest, args: Args, params: Params) -> tuple[bool, PolicyPrincipal]:
     """(whether a principal was given, the principal): a member, a group or an application of the
     key's organization. An id of anything else is invalid, as an id that exists nowhere."""
@@ -357,7 +373,7 @@ def _check_create(request: ApiRequest, args: Args, params: Params) -> None:
         "CreatePolicyRequest",
         [name_field(required=True), description_field(), rules_field(), TAGS_FIELD, *PRINCIPAL_FIELDS],
         required=["name", "rules"],
-        extra={"description": PRINCIPAL_HELP},
+        extra=ONE_PRINCIPAL,
     ),
     validate=_check_create,
     response=POLICY,
@@ -395,7 +411,7 @@ def _check_update(request: ApiRequest, args: Args, params: Params, policy_id: st
     body=Body(
         "UpdatePolicyRequest",
         [name_field(required=False), description_field(), TAGS_FIELD, *PRINCIPAL_FIELDS],
-        extra={"description": "What is left out is kept. " + PRINCIPAL_HELP},
+        extra={**ONE_PRINCIPAL, "description": "What is left out is kept. " + PRINCIPAL_HELP},
     ),
     resources=path_resources("iam_policy"),
     validate=_check_update,

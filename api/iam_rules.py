@@ -58,18 +58,22 @@ def set_rules(request: ApiRequest, args: Args) -> HttpResponse:
     "GET",
     "ListRules",
     summary="List the rules of a policy",
-    query=[Query.custom("policy_id", UUID, lambda p: p.uuid("policy_id", required=True)), *PAGE],
+    query=[Query.uuid("policy_id", "The policy's rules; without it, every policy's."), *PAGE],
     response=component(
         "ListRulesResponse",
         closed({"rules": array(RULE), "total_count": INTEGER}, required=["rules", "total_count"]),
     ),
 )
 def list_rules(request: ApiRequest, args: Args) -> HttpResponse:
-    policy = get_or_404(
-        Policy.objects.filter(organization=request.organization), "policy", str(args["policy_id"])
-    )
-    qs = Rule.objects.filter(policy=policy).order_by("pk")
-    rules = [rule_json(r, policy.organization_id) for r in _page(qs, args)]
+    """ListRules: a policy's rules in their order (or, without policy_id, every policy's)."""
+    qs = Rule.objects.filter(policy__organization=request.organization)
+    if args["policy_id"] is not None:
+        policy = get_or_404(
+            Policy.objects.filter(organization=request.organization), "policy", str(args["policy_id"])
+        )
+        qs = qs.filter(policy=policy)
+    qs = qs.order_by("policy_id", "pk")
+    rules = [rule_json(r, request.organization.pk) for r in _page(qs, args)]
     return JsonResponse({"rules": rules, "total_count": qs.count()})
 
 

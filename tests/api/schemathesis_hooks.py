@@ -12,6 +12,7 @@ so a request that is "valid" by the schema may rightly be refused with invalid_a
 - a policy's rules are scoped to the key's organization or its projects (and organization-level
   permission sets to the organization only), and its principal is one of the organization's;
 - an invited address is not already invited;
+- a group's new members are the organization's members and applications;
 - an ingested event belongs to the API key's organization (and to one of its projects, if any),
   was recorded between the epoch and 5 minutes from now, and its resources carry at most one
   `<type>_info` object each (audit.ingest).
@@ -95,16 +96,36 @@ def _policy_of(body: dict[str, Any], organization_id: str, project_ids: Sequence
             rule["organization_id"] = organization_id
 
 
+MEMBER_WRITES = {"SetGroupMembers", "AddGroupMembers", "AddGroupMember", "RemoveGroupMember"}
+
+
+def _members_of(body: dict[str, Any], members: dict[str, list[str]]) -> None:
+    """Ids of the organization's members and applications in place of generated ones."""
+    for kind, ids in members.items():
+        if body.get(f"{kind}_id"):
+            body[f"{kind}_id"] = ids[0] if ids else None
+        if isinstance(body.get(f"{kind}_ids"), list):
+            body[f"{kind}_ids"] = ids[: len(body[f"{kind}_ids"])]
+
+
 def hooks(organization: Organization) -> list[Callable[..., Any]]:
     """The hooks for a run whose API key belongs to `organization` (its projects read now)."""
     organization_id = str(organization.pk)
     projects = [str(pk) for pk in organization.projects.order_by("pk").values_list("pk", flat=True)]
+    members = {
+        "user": [str(organization.owner_id)],
+        "application": [
+            str(pk) for pk in organization.applications.order_by("pk").values_list("pk", flat=True)
+        ],
+    }
 
     def map_case(context: Any, case: Case) -> Case:
         case = _map_case(case)
         operation = case.operation.definition.raw["operationId"]
         if _is_positive(case) and operation == "CreatePolicy" and isinstance(case.body, dict):
             _policy_of(case.body, organization_id, projects)
+        if _is_positive(case) and operation in MEMBER_WRITES and isinstance(case.body, dict):
+            _members_of(case.body, members)
         if _is_positive(case) and case.operation.definition.raw["operationId"] == "IngestEvents":
             events = case.body.get("events") if isinstance(case.body, dict) else case.body
             if isinstance(events, list):

@@ -156,7 +156,9 @@ def test_group_members_are_the_organizations_and_only_members_leave(manager_api,
     both = {"user_id": str(auditor.pk), "application_id": str(auditor.pk)}
     assert "user_id" in problems(post(manager_api, f"{path}/add-member", both))
     assert post(manager_api, f"{path}/members", {"user_ids": [str(outsider.pk)]}, "PUT").status_code == 404
-    assert post(manager_api, f"{path}/remove-member", {"user_id": str(auditor.pk)}).status_code == 404
+    assert post(manager_api, f"{path}/remove-member", {"user_id": str(outsider.pk)}).status_code == 404
+    not_in_group = post(manager_api, f"{path}/remove-member", {"user_id": str(auditor.pk)})
+    assert (not_in_group.status_code, not_in_group.json()["user_ids"]) == (200, [])  # nothing to leave
     assert not Event.objects.filter(
         organization_id=acme.pk, method_name__in=["AddGroupMember", "SetGroupMembers", "RemoveGroupMember"]
     ).exists()
