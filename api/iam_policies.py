@@ -159,6 +159,10 @@ RULE_SPECS: Schema = {
         "account_root_user_id": {"enum": ["", None], "description": "Not supported: empty."},
     },
     "description": "One scope: organization_id or project_ids (non-empty); neither is the organization.",
+    "not": {
+        "required": ["organization_id", "project_ids"],
+        "properties": {"organization_id": UUID, "project_ids": {"type": "array", "minItems": 1}},
+    },
 }
 RULES_FIELD_SCHEMA: Schema = array(RULE_SPECS, minItems=1, maxItems=MAX_RULES)
 
@@ -198,7 +202,14 @@ def _rule_spec(params: Params, index: int, raw: Any) -> tuple[RuleSpec, str | No
         return None
     # An empty list is unset, as protobuf reads it: the Python SDK sends `project_ids: []` (and
     # drops organization_id) for every organization-scoped rule. No scope is the organization.
-    organization, projects = raw.get("organization_id") or None, raw.get("project_ids") or None
+    organization, projects = raw.get("organization_id"), raw.get("project_ids")
+    if organization is not None and not isinstance(organization, str):
+        params.error(f"{name}.organization_id", "format", "organization_id must be a UUID")
+        return None
+    if projects is not None and not isinstance(projects, list):
+        params.error(f"{name}.project_ids", "format", "project_ids must be a list of UUIDs")
+        return None
+    organization, projects = organization or None, projects or None
     if organization and projects:
         params.error(name, "constraint", "give one scope: organization_id or project_ids")
         return None

@@ -19,7 +19,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
 from api.declare import Args, Body, Field, PathParam, Query, component
-from api.http import UUID_RE, Params, not_found
+from api.http import UUID_RE, ApiError, Params, not_found
 from api.iam import PAGE, _page, iam_operation
 from api.iam_fields import (
     NAME_MAX,
@@ -423,6 +423,19 @@ def _check_email(args: Args, params: Params) -> None:
             params.error("email", "format", "email must be an e-mail address")
 
 
+def owner_locked(user_id: str) -> ApiError:
+    """The owner is in the organization for good: Scaleway's `resource_locked` (403)."""
+    return ApiError(
+        403,
+        {
+            "message": "The owner of the organization cannot be removed.",
+            "type": "resource_locked",
+            "resource": "user",
+            "resource_id": user_id,
+        },
+    )
+
+
 @iam_operation(
     "DELETE",
     "DeleteUser",
@@ -445,7 +458,7 @@ def delete_user(request: ApiRequest, args: Args, user_id: str) -> HttpResponse:
         .first()
     )
     if membership is None or request.organization.owner_id == found.pk:
-        raise refused("user_id", "The owner of the organization cannot be removed.")
+        raise owner_locked(user_id)
     try:
         member_remove(actor=actor, membership=membership)
     except IamError as error:

@@ -174,7 +174,7 @@ def test_users_list_get_invite_and_remove(iam, acme, owner, auditor):
 
     with pytest.raises(ScalewayException) as error:
         iam.delete_user(user_id=str(owner.pk))
-    assert error.value.status_code == 400
+    assert error.value.status_code == 403
     iam.delete_user(user_id=str(auditor.pk))
     assert not Membership.objects.active().filter(organization=acme, user=auditor).exists()
     with pytest.raises(ScalewayException):
