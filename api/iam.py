@@ -1,4 +1,4 @@
-"""IAM API v1alpha1: `logs` (list, get) and `api-keys` (list, create, get, delete).
+"""IAM API v1alpha1: `logs` (list, get) and `api-keys` (list, create, get, update, delete).
 
 Wire-compatible with Scaleway's (reference §8.1, §8.4). Page-number paging with `total_count`.
 Each endpoint is an `api.declare.Operation` needing the same action as its console page.
@@ -55,7 +55,7 @@ from iam.http import ApiRequest
 from iam.logs import LOG_ACTIONS, LOG_RESOURCE_TYPES, IamLog, iam_log_events
 from iam.models import APIKey, Application, Membership, Project, User
 from iam.permission_sets import IAM_METHOD_ACTIONS
-from iam.services import IamPermissionDenied, api_key_create, api_key_delete, user_resource
+from iam.services import IamPermissionDenied, api_key_create, api_key_delete, api_key_update, user_resource
 
 GLOBAL = "global"
 TAG = "IAM"
@@ -436,6 +436,51 @@ def get_api_key(request: ApiRequest, args: Args, access_key: str) -> HttpRespons
 
 def _api_key_resources(access_key: str) -> list[dict[str, Any]]:
     return [{"id": access_key[:20], "type": "iam_api_key"}]
+
+
+def _the_key(request: ApiRequest, args: Args, params: Params, access_key: str) -> None:
+    """The key (not_found before any invalid argument), and what of it may change."""
+    args["key"] = _get_key(request, access_key)
+    expires_at = args["expires_at"]
+    if expires_at is not None and expires_at <= timezone.now():
+        params.error("expires_at", "constraint", "expires_at must be in the future")
+    args["default_project"] = None
+    if args["default_project_id"] is not None:
+        args["default_project"] = Project.objects.filter(
+            organization=request.organization, pk=args["default_project_id"]
+        ).first()
+        if args["default_project"] is None:
+            params.error("default_project_id", "constraint", "no such project in the organization")
+
+
+@iam_operation(
+    "PATCH",
+    "UpdateAPIKey",
+    summary="Change an API key's description, default project or expiry (audited as UpdateAPIKey)",
+    path=[ACCESS_KEY_PATH],
+    body=Body(
+        "UpdateAPIKeyRequest",
+        [
+            Field.string("description", max_length=DESCRIPTION_MAX),
+            Field.uuid("default_project_id"),
+            Field.datetime("expires_at", "In the future."),
+        ],
+        extra={"description": "What is left out is kept; the secret never changes."},
+    ),
+    resources=_api_key_resources,
+    validate=_the_key,
+    response=API_KEY,
+)
+def update_api_key(request: ApiRequest, args: Args, access_key: str) -> HttpResponse:
+    """UpdateAPIKey: the key keeps its secret and bearer."""
+    key = api_key_update(
+        actor=Actor.of(request.principal, request=request),
+        key=args["key"],
+        description=args["description"],
+        default_project=args["default_project"],
+        expires_at=args["expires_at"],
+    )
+    return JsonResponse(api_key_json(key))
 
 
 @iam_operation(

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from api import alerts, audit_trail, custom_alert_rules, export_jobs, iam, ingestion, openapi
+from api import (
+    alerts,
+    audit_trail,
+    custom_alert_rules,
+    export_jobs,
+    iam,
+    iam_groups,
+    iam_policies,
+    iam_principals,
+    iam_rules,
+    ingestion,
+    openapi,
+)
 from api.declare import route
 
 REGION = "audit-trail/v1alpha1/regions/<str:region>"
@@ -48,8 +60,75 @@ urlpatterns = [
     path("iam/v1alpha1/api-keys", route(iam.list_api_keys, iam.create_api_key), name="api-api-keys"),
     path(
         "iam/v1alpha1/api-keys/<str:access_key>",
-        route(iam.get_api_key, iam.delete_api_key),
+        route(iam.get_api_key, iam.update_api_key, iam.delete_api_key),
         name="api-api-key",
+    ),
+    path(
+        "iam/v1alpha1/policies",
+        route(iam_policies.list_policies, iam_policies.create_policy),
+        name="api-policies",
+    ),
+    path(
+        "iam/v1alpha1/policies/<str:policy_id>",
+        route(iam_policies.get_policy, iam_policies.update_policy, iam_policies.delete_policy),
+        name="api-policy",
+    ),
+    path(
+        "iam/v1alpha1/policies/<str:policy_id>/clone",
+        route(iam_policies.clone_policy),
+        name="api-clone-policy",
+    ),
+    path("iam/v1alpha1/rules", route(iam_rules.list_rules, iam_rules.set_rules), name="api-rules"),
+    path("iam/v1alpha1/permission-sets", route(iam_rules.list_permission_sets), name="api-permission-sets"),
+    path(
+        "iam/v1alpha1/applications",
+        route(iam_principals.list_applications, iam_principals.create_application),
+        name="api-applications",
+    ),
+    path(
+        "iam/v1alpha1/applications/<str:application_id>",
+        route(
+            iam_principals.get_application,
+            iam_principals.update_application,
+            iam_principals.delete_application,
+        ),
+        name="api-application",
+    ),
+    path(
+        "iam/v1alpha1/users",
+        route(iam_principals.list_users, iam_principals.create_user),
+        name="api-users",
+    ),
+    path(
+        "iam/v1alpha1/users/<str:user_id>",
+        route(iam_principals.get_user, iam_principals.delete_user),
+        name="api-user",
+    ),
+    path("iam/v1alpha1/groups", route(iam_groups.list_groups, iam_groups.create_group), name="api-groups"),
+    path(
+        "iam/v1alpha1/groups/<str:group_id>",
+        route(iam_groups.get_group, iam_groups.update_group, iam_groups.delete_group),
+        name="api-group",
+    ),
+    path(
+        "iam/v1alpha1/groups/<str:group_id>/members",
+        route(iam_groups.set_group_members),
+        name="api-group-members",
+    ),
+    path(
+        "iam/v1alpha1/groups/<str:group_id>/add-member",
+        route(iam_groups.add_group_member),
+        name="api-group-add-member",
+    ),
+    path(
+        "iam/v1alpha1/groups/<str:group_id>/add-members",
+        route(iam_groups.add_group_members),
+        name="api-group-add-members",
+    ),
+    path(
+        "iam/v1alpha1/groups/<str:group_id>/remove-member",
+        route(iam_groups.remove_group_member),
+        name="api-group-remove-member",
     ),
     # Alert rules
     path(

@@ -95,6 +95,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "iam:logs": frozenset(
         {"IAMReadOnly", "IAMManager", "OrganizationManager", "AuditTrailReadOnly", "AuditTrailFullAccess"}
     ),
+    # The permission-set catalogue (ListPermissionSets) is the same for every organization and
+    # public in Scaleway's documentation: any permission set grants reading it, so that a user
+    # just granted AuditTrailReadOnly can follow the quickstart. A member with no rule cannot.
+    "iam:permission_sets": frozenset(CATALOGUE),
     "projects:read": frozenset({"ProjectReadOnly", "ProjectManager", "IAMManager", "OrganizationManager"}),
     "projects:write": frozenset({"ProjectManager", "IAMManager", "OrganizationManager"}),
     "contacts:read": frozenset(
@@ -113,6 +117,34 @@ IAM_METHOD_ACTIONS: dict[str, str] = {
     "GetAPIKey": "iam:read",
     "CreateAPIKey": "iam:write",
     "DeleteAPIKey": "iam:write",
+    "UpdateAPIKey": "iam:write",
+    "ListPolicies": "iam:read",
+    "GetPolicy": "iam:read",
+    "CreatePolicy": "iam:write",
+    "UpdatePolicy": "iam:write",
+    "DeletePolicy": "iam:write",
+    "ClonePolicy": "iam:write",
+    "SetRules": "iam:write",
+    "ListRules": "iam:read",
+    "ListPermissionSets": "iam:permission_sets",
+    "ListApplications": "iam:read",
+    "GetApplication": "iam:read",
+    "CreateApplication": "iam:write",
+    "UpdateApplication": "iam:write",
+    "DeleteApplication": "iam:write",
+    "ListGroups": "iam:read",
+    "GetGroup": "iam:read",
+    "CreateGroup": "iam:write",
+    "UpdateGroup": "iam:write",
+    "DeleteGroup": "iam:write",
+    "SetGroupMembers": "iam:write",
+    "AddGroupMember": "iam:write",
+    "AddGroupMembers": "iam:write",
+    "RemoveGroupMember": "iam:write",
+    "ListUsers": "iam:read",
+    "GetUser": "iam:read",
+    "CreateUser": "iam:write",
+    "DeleteUser": "iam:write",
 }
 
 # Actions that only an organization-scoped rule can grant (Scaleway: "The scope of these

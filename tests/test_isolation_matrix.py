@@ -229,7 +229,41 @@ NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     "api-list-logs": {"GET": gates((IAM_LOGS, "ListLogs"))},
     "api-get-log": {"GET": gates((IAM_LOGS, "GetLog"))},
     "api-api-keys": {"GET": gates((IAM_READ, "ListAPIKeys")), "POST": gates((IAM_WRITE, "CreateAPIKey"))},
-    "api-api-key": {"GET": gates((IAM_READ, "GetAPIKey")), "DELETE": gates((IAM_WRITE, "DeleteAPIKey"))},
+    "api-api-key": {
+        "GET": gates((IAM_READ, "GetAPIKey")),
+        "PATCH": gates((IAM_WRITE, "UpdateAPIKey")),
+        "DELETE": gates((IAM_WRITE, "DeleteAPIKey")),
+    },
+    "api-policies": {"GET": gates((IAM_READ, "ListPolicies")), "POST": gates((IAM_WRITE, "CreatePolicy"))},
+    "api-policy": {
+        "GET": gates((IAM_READ, "GetPolicy")),
+        "PATCH": gates((IAM_WRITE, "UpdatePolicy")),
+        "DELETE": gates((IAM_WRITE, "DeletePolicy")),
+    },
+    "api-clone-policy": {"POST": gates((IAM_WRITE, "ClonePolicy"))},
+    "api-rules": {"GET": gates((IAM_READ, "ListRules")), "PUT": gates((IAM_WRITE, "SetRules"))},
+    "api-permission-sets": {"GET": gates(("iam:permission_sets", "ListPermissionSets"))},
+    "api-applications": {
+        "GET": gates((IAM_READ, "ListApplications")),
+        "POST": gates((IAM_WRITE, "CreateApplication")),
+    },
+    "api-application": {
+        "GET": gates((IAM_READ, "GetApplication")),
+        "PATCH": gates((IAM_WRITE, "UpdateApplication")),
+        "DELETE": gates((IAM_WRITE, "DeleteApplication")),
+    },
+    "api-users": {"GET": gates((IAM_READ, "ListUsers")), "POST": gates((IAM_WRITE, "CreateUser"))},
+    "api-user": {"GET": gates((IAM_READ, "GetUser")), "DELETE": gates((IAM_WRITE, "DeleteUser"))},
+    "api-groups": {"GET": gates((IAM_READ, "ListGroups")), "POST": gates((IAM_WRITE, "CreateGroup"))},
+    "api-group": {
+        "GET": gates((IAM_READ, "GetGroup")),
+        "PATCH": gates((IAM_WRITE, "UpdateGroup")),
+        "DELETE": gates((IAM_WRITE, "DeleteGroup")),
+    },
+    "api-group-members": {"PUT": gates((IAM_WRITE, "SetGroupMembers"))},
+    "api-group-add-member": {"POST": gates((IAM_WRITE, "AddGroupMember"))},
+    "api-group-add-members": {"POST": gates((IAM_WRITE, "AddGroupMembers"))},
+    "api-group-remove-member": {"POST": gates((IAM_WRITE, "RemoveGroupMember"))},
     "api-alert-rules": {
         "GET": gates((AT_READ, "ListAlertRules")),
         "PATCH": gates((AT_WRITE, "SetEnabledAlertRules")),
@@ -272,6 +306,9 @@ PATH_PARAMS = {
     "log_id": "log",
     "custom_alert_rule_id": "custom_rule",
     "export_job_id": "export_job",
+    "policy_id": "policy",
+    "group_id": "group",
+    "application_id": "application",
     "region": "region",
     "invitations/pk": "invitation",
     "applications/pk": "application",
@@ -297,6 +334,11 @@ QUERY_SLOTS = {
     "request_id": "request",
     "access_key": "api_key",
     "access_keys": "api_key",
+    "user_ids": "member",
+    "group_ids": "group",
+    "application_ids": "application",
+    "policy_ids": "policy",
+    "policy_id": "policy",
 }
 # Body fields every API write is also sent, one at a time (the SDKs always send organization_id).
 API_BODY_SLOTS = {"organization_id": "organization", "project_id": "project"}
@@ -318,6 +360,11 @@ CUSTOM_RULE_FORM = {
     "evaluation_window": "300",
     "severity": "info",
     "enabled": "on",
+}
+
+# Required query parameters of the reads that have some, by route and method; `{kind}` as below.
+QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("api-rules", "GET"): {"policy_id": "{policy}"},
 }
 
 # Valid bodies, by route and method; `{kind}` is an id slot, filled from the caller's organization
@@ -372,6 +419,26 @@ BODIES: dict[tuple[str, str], Any] = {
     ("api-alert-rules", "PATCH"): {"enabled_alert_rule_ids": [RULE_ID]},
     ("api-enable-alert-rules", "POST"): {"alert_rule_ids": [RULE_ID]},
     ("api-disable-alert-rules", "POST"): {"alert_rule_ids": [RULE_ID]},
+    ("api-api-key", "PATCH"): {"description": "matrix", "default_project_id": "{project}"},
+    ("api-policies", "POST"): {
+        "name": "matrix-policy",
+        "rules": [{"permission_set_names": ["SecretManagerFullAccess"], "project_ids": ["{project}"]}],
+        "group_id": "{group}",
+    },
+    ("api-policy", "PATCH"): {"name": "matrix-renamed", "application_id": "{application}"},
+    ("api-rules", "PUT"): {
+        "policy_id": "{policy}",
+        "rules": [{"permission_set_names": ["IAMReadOnly"], "organization_id": "{organization}"}],
+    },
+    ("api-applications", "POST"): {"name": "matrix-app", "description": ""},
+    ("api-application", "PATCH"): {"name": "matrix-renamed"},
+    ("api-users", "POST"): {"email": "{email}"},
+    ("api-groups", "POST"): {"name": "matrix-group", "description": ""},
+    ("api-group", "PATCH"): {"name": "matrix-renamed"},
+    ("api-group-members", "PUT"): {"user_ids": ["{member}"], "application_ids": ["{application}"]},
+    ("api-group-add-member", "POST"): {"user_id": "{member}"},
+    ("api-group-add-members", "POST"): {"user_ids": ["{member}"], "application_ids": ["{application}"]},
+    ("api-group-remove-member", "POST"): {"user_id": "{grouped}"},
     ("api-custom-alert-rules", "POST"): {"name": "matrix-rule", "query": "true", "occurrences": 1},
     ("api-custom-alert-rules", "PUT"): {"enabled_custom_alert_rule_ids": ["{custom_rule}"]},
     ("api-custom-alert-rule", "PATCH"): {"name": "matrix-renamed"},
@@ -942,6 +1009,8 @@ class Matrix:
         self.home, self.other = world.home(persona), world.other(persona)
         self.kinds = {param: fill_kind(route, param) for param in route.params}
         self.template = BODIES.get((route.name, method))
+        query = QUERIES.get((route.name, method))
+        self.query = fill(query, self.home.fills) if query is not None else None
 
     def path(self, org: Org | None) -> str:
         """The path with `org`'s objects in every id slot (None: ids that exist nowhere)."""
@@ -962,7 +1031,7 @@ class Matrix:
 
     def run(self) -> None:
         expected, gate = expectation(self.world, self.persona, self.route, self.need)
-        own = self.send(self.path(self.home), body=self.body())
+        own = self.send(self.path(self.home), query=self.query, body=self.body())
         check_isolated(self.world, self.persona, own)
         check_expected(self.route, own, expected)
         check_refusal(self.world, self.persona, own, gate)
@@ -1043,7 +1112,9 @@ class Matrix:
         path = self.path(self.home)
         if self.method in ("GET", "DELETE"):
             for name in self.query_slots(own):
-                self.compare(name, QUERY_SLOTS[name], path, query=lambda v, name=name: {name: v})
+                self.compare(
+                    name, QUERY_SLOTS[name], path, query=lambda v, name=name: {**(self.query or {}), name: v}
+                )
             return
         template = self.template if self.template is not None else {}
         for where, kind in body_slots(template):

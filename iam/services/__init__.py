@@ -18,9 +18,17 @@ from iam.services._audit import (
     user_resource,
 )
 from iam.services._common import IamError, IamPermissionDenied, is_member
-from iam.services.api_keys import api_key_authenticate, api_key_create, api_key_delete
+from iam.services.api_keys import api_key_authenticate, api_key_create, api_key_delete, api_key_update
 from iam.services.applications import application_create, application_delete, application_update
-from iam.services.groups import group_create, group_delete, group_member_add, group_member_remove
+from iam.services.groups import (
+    group_create,
+    group_delete,
+    group_member_add,
+    group_member_remove,
+    group_members_add,
+    group_members_set,
+    group_update,
+)
 from iam.services.invitations import (
     INVITATION_VALIDITY,
     invitation_accept,
@@ -33,9 +41,23 @@ from iam.services.invitations import (
 )
 from iam.services.members import member_remove
 from iam.services.organizations import DEFAULT_GROUPS, organization_create
-from iam.services.policies import PolicyPrincipal, RuleSpec, policy_create, policy_delete, policy_update
+from iam.services.policies import (
+    PolicyPrincipal,
+    RuleSpec,
+    policy_clone,
+    policy_create,
+    policy_delete,
+    policy_rules_set,
+    policy_update,
+)
 
 __all__ = [
+    "policy_rules_set",
+    "policy_clone",
+    "group_update",
+    "group_members_set",
+    "group_members_add",
+    "api_key_update",
     "DEFAULT_GROUPS",
     "IAM_PRODUCT",
     "IAM_SERVICE",

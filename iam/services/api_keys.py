@@ -70,6 +70,41 @@ def api_key_create(
 
 
 @transaction.atomic
+def api_key_update(
+    *,
+    actor: Actor,
+    key: APIKey,
+    description: str | None = None,
+    default_project: Project | None = None,
+    expires_at: datetime | None = None,
+) -> APIKey:
+    """Change what is given of a key's description, default project and expiry (UpdateAPIKey).
+
+    The secret never changes. Raises ValueError for a project of another organization."""
+    body: dict[str, Any] = {"access_key": key.access_key}
+    if description is not None:
+        key.description = description
+        body["description"] = description
+    if default_project is not None:
+        if default_project.organization_id != key.organization_id:
+            raise ValueError("The default project belongs to another organization.")
+        key.default_project = default_project
+        body["default_project_id"] = str(default_project.pk)
+    if expires_at is not None:
+        key.expires_at = expires_at
+        body["expires_at"] = iso(expires_at, timespec="auto")
+    key.save()
+    iam_record(
+        actor=actor,
+        organization=key.organization,
+        method_name="UpdateAPIKey",
+        resources=[api_key_resource(key)],
+        request_body=body,
+    )
+    return key
+
+
+@transaction.atomic
 def api_key_delete(*, actor: Actor, key: APIKey) -> None:
     """Delete an API key; its later use fails authentication."""
     delete_and_record(

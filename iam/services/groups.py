@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import IntegrityError, transaction
 
 from audit.services import Actor
@@ -31,6 +33,21 @@ def group_create(*, actor: Actor, organization: Organization, name: str, descrip
 
 
 @transaction.atomic
+def group_update(*, actor: Actor, group: Group, name: str, description: str = "") -> Group:
+    group.name = name
+    group.description = description
+    group.save(update_fields=["name", "description", "updated_at"])
+    iam_record(
+        actor=actor,
+        organization=group.organization,
+        method_name="UpdateGroup",
+        resources=[group_resource(group)],
+        request_body={"group_id": str(group.pk), "name": name, "description": description},
+    )
+    return group
+
+
+@transaction.atomic
 def group_delete(*, actor: Actor, group: Group) -> None:
     delete_and_record(
         group,
@@ -46,16 +63,22 @@ def _member_body(member: User | Application) -> dict[str, str]:
     return {"user_id": str(member.pk)} if isinstance(member, User) else {"application_id": str(member.pk)}
 
 
-@transaction.atomic
-def group_member_add(*, actor: Actor, group: Group, member: User | Application) -> None:
-    """Add a user (an active member of the organization) or an application of the organization."""
+def _check_member(group: Group, member: User | Application) -> None:
+    """A user must be an active member of the organization, an application one of its own."""
     if isinstance(member, User):
         if not is_member(group.organization, member):
             raise IamError(f"{member.email} is not a member of the organization.")
+    elif member.organization_id != group.organization_id:
+        raise IamError("The application belongs to another organization.")
+
+
+@transaction.atomic
+def group_member_add(*, actor: Actor, group: Group, member: User | Application) -> None:
+    """Add a user (an active member of the organization) or an application of the organization."""
+    _check_member(group, member)
+    if isinstance(member, User):
         group.users.add(member)
     else:
-        if member.organization_id != group.organization_id:
-            raise IamError("The application belongs to another organization.")
         group.applications.add(member)
     group.save(update_fields=["updated_at"])
     iam_record(
@@ -80,4 +103,48 @@ def group_member_remove(*, actor: Actor, group: Group, member: User | Applicatio
         method_name="RemoveGroupMember",
         resources=[group_resource(group)],
         request_body={"group_id": str(group.pk), **_member_body(member)},
+    )
+
+
+def _members_body(users: Sequence[User], applications: Sequence[Application]) -> dict[str, list[str]]:
+    return {"user_ids": [str(u.pk) for u in users], "application_ids": [str(a.pk) for a in applications]}
+
+
+@transaction.atomic
+def group_members_add(
+    *, actor: Actor, group: Group, users: Sequence[User], applications: Sequence[Application]
+) -> None:
+    """Add several members at once, in one AddGroupMembers event."""
+    members: list[User | Application] = [*users, *applications]
+    for member in members:
+        _check_member(group, member)
+    group.users.add(*users)
+    group.applications.add(*applications)
+    group.save(update_fields=["updated_at"])
+    iam_record(
+        actor=actor,
+        organization=group.organization,
+        method_name="AddGroupMembers",
+        resources=[group_resource(group)],
+        request_body={"group_id": str(group.pk), **_members_body(users, applications)},
+    )
+
+
+@transaction.atomic
+def group_members_set(
+    *, actor: Actor, group: Group, users: Sequence[User], applications: Sequence[Application]
+) -> None:
+    """Make these exactly the group's members (SetGroupMembers)."""
+    members: list[User | Application] = [*users, *applications]
+    for member in members:
+        _check_member(group, member)
+    group.users.set(users)
+    group.applications.set(applications)
+    group.save(update_fields=["updated_at"])
+    iam_record(
+        actor=actor,
+        organization=group.organization,
+        method_name="SetGroupMembers",
+        resources=[group_resource(group)],
+        request_body={"group_id": str(group.pk), **_members_body(users, applications)},
     )

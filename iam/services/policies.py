@@ -69,18 +69,27 @@ def _check_policy(organization: Organization, principal: PolicyPrincipal, rules:
             raise IamError(f"Unknown permission set: {', '.join(unknown)}.")
         if any(str(p) not in project_ids for p in rule.project_ids):
             raise IamError("A rule names a project outside the organization.")
+        org_only = [n for n in rule.permission_set_names if CATALOGUE[n].scope_type == "organization"]
+        if rule.project_ids and org_only:
+            raise IamError(f"{', '.join(org_only)} can only be granted on the whole organization.")
+
+
+def _ordered_ids(n: int) -> list[uuid.UUID]:
+    """Random ids in ascending order: a policy's rules, read by primary key, keep the order given."""
+    return sorted(uuid.uuid4() for _ in range(n))
 
 
 def _write_rules(policy: Policy, rules: Sequence[RuleSpec]) -> None:
     policy.rules.all().delete()
     Rule.objects.bulk_create(
         Rule(
+            id=rule_id,
             policy=policy,
             permission_set_names=list(dict.fromkeys(rule.permission_set_names)),
             scope_type=Rule.ScopeType.PROJECTS if rule.project_ids else Rule.ScopeType.ORGANIZATION,
             project_ids=[str(p) for p in rule.project_ids],
         )
-        for rule in rules
+        for rule_id, rule in zip(_ordered_ids(len(rules)), rules, strict=True)
     )
 
 
@@ -124,31 +133,83 @@ def policy_update(
     name: str,
     description: str = "",
     principal: PolicyPrincipal = None,
-    rules: Sequence[RuleSpec],
+    rules: Sequence[RuleSpec] | None,
 ) -> Policy:
-    """Rename, re-target and overwrite the rules of a policy, in one UpdatePolicy event."""
+    """Rename, re-target and overwrite the rules of a policy, in one UpdatePolicy event.
+
+    `rules=None` keeps the rules as they are (the API's UpdatePolicy, which has no rules)."""
     organization = policy.organization
-    _check_policy(organization, principal, rules)
+    if rules is None:
+        _check_policy(organization, principal, [RuleSpec(permission_set_names=["IAMReadOnly"])])
+    else:
+        _check_policy(organization, principal, rules)
     policy.name = name
     policy.description = description
     for field, value in _principal_fields(principal).items():
         setattr(policy, field, value)
     policy.save()
-    _write_rules(policy, rules)
+    body: dict[str, Any] = {"policy_id": str(policy.pk), "name": name, "description": description}
+    if rules is not None:
+        _write_rules(policy, rules)
+        body["rules"] = [r.body(organization) for r in rules]
     iam_record(
         actor=actor,
         organization=organization,
         method_name="UpdatePolicy",
         resources=[policy_resource(policy)],
-        request_body={
-            "policy_id": str(policy.pk),
-            "name": name,
-            "description": description,
-            "rules": [r.body(organization) for r in rules],
-            **_principal_body(principal),
-        },
+        request_body={**body, **_principal_body(principal)},
     )
     return policy
+
+
+@transaction.atomic
+def policy_rules_set(*, actor: Actor, policy: Policy, rules: Sequence[RuleSpec]) -> list[Rule]:
+    """Overwrite the rules of a policy (SetRules). Returns the new rules, in order."""
+    organization = policy.organization
+    _check_policy(organization, policy.principal, rules)
+    _write_rules(policy, rules)
+    policy.save(update_fields=["updated_at"])
+    iam_record(
+        actor=actor,
+        organization=organization,
+        method_name="SetRules",
+        resources=[policy_resource(policy)],
+        request_body={"policy_id": str(policy.pk), "rules": [r.body(organization) for r in rules]},
+    )
+    return list(policy.rules.order_by("pk"))
+
+
+@transaction.atomic
+def policy_clone(*, actor: Actor, policy: Policy) -> Policy:
+    """A copy of the policy, its principal and its rules, named "<name> (copy)" (ClonePolicy)."""
+    name = f"{policy.name[: Policy._meta.get_field('name').max_length - 7]} (copy)"  # type: ignore[operator]  # max_length is set
+    clone = Policy.objects.create(
+        organization=policy.organization,
+        name=name,
+        description=policy.description,
+        user=policy.user,
+        group=policy.group,
+        application=policy.application,
+    )
+    rules = list(policy.rules.order_by("pk"))
+    Rule.objects.bulk_create(
+        Rule(
+            id=rule_id,
+            policy=clone,
+            permission_set_names=rule.permission_set_names,
+            scope_type=rule.scope_type,
+            project_ids=rule.project_ids,
+        )
+        for rule_id, rule in zip(_ordered_ids(len(rules)), rules, strict=True)
+    )
+    iam_record(
+        actor=actor,
+        organization=policy.organization,
+        method_name="ClonePolicy",
+        resources=[policy_resource(clone)],
+        request_body={"policy_id": str(policy.pk)},
+    )
+    return clone
 
 
 @transaction.atomic

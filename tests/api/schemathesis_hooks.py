@@ -10,6 +10,10 @@ so a request that is "valid" by the schema may rightly be refused with invalid_a
 - a custom rule's `name` is unique in its region;
 - a new API key's `expires_at` is in the future;
 - an export job's `s3.project_id` is one of the organization's projects;
+- a policy's rules are scoped to the key's organization or its projects (and organization-level
+  permission sets to the organization only), and its principal is one of the organization's;
+- an invited address is not already invited;
+- a group's new members are the organization's members and applications;
 - an ingested event belongs to the API key's organization (and to one of its projects, if any),
   was recorded between the epoch and 5 minutes from now, and its resources carry at most one
   `<type>_info` object each (audit.ingest).
@@ -72,14 +76,58 @@ def _ingestable(events: list[Any], organization_id: str, project_ids: Sequence[s
                 del resource[key]
 
 
+PROJECT_SCOPED = "SecretManagerFullAccess"
+
+
+def _policy_of(body: dict[str, Any], organization_id: str, project_ids: Sequence[str]) -> None:
+    """Rules scoped to the key's organization or its first project; no principal (ids that the
+    organization does not have are refused as they should be)."""
+    for name in ("user_id", "group_id", "application_id"):
+        body.pop(name, None)
+    for rule in body.get("rules") or ():
+        if not isinstance(rule, dict):
+            continue
+        if rule.get("project_ids") and project_ids:
+            rule["project_ids"] = [project_ids[0]]
+            rule["permission_set_names"] = [PROJECT_SCOPED]
+            rule.pop("organization_id", None)
+        elif rule.get("project_ids"):
+            rule["project_ids"] = []
+        if rule.get("organization_id"):
+            rule["organization_id"] = organization_id
+
+
+MEMBER_WRITES = {"SetGroupMembers", "AddGroupMembers", "AddGroupMember", "RemoveGroupMember"}
+
+
+def _members_of(body: dict[str, Any], members: dict[str, list[str]]) -> None:
+    """Ids of the organization's members and applications in place of generated ones."""
+    for kind, ids in members.items():
+        if body.get(f"{kind}_id"):
+            body[f"{kind}_id"] = ids[0] if ids else None
+        if isinstance(body.get(f"{kind}_ids"), list):
+            body[f"{kind}_ids"] = ids[: len(body[f"{kind}_ids"])]
+
+
 def hooks(organization: Organization) -> list[Callable[..., Any]]:
     """The hooks for a run whose API key belongs to `organization` (its projects read now)."""
     organization_id = str(organization.pk)
     projects = [str(pk) for pk in organization.projects.order_by("pk").values_list("pk", flat=True)]
+    members = {
+        "user": [str(organization.owner_id)],
+        "application": [
+            str(pk) for pk in organization.applications.order_by("pk").values_list("pk", flat=True)
+        ],
+    }
 
     def map_case(context: Any, case: Case) -> Case:
         case = _map_case(case)
-        if _is_positive(case) and case.operation.definition.raw["operationId"] == "CreateExportJob":
+        operation = case.operation.definition.raw["operationId"]
+        if _is_positive(case) and operation == "CreatePolicy" and isinstance(case.body, dict):
+            _policy_of(case.body, organization_id, projects)
+        if _is_positive(case) and operation in MEMBER_WRITES and isinstance(case.body, dict):
+            _members_of(case.body, members)
+        if _is_positive(case) and operation == "CreateExportJob":
             s3 = case.body.get("s3") if isinstance(case.body, dict) else None
             if isinstance(s3, dict) and s3.get("project_id") is not None:
                 s3["project_id"] = projects[0] if projects else None
@@ -110,6 +158,8 @@ def _map_case(case: Case) -> Case:
         body["name"] = _unique_name()
     elif operation == "UpdateCustomAlertRule" and isinstance(body.get("name"), str):
         body["name"] = _unique_name()
+    elif operation == "CreateUser":
+        body["email"] = f"invitee-{uuid.uuid4().hex[:12]}@example.org"
     elif operation == "CreateAPIKey" and body.get("expires_at"):
         body["expires_at"] = (timezone.now() + timedelta(days=365)).isoformat()
     return case
