@@ -36,7 +36,7 @@ def test_a_worker_killed_mid_upload_leaves_no_partial_object_and_the_next_comple
         bucket=bucket,
         s3_region="fr-par",
     )
-    wait_for(uploading.exists, timeout=60, what="the worker to be mid-upload")
+    wait_for(uploading.exists, timeout=180, what="the worker to be mid-upload")
     workers.kill(first)
 
     client = s3_server.client()
@@ -48,7 +48,7 @@ def test_a_worker_killed_mid_upload_leaves_no_partial_object_and_the_next_comple
     workers.start("second", EXPORT_S3_ENDPOINTS=endpoints)
     wait_for(
         lambda: ExportJob.objects.get(pk=job.pk).last_status == "success",
-        timeout=60,
+        timeout=180,
         what="the run to complete",
     )
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, MaxKeys=1000).get("Contents", [])]
