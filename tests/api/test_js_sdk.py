@@ -517,6 +517,33 @@ def iam_checks(
         assert auditor.email in pages[f"/iam/groups/{group_id}/"]
         assert "js-newcomer@example.org" not in console.get("/iam/users/").content.decode()
 
+        # Each IAM write is in the trail, under the owner and the SDK's user agent.
+        written = Event.objects.filter(
+            organization_id=acme.pk,
+            principal_id=owner.pk,
+            status_code=200,
+            user_agent__startswith="scaleway-sdk-js/",
+        )
+        assert {
+            "CreateApplication",
+            "UpdateApplication",
+            "DeleteApplication",
+            "CreateGroup",
+            "UpdateGroup",
+            "AddGroupMember",
+            "AddGroupMembers",
+            "RemoveGroupMember",
+            "SetGroupMembers",
+            "DeleteGroup",
+            "CreatePolicy",
+            "UpdatePolicy",
+            "SetRules",
+            "ClonePolicy",
+            "DeletePolicy",
+            "CreateUser",
+            "DeleteUser",
+        } <= set(written.values_list("method_name", flat=True))
+
     return checks, after
 
 
