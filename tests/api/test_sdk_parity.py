@@ -82,7 +82,10 @@ IAM_CALLED = {
     "delete_api_key",
 }
 IAM_OUT_OF_SCOPE_BY_REASON = {
-    "served, checked through the sync SDK in tests/api/test_sdk_iam.py and the JS SDK in test_js_sdk.py": [
+    (
+        "IAM's other resources, served but outside issue 11's scope (logs and API keys): each is checked "
+        "through the JS SDK in test_js_sdk.py, most through the sync SDK in test_sdk_iam.py"
+    ): [
         "add_group_member",
         "add_group_members",
         "clone_policy",
