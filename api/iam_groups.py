@@ -157,12 +157,15 @@ def list_groups(request: ApiRequest, args: Args) -> HttpResponse:
     response=GROUP,
 )
 def create_group(request: ApiRequest, args: Args) -> HttpResponse:
-    group = group_create(
-        actor=Actor.of(request.principal, request=request),
-        organization=request.organization,
-        name=args["name"],
-        description=args["description"] or "",
-    )
+    try:
+        group = group_create(
+            actor=Actor.of(request.principal, request=request),
+            organization=request.organization,
+            name=args["name"],
+            description=args["description"] or "",
+        )
+    except IamError as error:  # the name is taken, whatever its case
+        raise refused("name", str(error)) from None
     return _answer(request, group)
 
 
@@ -192,12 +195,15 @@ def _the_group(request: ApiRequest, args: Args, params: Params, group_id: str) -
 )
 def update_group(request: ApiRequest, args: Args, group_id: str) -> HttpResponse:
     group: Group = args["group"]
-    group_update(
-        actor=Actor.of(request.principal, request=request),
-        group=group,
-        name=args["name"] or group.name,
-        description=group.description if args["description"] is None else args["description"],
-    )
+    try:
+        group_update(
+            actor=Actor.of(request.principal, request=request),
+            group=group,
+            name=args["name"] or group.name,
+            description=group.description if args["description"] is None else args["description"],
+        )
+    except IamError as error:  # the new name is another group's, whatever its case
+        raise refused("name", str(error)) from None
     return _answer(request, group)
 
 

@@ -34,9 +34,18 @@ def group_create(*, actor: Actor, organization: Organization, name: str, descrip
 
 @transaction.atomic
 def group_update(*, actor: Actor, group: Group, name: str, description: str = "") -> Group:
+    """Rename or redescribe a group. Its new name is unique in the organization, whatever the
+    case (IamError), as at creation."""
+    taken = Group.objects.filter(organization=group.organization, name__iexact=name).exclude(pk=group.pk)
+    if taken.exists():
+        raise IamError(f"A group named “{name}” already exists in the organization.")
     group.name = name
     group.description = description
-    group.save(update_fields=["name", "description", "updated_at"])
+    try:
+        with transaction.atomic():
+            group.save(update_fields=["name", "description", "updated_at"])
+    except IntegrityError:  # renamed so meanwhile by another request: the constraint decides
+        raise IamError(f"A group named “{name}” already exists in the organization.") from None
     iam_record(
         actor=actor,
         organization=group.organization,

@@ -228,3 +228,15 @@ def test_rules_keep_the_order_they_were_given(manager_api, acme):
         manager_api, "/iam/v1alpha1/rules", {"policy_id": policy["id"], "rules": reversed_rules}, "PUT"
     )
     assert [r["permission_set_names"] for r in answer.json()["rules"]] == [[n] for n in reversed(names)]
+
+
+def test_group_names_are_unique_whatever_the_case_through_the_api_too(manager_api, acme):
+    """As in the console: a taken name, in any case, is invalid_arguments naming `name`, never a
+    500 from the database's constraint, at creation and at rename."""
+    assert post(manager_api, "/iam/v1alpha1/groups", {"name": "Admins"}).status_code == 200
+    assert "name" in problems(post(manager_api, "/iam/v1alpha1/groups", {"name": "admins"}))
+    other = post(manager_api, "/iam/v1alpha1/groups", {"name": "Readers"}).json()
+    path = f"/iam/v1alpha1/groups/{other['id']}"
+    assert "name" in problems(post(manager_api, path, {"name": "ADMINS"}, "PATCH"))
+    assert post(manager_api, path, {"name": "readers"}, "PATCH").json()["name"] == "readers"  # its own name
+    assert sorted(acme.groups.values_list("name", flat=True)) == ["Admins", "readers"]
