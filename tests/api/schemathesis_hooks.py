@@ -14,6 +14,7 @@ so a request that is "valid" by the schema may rightly be refused with invalid_a
   permission sets to the organization only), and its principal is one of the organization's;
 - an invited address is not already invited;
 - a group's new members are the organization's members and applications;
+- a group's name is not another group's, whatever the case;
 - an ingested event belongs to the API key's organization (and to one of its projects, if any),
   was recorded between the epoch and 5 minutes from now, and its resources carry at most one
   `<type>_info` object each (audit.ingest).
@@ -158,6 +159,8 @@ def _map_case(case: Case) -> Case:
         body["name"] = _unique_name()
     elif operation == "UpdateCustomAlertRule" and isinstance(body.get("name"), str):
         body["name"] = _unique_name()
+    elif operation in ("CreateGroup", "UpdateGroup") and isinstance(body.get("name"), str):
+        body["name"] = f"schemathesis group {uuid.uuid4().hex[:12]}"  # a group's name is its own
     elif operation == "CreateUser":
         body["email"] = f"invitee-{uuid.uuid4().hex[:12]}@example.org"
     elif operation == "CreateAPIKey" and body.get("expires_at"):
