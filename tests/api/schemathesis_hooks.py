@@ -101,13 +101,23 @@ def _policy_of(body: dict[str, Any], organization_id: str, project_ids: Sequence
 MEMBER_WRITES = {"SetGroupMembers", "AddGroupMembers", "AddGroupMember", "RemoveGroupMember"}
 
 
+def _is_uuid(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
 def _members_of(body: dict[str, Any], members: dict[str, list[str]]) -> None:
-    """Ids of the organization's members and applications in place of generated ones."""
+    """Ids of the organization's members and applications in place of generated ones. Only
+    well-formed ids are replaced, so a case that is invalid stays invalid (and the stateful
+    phase, which links a created group to these calls, gets ids that exist too)."""
     for kind, ids in members.items():
-        if body.get(f"{kind}_id"):
+        if _is_uuid(body.get(f"{kind}_id")):
             body[f"{kind}_id"] = ids[0] if ids else None
-        if isinstance(body.get(f"{kind}_ids"), list):
-            body[f"{kind}_ids"] = ids[: len(body[f"{kind}_ids"])]
+        listed = body.get(f"{kind}_ids")
+        if isinstance(listed, list) and all(_is_uuid(v) for v in listed):
+            body[f"{kind}_ids"] = ids[: len(listed)]
 
 
 def hooks(organization: Organization) -> list[Callable[..., Any]]:
@@ -126,7 +136,7 @@ def hooks(organization: Organization) -> list[Callable[..., Any]]:
         operation = case.operation.definition.raw["operationId"]
         if _is_positive(case) and operation == "CreatePolicy" and isinstance(case.body, dict):
             _policy_of(case.body, organization_id, projects)
-        if _is_positive(case) and operation in MEMBER_WRITES and isinstance(case.body, dict):
+        if operation in MEMBER_WRITES and isinstance(case.body, dict):  # every phase: see _members_of
             _members_of(case.body, members)
         if _is_positive(case) and operation == "CreateExportJob":
             s3 = case.body.get("s3") if isinstance(case.body, dict) else None
