@@ -152,6 +152,8 @@ def test_pages_say_where_they_are_going_older_and_back(page: Page, live_server, 
     page.go_back()  # the browser's Back, too
     expect(results.locator(".results-head .position")).to_have_text("Events 101–120")
     page.get_by_role("link", name="‹ Newer").click()
+    # Each click on the swapped page: a second click on the old one would repeat the first.
+    expect(results.locator(".results-head .position")).to_have_text("Events 51–100")
     page.get_by_role("link", name="‹ Newer").click()
     expect(results.locator(".results-head .position")).to_have_text("Events 1–50")
 
