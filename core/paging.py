@@ -161,7 +161,14 @@ def paginate_table(
     of range or not a number shows the nearest page. Sorting comes from the query as usual; the
     table's columns decide what is orderable."""
     table.request = request
-    order_by = request.GET.getlist(table.prefixed_order_by_field)
+    # Only the table's own orderable columns: anything else is ignored, not handed to the table.
+    orderable = {column.name for column in table.columns if column.orderable}
+    order_by = [
+        name
+        for value in request.GET.getlist(table.prefixed_order_by_field)
+        for name in value.split(",")
+        if name.removeprefix("-") in orderable
+    ]
     if order_by:
         table.order_by = order_by
     try:

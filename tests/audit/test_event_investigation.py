@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.forms import EventFilterForm
+from audit.selectors import bucket_width
 from audit.services import Actor, record_many
 from audit.views import _axis, _height
 from core.paging import Cursor, event_page
@@ -329,7 +330,16 @@ def test_the_timeline_keeps_quiet_buckets_visible_beside_a_spike():
 
 
 def test_the_timeline_labels_its_quarters_as_well_as_its_ends(auditor_client, acme, owner):
-    record_many(make_events(acme, 300, actor=actor_for(owner), minutes_ago=2, spacing=timedelta(seconds=0.2)))
+    # The burst sits in the middle of one aligned bucket, so no bucket edge can split its peak.
+    width = bucket_width(timedelta(hours=24))
+    now = timezone.now().timestamp()
+    middle = (now - 2 * width) // width * width + width / 2
+    minutes_ago = (now - middle) / 60
+    record_many(
+        make_events(
+            acme, 300, actor=actor_for(owner), minutes_ago=minutes_ago, spacing=timedelta(seconds=0.2)
+        )
+    )
     record_many(make_events(acme, 1, actor=actor_for(owner), minutes_ago=60 * 20))
     html = html_of(auditor_client.get(URL, {"range": "24h"}))
     axis = html.split('class="timeline-axis')[1].split("</div>")[0]
