@@ -12,7 +12,7 @@ import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
@@ -377,6 +377,8 @@ def _bars(request: ConsoleRequest, timeline: Timeline) -> list[dict[str, Any]]:
     that zooms into it. Empty buckets draw nothing: the bars keep their x, so gaps stay gaps."""
     peak = max(timeline.peak, 1)
     width = BAR_PITCH
+    # Each bar's link is the list's query with its own window: encoded once, the times filled in.
+    zoom = _QueryPattern(request.GET, range=CUSTOM, after=_SLOT, before=_SLOT, cursor=None)
     base = reverse("audit:events")
     bars = []
     for i, bucket in enumerate(timeline.buckets):
@@ -401,14 +403,7 @@ def _bars(request: ConsoleRequest, timeline: Timeline) -> list[dict[str, Any]]:
                 "allowed_height": round(total_h - denied_h, 2),
                 "denied_y": 100 - denied_h,
                 "denied_height": denied_h,
-                "url": base
-                + _query(
-                    request.GET,
-                    range=CUSTOM,
-                    after=iso_utc(bucket.start),
-                    before=iso_utc(bucket.end),
-                    cursor=None,
-                ),
+                "url": base + zoom(after=iso_utc(bucket.start), before=iso_utc(bucket.end)),
             }
         )
     return bars
@@ -580,6 +575,31 @@ def _facet_groups(params: QueryDict, facets: Facets) -> list[dict[str, Any]]:
 
 
 # --- URLs: every state is a link --------------------------------------------------------------
+
+
+_SLOT = "\x00slot"  # a value `_QueryPattern` fills in at each call
+
+
+class _QueryPattern:
+    """`_query(params, **changes)` for many values of the same keys (a `_SLOT` among `changes`):
+    the query is read and encoded once, each call encodes only the values it fills in. The URL
+    is the one `_query` gives: same keys, same order."""
+
+    def __init__(self, params: QueryDict, **changes: str | None) -> None:
+        merged: dict[str, str] = {k: cast(str, v) for k, v in params.items() if v}
+        for key, value in changes.items():
+            if value:
+                merged[key] = value
+            else:
+                merged.pop(key, None)
+        self.parts = [(k, None) if v is _SLOT else (k, urlencode({k: v})) for k, v in merged.items()]
+
+    def __call__(self, **values: str) -> str:
+        encoded = [
+            part if part is not None else f"{quote_plus(key)}={quote_plus(values[key])}"
+            for key, part in self.parts
+        ]
+        return f"?{'&'.join(encoded)}" if encoded else ""
 
 
 def _query(params: QueryDict, **changes: str | None) -> str:
