@@ -53,28 +53,6 @@ class InNetwork(Lookup):
         return f"audit_ip_in_network({lhs}, {rhs})", (*lhs_params, *rhs_params)
 
 
-class InSubquery(Lookup):
-    """`principal_id__in_subquery=queryset`: as `__in`, but one PostgreSQL can use an index for
-    inside an OR.
-
-    PostgreSQL: `= ANY(ARRAY(subquery))`: the subquery runs once (an InitPlan) and its array is an
-    index condition, so each arm of an OR can read its own index (a BitmapOr); `IN (subquery)`
-    there is a filter on every row of the range. SQLite: `IN (subquery)`.
-    """
-
-    lookup_name = "in_subquery"
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} IN {rhs}", (*lhs_params, *rhs_params)
-
-    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
-
-
 def sqlite_ip_in_network(address: str | None, network: str) -> bool:
     import ipaddress
 

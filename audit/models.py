@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.lookups import HasItem, InNetwork, InSubquery
+from audit.lookups import HasItem, InNetwork
 from core.ids import uuid7
 
 APPEND_ONLY = "Audit events are append-only."
@@ -201,7 +201,6 @@ class EventKey(models.Model):
 
 Event._meta.get_field("resources").register_lookup(HasItem)
 Event._meta.get_field("source_ip").register_lookup(InNetwork)
-Event._meta.get_field("principal_id").register_lookup(InSubquery)
 
 
 class AuthenticationEvent(AppendOnlyModel):
