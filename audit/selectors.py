@@ -244,7 +244,11 @@ def _principals_named(text: str, *, organization_id: uuid.UUID) -> tuple[list[uu
     """
     users = resolvable_user_ids(organization_id).filter(email__icontains=text).annotate(kind=Value(1))
     apps = Application.objects.filter(organization_id=organization_id, name__icontains=text)
-    rows = users.values_list("pk", "kind").union(apps.annotate(kind=Value(2)).values_list("pk", "kind"))
+    rows = (
+        users.order_by()
+        .values_list("pk", "kind")
+        .union(apps.order_by().annotate(kind=Value(2)).values_list("pk", "kind"))
+    )
     named: tuple[list[uuid.UUID], list[uuid.UUID]] = ([], [])
     for pk, kind in rows:
         named[kind - 1].append(pk)
