@@ -37,10 +37,12 @@ run: install
 test: install
 	scripts/ensure-chromium
 	scripts/ensure-node
+	scripts/ensure-prometheus
 	$(PY) -m pytest
 
 test-fast: install
 	scripts/ensure-node
+	scripts/ensure-prometheus
 	$(PY) -m pytest -m "not e2e and not slow"
 
 # ruff, the import contracts (pyproject.toml) and mypy, whose Django plugin loads the settings.
