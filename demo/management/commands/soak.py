@@ -61,8 +61,16 @@ class Command(BaseCommand):
         duration = options["duration"] or _env_number("SOAK_DURATION", float) or profile.duration
         requests = options["requests"] or _env_number("SOAK_REQUESTS", int) or profile.requests
         concurrency = options["concurrency"] or _env_number("SOAK_CONCURRENCY", int) or profile.concurrency
-        if duration <= 0 or requests <= 0 or concurrency <= 0 or options["workers"] <= 0 or options["db_workers"] <= 0:
-            raise CommandError("--duration, --requests, --concurrency, --workers and --db-workers must be positive.")
+        if (
+            duration <= 0
+            or requests <= 0
+            or concurrency <= 0
+            or options["workers"] <= 0
+            or options["db_workers"] <= 0
+        ):
+            raise CommandError(
+                "--duration, --requests, --concurrency, --workers and --db-workers must be positive."
+            )
         config = soak.SoakConfig(
             duration=float(duration),
             requests=int(requests),
