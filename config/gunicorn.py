@@ -5,7 +5,8 @@ in the database), except the request metrics, which each worker counts on its ow
 to files in PROMETHEUS_MULTIPROC_DIR that `/metrics`, in whichever worker answers, sums. The
 directory is emptied when gunicorn starts (a previous run's counts are not this one's), and a
 dead worker's files are marked so that its live gauges go with it while its counts stay.
-Unset, a fresh temporary directory is used.
+Unset, a fresh temporary directory is used. Give each gunicorn master a directory of its own:
+it empties the directory when it starts.
 """
 
 from __future__ import annotations
