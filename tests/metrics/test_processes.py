@@ -154,6 +154,12 @@ def test_every_scrape_sums_the_counts_of_every_gunicorn_worker(gunicorn, acme, m
         list(pool.map(lambda _: _refused(gunicorn, member), range(4)))
     assert created == 60
 
+    # The summed output is as clean as one process's.
+    status, body = _request(gunicorn, "GET", "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    checked = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60)
+    assert status == 200 and checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.strip() == checked.stderr.strip() == b"", checked.stdout + checked.stderr
+
     # Whichever worker answers the scrape, it reports every worker's counts.
     for _ in range(6):
         after = _scrape(gunicorn)
