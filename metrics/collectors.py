@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 from alerts.models import Alert
 from exports.models import ExportDay, ExportJob
 from iam.models import Invitation
-from worker.models import Delivery
+from worker.models import Delivery, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +64,16 @@ FAMILIES: tuple[tuple[str, str, type[Family], tuple[str, ...]], ...] = (
         ("kind",),
     ),
     (
-        "audit_trail_tasks",
-        "Background tasks in the queue table, by queue and status (READY: waiting).",
+        "audit_trail_tasks_ready",
+        "Background tasks waiting for a worker (ready to run, not yet taken), by queue.",
         GaugeMetricFamily,
-        ("queue", "status"),
+        ("queue",),
+    ),
+    (
+        "audit_trail_workers",
+        "db_worker processes by state: alive (beat within TASKS_WORKER_TIMEOUT) or silent.",
+        GaugeMetricFamily,
+        ("state",),
     ),
     (
         "audit_trail_tasks_oldest_ready_age_seconds",
@@ -172,18 +178,29 @@ class DatabaseCollector(Collector):
                 [kind], by_status.get(Delivery.PENDING, 0) + by_status.get(Delivery.SENDING, 0)
             )
 
-        tasks, oldest = _family("audit_trail_tasks"), _family("audit_trail_tasks_oldest_ready_age_seconds")
-        for queue, status, n in (
-            DBTaskResult.objects.values_list("queue_name", "status").annotate(n=Count("id")).order_by()
-        ):
-            tasks.add_metric([queue, status], n)
-        queues = getattr(settings, "TASKS", {}).get("default", {}).get("QUEUES", ["default"])
-        ready: dict[str, datetime | None] = dict(
-            DBTaskResult.objects.ready().values_list("queue_name").annotate(m=Min("enqueued_at")).order_by()
+        # Only the waiting tasks, through django-tasks-db's partial index on them: the table keeps
+        # every finished task, and a scrape must not read it whole.
+        ready, oldest = (
+            _family("audit_trail_tasks_ready"),
+            _family("audit_trail_tasks_oldest_ready_age_seconds"),
         )
-        for queue in sorted({*queues, *ready}):
-            enqueued = ready.get(queue)
+        queues = getattr(settings, "TASKS", {}).get("default", {}).get("QUEUES", ["default"])
+        waiting: dict[str, tuple[int, datetime | None]] = {
+            queue: (n, first)
+            for queue, n, first in DBTaskResult.objects.ready()
+            .values_list("queue_name")
+            .annotate(n=Count("id"), first=Min("enqueued_at"))
+            .order_by()
+        }
+        for queue in sorted({*queues, *waiting}):
+            n, enqueued = waiting.get(queue, (0, None))
+            ready.add_metric([queue], n)
             oldest.add_metric([queue], max(0.0, (now - enqueued).total_seconds()) if enqueued else 0.0)
+        workers = _family("audit_trail_workers")
+        alive_since = now - timedelta(seconds=settings.TASKS_WORKER_TIMEOUT)
+        alive = WorkerHeartbeat.objects.filter(seen_at__gte=alive_since).count()
+        workers.add_metric(["alive"], alive)
+        workers.add_metric(["silent"], WorkerHeartbeat.objects.count() - alive)
 
         jobs, failing = _family("audit_trail_export_jobs"), _family("audit_trail_export_jobs_failing")
         by_outcome = dict(ExportJob.objects.values_list("last_status").annotate(n=Count("id")).order_by())
@@ -197,7 +214,7 @@ class DatabaseCollector(Collector):
         ):
             days.add_metric([region], n)
             exported.add_metric([region], events or 0)
-        return [fired, sent, failed, pending, tasks, oldest, jobs, failing, days, exported]
+        return [fired, sent, failed, pending, ready, oldest, workers, jobs, failing, days, exported]
 
     def _collect_replication(self) -> list[Metric]:
         """On a PostgreSQL primary, its streaming replicas' replay lag. The runtime role sees the

@@ -25,6 +25,7 @@ from metrics.collectors import DatabaseCollector
 from tests.alerts.conftest import activate, forbidden_events
 from tests.api.conftest import wire_event
 from tests.metrics.conftest import TOKEN, scrape, value
+from worker.models import WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
 INGEST = "/x/audit-trail/v1/events"
@@ -167,7 +168,7 @@ def test_a_waiting_task_shows_its_age(client, metrics_token):
     )
     DBTaskResult.objects.update(enqueued_at=timezone.now() - timedelta(minutes=10))
     scraped = scrape(client)
-    assert value(scraped, "audit_trail_tasks", queue="default", status="READY") == 1
+    assert value(scraped, "audit_trail_tasks_ready", queue="default") == 1
     assert 600 <= value(scraped, "audit_trail_tasks_oldest_ready_age_seconds", queue="default") < 700
 
 
@@ -213,3 +214,14 @@ def test_another_app_adds_its_collector_through_the_settings(client, metrics_tok
     assert "audit_trail_sealing_lag_seconds" in described and len(queries) == 0
     forbidden_events(acme, 3)
     assert value(scrape(client), "audit_trail_sealing_lag_seconds") == 3
+
+
+def test_the_workers_alive_and_silent_are_counted_from_their_heartbeats(client, metrics_token, settings):
+    settings.TASKS_WORKER_TIMEOUT = 60
+    now = timezone.now()
+    WorkerHeartbeat.objects.create(worker_id="a", seen_at=now - timedelta(seconds=5))
+    WorkerHeartbeat.objects.create(worker_id="b", seen_at=now - timedelta(seconds=30))
+    WorkerHeartbeat.objects.create(worker_id="dead", seen_at=now - timedelta(minutes=5))
+    scraped = scrape(client)
+    assert value(scraped, "audit_trail_workers", state="alive") == 2
+    assert value(scraped, "audit_trail_workers", state="silent") == 1
