@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 
 from audit import catalogue
 from audit.models import Event, PrincipalType
@@ -159,7 +160,9 @@ class Trail:
 
 
 def prepare_database(out: TextIOBase) -> None:
-    """PostgreSQL only; create the database when it does not exist yet, and migrate it."""
+    """PostgreSQL only; create the database when it does not exist yet, and migrate it. A bench
+    database with migrations to apply is dropped and created afresh first: its trail would be
+    loaded again anyway, and migrating it would build the new indexes over it for nothing."""
     if connection.vendor != "postgresql":
         raise BenchError(
             "make bench measures PostgreSQL: set DATABASE_URL=postgres://… (a database of its own)."
@@ -170,7 +173,12 @@ def prepare_database(out: TextIOBase) -> None:
         if "does not exist" not in str(error):
             raise
         _create_database(out)
-    call_command("migrate", verbosity=0)
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending and MARKER in connection.introspection.table_names():
+        _recreate_database(out)
+    else:
+        call_command("migrate", verbosity=0)
 
 
 def _create_database(out: TextIOBase) -> None:
