@@ -109,6 +109,15 @@ def test_the_reference_benchmark_loads_the_trail_once_then_times_four_contenders
         assert "Loading 5,000 events over 90 days for 50 organizations (the largest 22%)" in first
         assert "237 methods" in first
         assert Event.objects.filter(status_code=403).exists()
+        # The GIN indexes, dropped for the load, are all back, on the table and its partitions.
+        assert "the 3 GIN indexes built after" in first
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE i.indrelid = 'audit_event'::regclass AND c.relname IN "
+                "('audit_event_resources_gin', 'audit_event_search_trgm', 'audit_event_principal_name_trgm')"
+            )
+            assert cursor.fetchone()[0] == 3
         # The load rate of our batch path next to a raw COPY, at load and now.
         assert re.search(r"at load .+: record_many [\d,]+, raw COPY [\d,]+ = \d+% of COPY", first)
         assert re.search(r"now, one organization per batch .+: record_many [\d,]+, raw COPY [\d,]+", first)
