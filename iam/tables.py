@@ -5,9 +5,10 @@ from typing import Any
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
+from django_tables2.utils import AttributeDict
 
 from core.time import with_offset
 from iam.filters import RESOURCE_TYPE_LABELS
@@ -163,6 +164,35 @@ class IamLogTable(tables.Table):  # type: ignore[misc]  # django_tables2 is unty
         orderable = False
         order_by_field = "sort"
         empty_text = "No IAM log entries match these filters."
+        # The console's table, with its body's rows built by `tbody_html` (the same markup).
+        template_name = "iam/_log_table.html"
+
+    def tbody_html(self) -> SafeString:
+        """The table's <tbody> as the console's table template renders it, built here in one
+        pass: django-tables2 looks up, inspects and renders each cell on its own (half the page's
+        Python time for 50 rows). Empty: "" (the template's own body then says so)."""
+        records = list(self.data)
+        if not records:
+            return mark_safe("")
+        time_column = self.base_columns["created_at"]
+        rows = []
+        for i, record in enumerate(records):
+            title = record.resource_name
+            cells = (
+                f'<td class="nowrap">{time_column.render(record.created_at)}</td>'
+                f"<td >{self.render_action(record)}</td>"
+                f"<td >{conditional_escape(self.render_resource_type(record.resource_type))}</td>"
+                + (f'<td title="{conditional_escape(title)}">' if title else "<td >")
+                + f"{self.render_resource_id(record)}</td>"
+                f"<td >{self.render_principal(record)}</td>"
+                f'<td class="cell-icon">{self.render_more(record)}</td>'
+            )
+            parity = "odd" if i % 2 else "even"
+            rows.append(
+                f'\n      \n      <tr class="{parity}">\n        {cells}\n      </tr>\n      \n      '
+            )
+        attrs = AttributeDict(self.attrs.get("tbody", {})).as_html()
+        return mark_safe(f"\n    <tbody {attrs}>\n      {''.join(rows)}\n    </tbody>\n    ")  # escaped above
 
     def render_resource_type(self, value: str) -> str:
         return RESOURCE_TYPE_LABELS.get(value, value)
