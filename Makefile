@@ -51,7 +51,7 @@ fmt: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 bench: install
-	$(PY) manage.py bench_ingest && $(PY) manage.py bench_events --reuse && $(PY) manage.py bench_seed && $(PY) manage.py bench_download
+	$(PY) manage.py bench_ingest && $(PY) manage.py bench_events --reuse && $(PY) manage.py bench_seed && $(PY) manage.py bench_download && $(PY) manage.py bench_seal
 
 # Mixed load on gunicorn + PostgreSQL, then every acknowledged event checked stored exactly once
 # (DATABASE_URL=postgres://…; the soak drops and creates <its name>_soak). `soak` ~60 s of load,

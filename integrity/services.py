@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -58,17 +58,44 @@ def _unsealed(organization_id: uuid.UUID, event_ids: Sequence[uuid.UUID] | None)
     or all of the organization's, oldest `recorded_at` first (a sweep: their arrival order among
     themselves is not known, and they all arrived after what the tree holds)."""
     if event_ids is not None:
-        sealed = Leaf.objects.filter(organization_id=organization_id, event_id__in=event_ids)
-        found = {
-            event.id: event
-            for event in Event.objects.filter(organization_id=organization_id, id__in=event_ids).exclude(
-                id__in=sealed.values("event_id")
-            )
-        }
+        found = {event.id: event for event in _events_not_in_tree(organization_id, event_ids)}
         return [found[i] for i in dict.fromkeys(event_ids) if i in found]
     in_tree = Leaf.objects.filter(organization_id=organization_id, event_id=OuterRef("id"))
     pending = Event.objects.filter(organization_id=organization_id).filter(~Exists(in_tree))
     return list(pending.order_by("recorded_at", "id")[:SEAL_BATCH])
+
+
+def _events_not_in_tree(organization_id: uuid.UUID, event_ids: Sequence[uuid.UUID]) -> Iterable[Event]:
+    """These events of the organization that are not leaves yet. On PostgreSQL one statement with
+    the ids as one array parameter (`= ANY`): a thousand `IN` placeholders cost more to send and
+    parse than the lookups themselves."""
+    if connection.vendor != "postgresql":
+        sealed = Leaf.objects.filter(organization_id=organization_id, event_id__in=event_ids)
+        return Event.objects.filter(organization_id=organization_id, id__in=event_ids).exclude(
+            id__in=sealed.values("event_id")
+        )
+    events, leaves = Event._meta.db_table, Leaf._meta.db_table
+    return Event.objects.raw(
+        f"SELECT e.* FROM {events} e WHERE e.organization_id = %s AND e.id = ANY(%s) AND NOT EXISTS "
+        f"(SELECT 1 FROM {leaves} l WHERE l.organization_id = %s AND l.event_id = e.id)",
+        [organization_id, list(event_ids), organization_id],
+    )
+
+
+def _insert_leaves(leaves: list[Leaf]) -> None:
+    """On PostgreSQL one COPY (a thousand-row INSERT's parameters cost more than its work)."""
+    if connection.vendor != "postgresql":
+        Leaf.objects.bulk_create(leaves)
+        return
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(
+            f'COPY {Leaf._meta.db_table} (organization_id, "index", event_id, recorded_at, hash) FROM STDIN'
+        ) as copy,
+    ):
+        for leaf in leaves:
+            copy.write_row([leaf.organization_id, leaf.index, leaf.event_id, leaf.recorded_at, leaf.hash])
 
 
 def seal(organization_id: uuid.UUID | str, event_ids: Iterable[uuid.UUID | str] | None = None) -> int:
@@ -117,7 +144,7 @@ def _seal_batch(organization_id: uuid.UUID, event_ids: list[uuid.UUID] | None) -
                 )
             )
             size += 1
-        Leaf.objects.bulk_create(leaves)
+        _insert_leaves(leaves)
         state.size, state.frontier = size, b"".join(frontier)
         state.save()
         sign_head(organization_id, size, merkle.frontier_root(frontier))

@@ -81,3 +81,20 @@ def test_bench_ingest_compares_ingestion_with_a_raw_copy():
     report = out.getvalue()
     assert "raw COPY into audit_event" in report
     assert "batch ingestion (service)" in report and "batch ingestion (HTTP API)" in report
+
+
+@pytest.mark.skipif(POSTGRES, reason="SQLite-only: the benchmark refuses it")
+def test_bench_seal_refuses_sqlite_and_says_why():
+    with pytest.raises(CommandError, match="measures PostgreSQL"):
+        call_command("bench_seal", stdout=StringIO())
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_bench_seal_reports_sealing_next_to_ingestion_and_verify_per_million():
+    out = StringIO()
+    call_command("bench_seal", "--batches", "2", "--batch-size", "20", stdout=out)
+    report = out.getvalue()
+    assert re.search(r"batch ingestion \(service\) +[\d,]+ events/s", report)
+    assert re.search(r"sealing \(per batch, signed\) +[\d,]+ events/s = [\d.]+x ingestion", report)
+    assert re.search(r"verify_trail over \d+ events: [\d.]+ s = [\d.,]+ min per million events", report)
