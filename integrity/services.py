@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -237,3 +237,39 @@ def inclusion_proof(
 def consistency_proof(organization_id: uuid.UUID | str, first: TreeHead, second: TreeHead) -> list[bytes]:
     hashes = leaf_hashes(organization_id, second.tree_size)
     return merkle.consistency_proof(hashes, first.tree_size, second.tree_size)
+
+
+@dataclass(frozen=True)
+class EventStatus:
+    """An event's seal as the console shows it. `verified` is None when it is not sealed yet."""
+
+    verified: bool | None
+    head: TreeHead | None = None
+    leaf_index: int | None = None
+    leaf_hash: bytes = b""
+    path: tuple[bytes, ...] = ()
+    reason: str = ""
+
+
+def event_status(organization_id: uuid.UUID, event: Event) -> EventStatus:
+    """Check the event against the latest signed head: its leaf recomputed from the event as stored,
+    the audit path to the head's root, the head's signature. Cost: the head's leaf hashes."""
+    from integrity.verification import check_signature
+
+    leaf = Leaf.objects.filter(organization_id=organization_id, event_id=event.id).first()
+    head = latest_head(organization_id)
+    if leaf is None or head is None or leaf.index >= head.tree_size:
+        return EventStatus(verified=None)
+    proof = inclusion_proof(organization_id, event.id, head)
+    assert proof is not None  # the leaf is in the head's tree
+    recomputed = event_leaf_hash(event)
+    status = EventStatus(
+        verified=False, head=head, leaf_index=leaf.index, leaf_hash=recomputed, path=tuple(proof.path)
+    )
+    if recomputed != bytes(leaf.hash):
+        return replace(status, reason="The event differs from what was sealed.")
+    if not merkle.verify_inclusion(recomputed, leaf.index, head.tree_size, proof.path, bytes(head.root_hash)):
+        return replace(status, reason="The audit path does not lead to the head's root.")
+    if not check_signature(head):
+        return replace(status, reason="The head's signature does not verify.")
+    return replace(status, verified=True)

@@ -69,8 +69,9 @@ def _keys() -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-def _check_signature(head: TreeHead, keys: dict[str, Ed25519PublicKey]) -> bool:
-    key = keys.get(head.key_id)
+def check_signature(head: TreeHead, keys: dict[str, Ed25519PublicKey] | None = None) -> bool:
+    """Does the head's signature verify under the key it names (of `keys`, else every known key)?"""
+    key = (keys if keys is not None else _keys()).get(head.key_id)
     if key is None:
         return False
     message = head_message(
@@ -113,7 +114,7 @@ def _verify(organization_id: uuid.UUID, progress: Progress | None) -> Outcome:
     outcome.heads = len(heads)
     previous_time = 0
     for head in heads:
-        if not _check_signature(head, keys):
+        if not check_signature(head, keys):
             return outcome.fail(BAD_SIGNATURE, f"the head of size {head.tree_size} (key {head.key_id[:16]}…)")
         if head.timestamp_ms < previous_time:
             return outcome.fail(

@@ -212,6 +212,8 @@ NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     },
     "exports:job-delete": {"POST": gates((EXPORT_WRITE, "DeleteExportJob"))},
     "exports:download": {"GET": gates((AT_READ, "DownloadEvents"))},
+    "integrity:page": {"GET": gates((AT_READ, "GetSignedTreeHead"))},
+    "integrity:event": {"GET": gates((AT_READ, "GetInclusionProof"))},
     "alerts:contacts": {
         "GET": gates(("contacts:read", "ListContacts")),
         "POST": gates(("contacts:read", "ListContacts"), ("contacts:write", "CreateContact")),
