@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
 
 from api.declare import Args, PathParam, Query, component, operation
-from api.http import argument_error, invalid_arguments, not_found
+from api.http import not_found
 from api.schemas import INTEGER, UUID, Schema, array, closed
 from audit.models import Event
 from core.regions import DEFAULT_REGION
@@ -61,16 +61,15 @@ CONSISTENCY_PROOF = component(
 TREE_SIZE_HELP = "The size of a signed head of the organization. Default: the latest head."
 
 
-def _head(organization_id: uuid.UUID, tree_size: int | None, name: str) -> TreeHead:
+def _head(organization_id: uuid.UUID, tree_size: int | None) -> TreeHead:
+    """The head of that size (the latest when None); not_found when the organization has none."""
     head = (
         services.latest_head(organization_id)
         if tree_size is None
         else services.head_of_size(organization_id, tree_size)
     )
     if head is None:
-        if tree_size is None:
-            raise not_found("signed_tree_head", "latest")
-        raise invalid_arguments([argument_error(name, "constraint", "No signed head has this tree size.")])
+        raise not_found("signed_tree_head", "latest" if tree_size is None else str(tree_size))
     return head
 
 
@@ -85,7 +84,7 @@ def _head(organization_id: uuid.UUID, tree_size: int | None, name: str) -> TreeH
     description="not_found until the organization's first events are sealed.",
 )
 def get_signed_tree_head(request: ApiRequest, args: Args) -> HttpResponse:
-    return JsonResponse(services.head_json(_head(request.organization.pk, None, "tree_size")))
+    return JsonResponse(services.head_json(_head(request.organization.pk, None)))
 
 
 @operation(
@@ -98,7 +97,10 @@ def get_signed_tree_head(request: ApiRequest, args: Args) -> HttpResponse:
     path=[PathParam("event_id", UUID)],
     query=[Query.integer("tree_size", minimum=1, maximum=MAX_SIZE, description=TREE_SIZE_HELP)],
     response=INCLUSION_PROOF,
-    description="not_found for an event of another organization, or one not yet sealed in that head.",
+    description=(
+        "not_found for an event of another organization, one not yet sealed in that head, or a "
+        "tree_size no signed head has."
+    ),
 )
 def get_inclusion_proof(request: ApiRequest, args: Args, event_id: str) -> HttpResponse:
     """Cost: reads the head's leaf hashes (32 bytes a leaf) and one event."""
@@ -110,10 +112,8 @@ def get_inclusion_proof(request: ApiRequest, args: Args, event_id: str) -> HttpR
     event = Event.objects.filter(organization_id=organization_id, id=pk).first()
     if event is None:
         raise not_found("event", event_id)
-    head = services.latest_head(organization_id) if args["tree_size"] is None else None
-    if args["tree_size"] is not None:
-        head = _head(organization_id, args["tree_size"], "tree_size")
-    proof = services.inclusion_proof(organization_id, pk, head) if head is not None else None
+    head = _head(organization_id, args["tree_size"])
+    proof = services.inclusion_proof(organization_id, pk, head)
     if proof is None:
         raise not_found("event", event_id)
     return JsonResponse(
@@ -144,18 +144,19 @@ def get_inclusion_proof(request: ApiRequest, args: Args, event_id: str) -> HttpR
         Query.integer("second", minimum=1, maximum=MAX_SIZE, description=TREE_SIZE_HELP),
     ],
     response=CONSISTENCY_PROOF,
+    description="The two heads in either order (the proof runs from the smaller); not_found for a size no head has.",
 )
 def get_consistency_proof(request: ApiRequest, args: Args) -> HttpResponse:
     """Cost: reads the second head's leaf hashes (32 bytes a leaf)."""
     organization_id = request.organization.pk
-    second = _head(organization_id, args["second"], "second")
-    first = _head(organization_id, args["first"], "first") if args["first"] is not None else None
+    second = _head(organization_id, args["second"])
+    first = _head(organization_id, args["first"]) if args["first"] is not None else None
     if first is None:
         first = (
             TreeHead.objects.filter(organization_id=organization_id).order_by("tree_size").first() or second
         )
-    if first.tree_size > second.tree_size:
-        raise invalid_arguments([argument_error("first", "constraint", "first must not exceed second.")])
+    if first.tree_size > second.tree_size:  # the heads in either order: the proof runs older to newer
+        first, second = second, first
     proof = services.consistency_proof(organization_id, first, second)
     return JsonResponse(
         {

@@ -92,12 +92,14 @@ def test_a_consistency_proof_verifies_between_two_heads(auditor_api, acme, seale
     assert auditor_api.get(f"{BASE}/consistency-proof").json()["first"]["tree_size"] == k
 
 
-def test_sizes_without_a_head_are_invalid_arguments(auditor_api, acme, sealed) -> None:
+def test_sizes_without_a_head_are_not_found_and_heads_come_in_either_order(auditor_api, acme, sealed) -> None:
     k, middle, last = sizes(acme)
     answer = auditor_api.get(f"{BASE}/consistency-proof", {"first": middle + 1, "second": last})
-    assert answer.status_code == 400 and answer.json()["type"] == "invalid_arguments"
-    answer = auditor_api.get(f"{BASE}/consistency-proof", {"first": last, "second": middle})
-    assert answer.status_code == 400
+    assert answer.status_code == 404 and answer.json()["resource"] == "signed_tree_head"
+    answer = auditor_api.get(f"{BASE}/events/{sealed[0].id}/inclusion-proof", {"tree_size": middle + 1})
+    assert answer.status_code == 404
+    swapped = auditor_api.get(f"{BASE}/consistency-proof", {"first": last, "second": middle}).json()
+    assert (swapped["first"]["tree_size"], swapped["second"]["tree_size"]) == (middle, last)
     assert (
         auditor_api.get(f"{BASE}/events/{sealed[0].id}/inclusion-proof", {"tree_size": "x"}).status_code
         == 400
