@@ -77,3 +77,12 @@ def _publish(kid: str, public: bytes) -> None:
 def clear_cache() -> None:
     """Forget the loaded key (tests that switch keys, a rotation in a long-lived process)."""
     _cached.cache_clear()
+
+
+def configured_public_key() -> tuple[str, bytes] | None:
+    """The configured key's id and raw public key, without creating a key file (None when no key is
+    configured yet)."""
+    if not settings.INTEGRITY_SIGNING_KEY and not Path(settings.INTEGRITY_SIGNING_KEY_FILE).exists():
+        return None
+    private, kid = _cached(settings.INTEGRITY_SIGNING_KEY, str(settings.INTEGRITY_SIGNING_KEY_FILE))
+    return kid, raw_public(private)

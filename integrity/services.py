@@ -107,15 +107,17 @@ def seal(organization_id: uuid.UUID | str, event_ids: Iterable[uuid.UUID | str] 
     the tree is skipped. Returns how many events were sealed.
     """
     organization_id = _organization(organization_id)
-    ids = None if event_ids is None else [_organization(i) for i in event_ids]
+    if event_ids is not None:
+        ids = [_organization(i) for i in event_ids]
+        return sum(
+            _seal_batch(organization_id, ids[i : i + SEAL_BATCH]) for i in range(0, len(ids), SEAL_BATCH)
+        )
     sealed = 0
-    for start in range(0, len(ids), SEAL_BATCH) if ids is not None else iter(int, 1):
-        batch = ids[start : start + SEAL_BATCH] if ids is not None else None
-        count = _seal_batch(organization_id, batch)
+    while True:  # a sweep: batch after batch, until one comes back short
+        count = _seal_batch(organization_id, None)
         sealed += count
-        if ids is None and count < SEAL_BATCH:
-            break
-    return sealed
+        if count < SEAL_BATCH:
+            return sealed
 
 
 def _seal_batch(organization_id: uuid.UUID, event_ids: list[uuid.UUID] | None) -> int:

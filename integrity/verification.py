@@ -23,7 +23,7 @@ from django.utils import timezone
 from audit.models import Event
 from integrity import merkle
 from integrity.canonical import head_message
-from integrity.keys import raw_public, signing_key
+from integrity.keys import configured_public_key
 from integrity.models import Leaf, PublicKey, TreeHead, VerificationRun
 from integrity.services import event_leaf_hash
 
@@ -61,11 +61,15 @@ Progress = Callable[[str], None]
 
 
 def _keys() -> dict[str, Ed25519PublicKey]:
-    private, kid = signing_key()
+    """Every published key, and the configured one (which a rewrite of the published list cannot
+    replace). An auditor's own copy of the keys is the stronger anchor: `python -m integrity.verify`."""
     keys = {
         k.key_id: Ed25519PublicKey.from_public_bytes(bytes(k.public_key)) for k in PublicKey.objects.all()
     }
-    keys[kid] = Ed25519PublicKey.from_public_bytes(raw_public(private))
+    configured = configured_public_key()
+    if configured is not None:
+        kid, raw = configured
+        keys[kid] = Ed25519PublicKey.from_public_bytes(raw)
     return keys
 
 

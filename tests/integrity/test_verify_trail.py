@@ -135,3 +135,10 @@ def test_progress_is_printed_on_long_runs(acme, trail, monkeypatch) -> None:
     assert lines == [f"{acme.pk}: {n} of 10 leaves verified" for n in (3, 6, 9)]
     assert timezone.now() >= VerificationRun.objects.get(organization_id=acme.pk).finished_at
     assert Leaf.objects.filter(organization_id=acme.pk).count() == 10
+
+
+def test_a_malformed_org_is_a_command_error_not_a_crash(db) -> None:
+    from io import StringIO
+
+    with pytest.raises(CommandError, match="--org takes organization ids"):
+        call_command("verify_trail", "--org", "acme", stdout=StringIO())

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -22,9 +23,10 @@ class Command(BaseCommand):
         organizations = Organization.objects.order_by("pk")
         if options["org"]:
             try:
-                organizations = organizations.filter(pk__in=options["org"])
-            except Exception as error:  # a malformed UUID
-                raise CommandError(f"--org: {error}") from None
+                ids = [uuid.UUID(value) for value in options["org"]]
+            except ValueError:
+                raise CommandError(f"--org takes organization ids (UUIDs), not {options['org']!r}.") from None
+            organizations = organizations.filter(pk__in=ids)
         broken = 0
         for organization in organizations.iterator():
             outcome = verify_organization(organization.pk, progress=self._progress)
