@@ -59,9 +59,9 @@ fmt: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 # The reference benchmark (issue 14): README "Performance". The narrower benchmarks stay as
-# commands: bench_ingest, bench_events, bench_seed, bench_download.
+# commands: bench_ingest, bench_events, bench_seed, bench_download; bench_seal (issue 13) follows it.
 bench: install
-	$(PY) manage.py bench --events $(N) --runs $(RUNS)
+	$(PY) manage.py bench --events $(N) --runs $(RUNS) && $(PY) manage.py bench_seal
 
 # Mixed load on gunicorn (3 workers) + 2 db_workers + PostgreSQL, then every acknowledged event checked
 # stored exactly once, every alert fired (and e-mailed) once, every export day written once

@@ -19,6 +19,7 @@ from api import (
     iam_principals,
     iam_rules,
     ingestion,
+    integrity,
     openapi,
 )
 from api.declare import route
@@ -54,6 +55,20 @@ urlpatterns = [
     ),
     path("x/audit-trail/v1/events", route(ingestion.ingest_events), name="api-ingest-events"),
     path("x/openapi.json", openapi.openapi_document, name="api-openapi"),
+    path(
+        "x/integrity/v1/signed-tree-head", route(integrity.get_signed_tree_head), name="api-signed-tree-head"
+    ),
+    path(
+        "x/integrity/v1/events/<str:event_id>/inclusion-proof",
+        route(integrity.get_inclusion_proof),
+        name="api-inclusion-proof",
+    ),
+    path(
+        "x/integrity/v1/consistency-proof",
+        route(integrity.get_consistency_proof),
+        name="api-consistency-proof",
+    ),
+    path("x/integrity/v1/public-keys", integrity.public_keys, name="api-public-keys"),
     # IAM
     path("iam/v1alpha1/logs", route(iam.list_logs), name="api-list-logs"),
     path("iam/v1alpha1/logs/<str:log_id>", route(iam.get_log), name="api-get-log"),

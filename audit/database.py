@@ -28,12 +28,17 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 # nothing else; every other table in the schema gets SELECT, INSERT, UPDATE and DELETE.
 # Their partitions get no privileges at all: PostgreSQL checks the parent's when rows are
 # inserted or read through it, and a partition is never addressed directly.
-# audit_event_key holds the ingestion idempotency keys: claimed once, never changed.
+# audit_event_key holds the ingestion idempotency keys: claimed once, never changed. The integrity
+# tables (named, not imported: audit knows nothing of its subscribers) hold the sealed trees' leaves,
+# their signed heads and the keys that signed them.
 APPEND_ONLY_TABLES: tuple[str, ...] = (
     "audit_event",
     "audit_authenticationevent",
     "audit_event_key",
     "audit_systemevent",
+    "integrity_leaf",
+    "integrity_treehead",
+    "integrity_publickey",
 )
 
 OWNER_ALIAS = "owner"

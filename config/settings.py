@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "audit",
     "alerts",
     "exports",
+    "integrity",
     "metrics",
     "demo",
 ]
@@ -240,7 +241,18 @@ TASKS_WORKER_SWEEPS = [
     "alerts.tasks.alert_notifications_sweep",
     "iam.tasks.invitation_emails_sweep",
     "exports.tasks.export_jobs_due_sweep",
+    "integrity.tasks.seal_sweep",
 ]
+# Sealing (docs/integrity.md): every event is in its organization's signed Merkle tree within
+# INTEGRITY_SEAL_INTERVAL seconds (its own task seals it at once; a sweep catches a lost task, as
+# often as the workers' sweeps run). Heads are signed with the Ed25519 key INTEGRITY_SIGNING_KEY (a
+# PKCS#8 PEM), else the key in the file INTEGRITY_SIGNING_KEY_FILE, created on first use.
+INTEGRITY_SEAL_INTERVAL = env_int("INTEGRITY_SEAL_INTERVAL", 60)
+INTEGRITY_SEAL_ON_RECORD = True
+INTEGRITY_SIGNING_KEY = os.environ.get("INTEGRITY_SIGNING_KEY", "")
+INTEGRITY_SIGNING_KEY_FILE = os.environ.get("INTEGRITY_SIGNING_KEY_FILE") or str(
+    BASE_DIR / ".run" / "integrity-signing-key.pem"
+)
 # A custom alert rule may spend this many seconds of CEL on one batch of events; past it, it is
 # switched off with the reason shown, so that one costly rule never stalls the shared queue.
 ALERT_RULE_TIME_BUDGET = float(os.environ.get("ALERT_RULE_TIME_BUDGET") or 2)

@@ -29,3 +29,8 @@ MIDDLEWARE = ["tests.api.conformance.ResponseConformanceMiddleware", *MIDDLEWARE
 # directory, never into the project's .run/exports.
 EXPORT_LOCAL_DIR = tempfile.mkdtemp(prefix="audit-trail-test-exports-")
 EXPORT_S3_ENDPOINTS = {}
+
+# Sealing signs with a key of the test run's own, and runs on every recorded event only in the tests
+# that turn it on (tests/integrity): elsewhere it would add its queries to every query count.
+INTEGRITY_SIGNING_KEY_FILE = os.path.join(tempfile.mkdtemp(prefix="audit-trail-test-key-"), "signing-key.pem")
+INTEGRITY_SEAL_ON_RECORD = False

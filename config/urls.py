@@ -18,6 +18,8 @@ urlpatterns = [
     path("", include("alerts.urls")),
     # The Exports tab (/audit-trail/exports/): export jobs and "Download this view".
     path("", include("exports.urls")),
+    # The Integrity tab (/audit-trail/integrity/) and an event's integrity proof.
+    path("", include("integrity.urls")),
     # The Scaleway-compatible API (and our /x/ extensions), at the paths the SDKs use.
     path("", include("api.urls")),
 ]

@@ -61,6 +61,7 @@ from exports.services import export_job_create
 from iam import services as iam_services
 from iam.models import APIKey, Application, Group, Invitation, Membership, Organization, Policy, Project, User
 from iam.permissions import grants_for
+from integrity.services import seal
 from tests.factories import MembershipFactory, UserFactory, grant
 
 # Each test runs in its own savepoint, inside the module's transaction that holds the world.
@@ -211,6 +212,8 @@ NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     },
     "exports:job-delete": {"POST": gates((EXPORT_WRITE, "DeleteExportJob"))},
     "exports:download": {"GET": gates((AT_READ, "DownloadEvents"))},
+    "integrity:page": {"GET": gates((AT_READ, "GetSignedTreeHead"))},
+    "integrity:event": {"GET": gates((AT_READ, "GetInclusionProof"))},
     "alerts:contacts": {
         "GET": gates(("contacts:read", "ListContacts")),
         "POST": gates(("contacts:read", "ListContacts"), ("contacts:write", "CreateContact")),
@@ -226,6 +229,10 @@ NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     "api-list-system-events": {"GET": gates((AT_READ, "ListSystemEvents"))},
     "api-ingest-events": {"POST": gates(("audit_trail:ingest", "IngestEvents"))},
     "api-openapi": {"GET": PUBLIC},
+    "api-public-keys": {"GET": PUBLIC},
+    "api-signed-tree-head": {"GET": gates((AT_READ, "GetSignedTreeHead"))},
+    "api-inclusion-proof": {"GET": gates((AT_READ, "GetInclusionProof"))},
+    "api-consistency-proof": {"GET": gates((AT_READ, "GetConsistencyProof"))},
     "api-list-logs": {"GET": gates((IAM_LOGS, "ListLogs"))},
     "api-get-log": {"GET": gates((IAM_LOGS, "GetLog"))},
     "api-api-keys": {"GET": gates((IAM_READ, "ListAPIKeys")), "POST": gates((IAM_WRITE, "CreateAPIKey"))},
@@ -639,6 +646,7 @@ def _seed(name: str, domain: str, members: dict[str, tuple[str, ...]]) -> tuple[
     )
     log = Event.objects.filter(organization_id=organization.pk, method_name="CreateAPIKey").first()
     assert log is not None
+    seal(organization.pk)  # the integrity proofs' routes answer for sealed events
     fills = {
         "organization": str(organization.pk),
         "project": str(project.pk),

@@ -16,6 +16,7 @@ from schemathesis.engine import Status, from_schema
 from schemathesis.engine import events as engine_events
 
 from api.openapi import document
+from integrity.services import seal
 from tests.api import schemathesis_hooks
 from tests.api.conftest import api_key_for, make_events
 from tests.factories import ApplicationFactory, ProjectFactory
@@ -93,6 +94,9 @@ OPERATIONS = {
     "ListExportJobs",
     "CreateExportJob",
     "DeleteExportJob",
+    "GetSignedTreeHead",
+    "GetInclusionProof",
+    "GetConsistencyProof",
 }
 
 
@@ -191,6 +195,7 @@ def api_world(acme, owner, settings):
     ApplicationFactory(organization=acme)
     make_events(acme, 20)
     _, secret = api_key_for(owner, acme)
+    seal(acme.pk)  # a signed head, so that the integrity proofs answer too
     return secret
 
 

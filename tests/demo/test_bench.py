@@ -139,7 +139,12 @@ def test_the_reference_benchmark_loads_the_trail_once_then_times_four_contenders
             )
         assert re.search(r"^30 days, page \d+ by keyset ", first, re.MULTILINE)
         for name in ("IAM Logs tab", "IAM API list_logs", "ListEvents API, last hour", "alert threshold"):
-            assert re.search(rf"^{re.escape(name)}.* (ok|page p95 > [\d.]+ ms.*)$", first, re.MULTILINE), name
+            # "ok", or the targets it misses: at this N, on a loaded machine, either may be printed
+            assert re.search(
+                rf"^{re.escape(name)}.* (ok|(page p95 > [\d.]+ ms|partial p95 > [\d.]+ ms|< 20× admin).*)$",
+                first,
+                re.MULTILINE,
+            ), name
         report = json.loads(report_path.read_text())
         rows = {row["name"]: row for row in report["rows"]}
         assert len(rows) == 14 and report["events"] == 5000
@@ -180,3 +185,28 @@ def test_the_reference_benchmark_refuses_a_database_holding_events_it_did_not_lo
             call_command("bench", "--events", "5000", stdout=StringIO())
     finally:
         drop_marker()
+
+
+@pytest.mark.skipif(POSTGRES, reason="SQLite-only: the benchmark refuses it")
+def test_bench_seal_refuses_sqlite_and_says_why():
+    with pytest.raises(CommandError, match="measures PostgreSQL"):
+        call_command("bench_seal", stdout=StringIO())
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_bench_seal_reports_sealing_next_to_ingestion_and_verify_per_million():
+    out = StringIO()
+    call_command("bench_seal", "--batches", "2", "--batch-size", "20", stdout=out)
+    report = out.getvalue()
+    assert re.search(r"batch ingestion \(service\) +[\d,]+ events/s", report)
+    assert re.search(r"sealing \(per batch, signed\) +[\d,]+ events/s = [\d.]+x ingestion", report)
+    assert re.search(r"verify_trail over \d+ events: [\d.]+ s = [\d.,]+ min per million events", report)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_bench_seal_leaves_nothing_behind_so_the_reference_trail_stays_reusable():
+    before = Event.objects.count()
+    call_command("bench_seal", "--batches", "1", "--batch-size", "10", stdout=StringIO())
+    assert Event.objects.count() == before

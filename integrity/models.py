@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from django.db import models
+
+from audit.models import AppendOnlyModel, AppendOnlyQuerySet
+
+
+class TreeState(models.Model):
+    """An organization's tree as sealing left it: its size and frontier (the roots of the perfect
+    subtrees that the binary digits of `size` cut it into, `integrity.merkle.append`). Its row is
+    the organization's sealing lock: a sealer holds it FOR UPDATE while it appends."""
+
+    organization_id = models.UUIDField(primary_key=True)
+    size = models.BigIntegerField(default=0)
+    frontier = models.BinaryField(default=b"")  # 32-byte hashes, concatenated
+    # When the last full sweep (every event of the organization not in the tree) ran.
+    swept_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.size} leaves"
+
+
+class Leaf(AppendOnlyModel):
+    """Leaf `index` of an organization's tree: one event, in the order sealing met it (arrival), and
+    the hash of its canonical serialization. No foreign key to the partitioned events table; the
+    event's `recorded_at` finds its partition."""
+
+    pk = models.CompositePrimaryKey("organization_id", "index")
+    organization_id = models.UUIDField()
+    index = models.BigIntegerField()
+    event_id = models.UUIDField()
+    recorded_at = models.DateTimeField()
+    hash = models.BinaryField(max_length=32)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            # An event is sealed once; sealing's "not yet in the tree" anti-join probes this too.
+            models.UniqueConstraint(fields=["organization_id", "event_id"], name="integrity_leaf_event_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}#{self.index}"
+
+
+class TreeHead(AppendOnlyModel):
+    """A signed tree head: the organization's tree of `tree_size` leaves had `root_hash` at
+    `timestamp_ms`; `signature` is the Ed25519 signature of `integrity.canonical.head_message`."""
+
+    organization_id = models.UUIDField()
+    tree_size = models.BigIntegerField()
+    root_hash = models.BinaryField(max_length=32)
+    timestamp_ms = models.BigIntegerField()
+    key_id = models.CharField(max_length=64)
+    signature = models.BinaryField(max_length=64)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["organization_id", "tree_size"], name="integrity_head_size_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}@{self.tree_size}"
+
+
+class PublicKey(AppendOnlyModel):
+    """Every key that ever signed a head, by key id, so that heads verify after a rotation."""
+
+    key_id = models.CharField(max_length=64, primary_key=True)
+    public_key = models.BinaryField(max_length=32)  # raw Ed25519
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        default_permissions = ()
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.key_id
+
+
+class VerificationRun(models.Model):
+    """The outcome of a `verify_trail` run over one organization."""
+
+    organization_id = models.UUIDField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    ok = models.BooleanField()
+    tree_size = models.BigIntegerField()
+    message = models.TextField(blank=True)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [
+            # The Integrity page: an organization's last run.
+            models.Index(fields=["organization_id", "-finished_at"], name="integrity_run_org_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {'ok' if self.ok else 'broken'} at {self.finished_at}"
