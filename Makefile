@@ -38,6 +38,7 @@ test: install
 	scripts/ensure-chromium
 	scripts/ensure-node
 	scripts/ensure-prometheus
+	scripts/ensure-pg-auto-failover
 	$(PY) -m pytest
 
 test-fast: install

@@ -115,3 +115,15 @@ def tasks_queued(task: Task[..., Any], *, first_argument: str, limit: int) -> in
         args_kwargs__args__0=first_argument,
     )
     return waiting[:limit].count()
+
+
+def task_requeue(*, pk: Any, started_at: Any) -> bool:
+    """Put back to READY a task whose run the database's going away interrupted (a failover):
+    its worker could not even record the failure. Conditional on the start time it was seen with,
+    like `tasks_reclaim`. Tasks are idempotent: running it again is safe, losing it is not."""
+    requeued = DBTaskResult.objects.filter(
+        pk=pk, status=TaskResultStatus.RUNNING, started_at=started_at
+    ).update(status=TaskResultStatus.READY)
+    if requeued:
+        logger.warning("Task %s: the database went away while it ran; queued again.", pk)
+    return bool(requeued)
