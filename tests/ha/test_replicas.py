@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from audit.selectors import EventQuery, event_queryset
 from core import replication
-from tests.api.conftest import make_events
+from tests.api.conftest import ApiClient, api_key_for, make_events
 from tests.factories import OrganizationFactory, UserFactory
 from tests.ha.conftest import use_replica
 
@@ -68,8 +68,11 @@ def organization(on_cluster):
 def test_a_list_read_goes_to_the_standby_and_the_page_says_how_far_behind_it_is(
     on_cluster, organization, monkeypatch
 ):
-    seen = {e.id for e in make_events(organization, 3, start=None)}
+    made = {e.id for e in make_events(organization, 3, start=None)}
+    _, secret = api_key_for(organization.test_owner, organization)  # recorded as an event too
     wait_replayed(on_cluster)
+    seen = listed(organization)[1]
+    assert made < seen
     with replay_paused(on_cluster):
         newer = make_events(organization, 1)[0]
         replication.begin()  # a new request, which has written nothing
@@ -87,11 +90,18 @@ def test_a_list_read_goes_to_the_standby_and_the_page_says_how_far_behind_it_is(
         assert response.context["as_of"] is not None
         assert b"as of <time" in response.content
 
+        # So does the API's ListEvents.
+        listing = ApiClient(secret).get("/audit-trail/v1alpha1/regions/fr-par/events")
+        assert listing.status_code == 200
+        assert {e["id"] for e in listing.json()["events"]} == {str(i) for i in seen}
+
     wait_replayed(on_cluster)
     response = client.get(reverse("audit:events"), {"range": "24h"})
     assert {e.id for e in response.context["page"].events} == seen | {newer.id}
     assert response.context["as_of"] is None  # caught up: nothing to say
     assert b"as of <time" not in response.content
+    listing = ApiClient(secret).get("/audit-trail/v1alpha1/regions/fr-par/events")
+    assert {e["id"] for e in listing.json()["events"]} == {str(i) for i in seen | {newer.id}}
 
 
 def test_a_read_after_a_write_in_the_same_request_goes_to_the_primary(on_cluster, organization):
