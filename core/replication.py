@@ -73,7 +73,9 @@ def mark_writes(
 def install_write_marker(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     """connection_created receiver: every connection but the replica's marks its writes."""
     if connection.alias != REPLICA_ALIAS and mark_writes not in connection.execute_wrappers:
-        connection.execute_wrappers.append(mark_writes)
+        # First, not last: a connection opened inside `connection.execute_wrapper(w)` must still
+        # have `w` on top, which that block's exit pops.
+        connection.execute_wrappers.insert(0, mark_writes)
 
 
 def begin(**kwargs: Any) -> None:

@@ -106,3 +106,21 @@ def _wrapped(django_error, cause: BaseException) -> BaseException:
 )
 def test_what_counts_as_the_database_being_away(error, away):
     assert replication.database_unavailable(error) is away
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_opened_inside_an_execute_wrapper_block_keeps_that_blocks_wrapper_on_top():
+    from django.db import connection
+
+    seen = []
+
+    def spy(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    connection.close()
+    with connection.execute_wrapper(spy):
+        list(Project.objects.all())  # connects here: the write marker joins the wrappers
+    assert spy not in connection.execute_wrappers
+    assert replication.mark_writes in connection.execute_wrappers
+    assert seen
