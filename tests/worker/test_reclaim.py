@@ -143,3 +143,13 @@ def test_a_task_the_database_going_away_interrupted_runs_again_instead_of_failin
     assert row.status == TaskResultStatus.SUCCESSFUL
     assert ATTEMPTS == [0, 1]
     assert row.worker_ids == ["w3", "w3"]
+
+
+@pytest.mark.django_db
+def test_a_worker_back_from_an_outage_requeues_its_own_running_tasks_and_no_one_elses():
+    # Its claim committed though the worker saw the commit fail: RUNNING in its name, run by no one.
+    mine = _running(worker_id="w4", started=timedelta(seconds=1))
+    theirs = _running(worker_id="alive", started=timedelta(seconds=1))
+    assert services.tasks_requeue_own(worker_id="w4", backend_name="default") == 1
+    assert _status(mine) == TaskResultStatus.READY
+    assert _status(theirs) == TaskResultStatus.RUNNING

@@ -91,13 +91,15 @@ class Worker(library.Worker):
 
     The library's loop stops the process at the first database error that is not SQLite's
     "locked". When the database is only away for now (`database_unavailable`: a failover, a
-    restart), this one waits, reconnects and goes on. A task that the outage interrupted, whose
-    failure could not even be recorded, or that failed only because the database went away, is
-    queued again rather than lost or marked failed (tasks are idempotent)."""
+    restart), this one waits, reconnects and goes on. Then, since it runs nothing at that moment,
+    every task still RUNNING in its name goes back to the queue (`tasks_requeue_own`): one the
+    outage interrupted, one whose outcome could not be saved, one that failed only because the
+    database went away (never marked failed), and one whose claim committed though its answer
+    was lost. Tasks are idempotent: run again, never lost."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.interrupted: dict[Any, Any] = {}  # task pk -> its started_at
+        self.recovering = False
 
     def run(self) -> None:
         maintenance = Maintenance(worker_id=self.worker_id, backend_name=self.backend_name)
@@ -108,13 +110,16 @@ class Worker(library.Worker):
         try:
             while True:
                 try:
-                    self.requeue_interrupted()
+                    if self.recovering:
+                        services.tasks_requeue_own(worker_id=self.worker_id, backend_name=self.backend_name)
+                        self.recovering = False
                     super().run()
                     break
                 except Error as exc:
                     if not (self.running and database_unavailable(exc)):
                         raise
                     logger.warning("Worker %s: the database is away (%s); retrying", self.worker_id, exc)
+                    self.recovering = True
                     connection.close()
                     time.sleep(max(self.interval, 1.0))
         finally:
@@ -129,22 +134,11 @@ class Worker(library.Worker):
 
         def set_failed(exc: BaseException) -> None:
             if database_unavailable(exc):
-                self.interrupted[db_task_result.pk] = db_task_result.started_at
-                raise exc  # out of the library's loop, into ours
+                raise exc  # not the task's fault: out of the library's loop, into ours
             recorded_failure(exc)
 
         db_task_result.set_failed = set_failed
-        try:
-            super().run_task(db_task_result)
-        except Error:
-            # The task ended but its outcome could not be saved: run it again (idempotent).
-            self.interrupted[db_task_result.pk] = db_task_result.started_at
-            raise
-
-    def requeue_interrupted(self) -> None:
-        for pk, started_at in list(self.interrupted.items()):
-            services.task_requeue(pk=pk, started_at=started_at)
-            del self.interrupted[pk]
+        super().run_task(db_task_result)
 
 
 class Command(library.Command):
