@@ -44,12 +44,13 @@ test: install
 	scripts/ensure-chromium
 	scripts/ensure-node
 	scripts/ensure-prometheus
+	scripts/ensure-pg-auto-failover
 	$(PY) -m pytest
 
 test-fast: install
 	scripts/ensure-node
 	scripts/ensure-prometheus
-	$(PY) -m pytest -m "not e2e and not slow"
+	$(PY) -m pytest -m "not e2e and not slow and not ha"
 
 # ruff, the import contracts (pyproject.toml) and mypy, whose Django plugin loads the settings.
 lint: install

@@ -38,6 +38,7 @@ from audit.selectors import DEFAULT_WINDOW, EARLIEST, EventQuery, earlier, event
 from audit.serializers import authentication_event_json, event_json, system_event_json
 from core.paging import Cursor, event_page
 from core.regions import DEFAULT_REGION, REGION_RE
+from core.replication import replica_alias
 from core.time import iso
 from iam.http import ApiRequest
 
@@ -314,7 +315,7 @@ def list_events(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     filters["status"] = args["status"] or None  # 0 is the proto default: no filter
     window, cursor, digest = listing.resolve(request.organization.pk, region, *filters.values())
     query = EventQuery(region=region, recorded_after=window[0], recorded_before=window[1], **filters)
-    qs = event_queryset(organization_id=request.organization.pk, query=query)
+    qs = event_queryset(organization_id=request.organization.pk, query=query, replica=True)
     page = event_page(qs, order=listing.direction, cursor=cursor, page_size=listing.page_size)
     body: dict[str, Any] = {"events": [event_json(e) for e in page.events]}
     if page.next_cursor is not None:
@@ -370,7 +371,8 @@ def list_products(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     is not possible for three columns; fine up to millions of rows per organization).
     """
     triples = (
-        Event.objects.filter(organization_id=request.organization.pk, region=region)
+        Event.objects.using(replica_alias())
+        .filter(organization_id=request.organization.pk, region=region)
         .values_list("product_name", "service_name", "method_name")
         .order_by()
         .distinct()
@@ -400,7 +402,7 @@ def _product_title(name: str) -> str:
 
 def _authentication_events(request: ApiRequest, region: str) -> QuerySet[AuthenticationEvent]:
     # Sign-ins are global: like IAM, they are stored and listed under fr-par.
-    qs = AuthenticationEvent.objects.filter(organization_id=request.organization.pk)
+    qs = AuthenticationEvent.objects.using(replica_alias()).filter(organization_id=request.organization.pk)
     return qs if region == DEFAULT_REGION else qs.none()
 
 
@@ -431,7 +433,9 @@ def list_authentication_events(request: ApiRequest, args: Args, region: str) -> 
 
 
 def _system_events(request: ApiRequest, region: str) -> QuerySet[SystemEvent]:
-    return SystemEvent.objects.filter(organization_id=request.organization.pk, region=region)
+    return SystemEvent.objects.using(replica_alias()).filter(
+        organization_id=request.organization.pk, region=region
+    )
 
 
 @operation(
@@ -506,7 +510,7 @@ def list_combined_events(request: ApiRequest, args: Args, region: str) -> HttpRe
         resource_type=resource_type,
     )
     api_page = event_page(
-        event_queryset(organization_id=request.organization.pk, query=query),
+        event_queryset(organization_id=request.organization.pk, query=query, replica=True),
         order=listing.direction,
         cursor=cursor,
         page_size=listing.page_size,
@@ -568,6 +572,6 @@ def get_last_events_overview(request: ApiRequest, args: Args, region: str) -> Ht
     walked newest first until LAST_EVENTS of them are the project's.
     """
     query = EventQuery(region=region, recorded_after=EARLIEST, project_id=args["project_id"])
-    qs = event_queryset(organization_id=request.organization.pk, query=query)
+    qs = event_queryset(organization_id=request.organization.pk, query=query, replica=True)
     events = qs.order_by("-recorded_at", "-id")[:LAST_EVENTS]
     return JsonResponse({"last_events": [event_json(e) for e in events]})

@@ -22,6 +22,7 @@ from audit.models import AuthenticationEvent, Event, PrincipalType
 from core import SCALEWAY
 from core.ids import uuid7_time
 from core.regions import DEFAULT_REGION
+from core.replication import replica_alias
 from iam.models import Application, Organization, Project, User
 
 DEFAULT_WINDOW = timedelta(hours=1)
@@ -84,14 +85,18 @@ def event_queryset(
     query: EventQuery,
     now: datetime | None = None,
     recorded_names: bool = False,
+    replica: bool = False,
 ) -> QuerySet[Event]:
     """The organization's events matching `query`, unordered. Index-driven on (org, region, time).
 
     `recorded_names`: the free text also matches the name a principal had when the event was
     recorded, where the viewer may see it (see `_text_matches`).
+    `replica`: a list's read, which the standby may serve (`core.replication.replica_alias`);
+    its timeline and facets follow `qs.db`.
     """
     after, before = query.window(now)
-    qs = Event.objects.filter(
+    manager = Event.objects.using(replica_alias()) if replica else Event.objects
+    qs = manager.filter(
         organization_id=organization_id, region=query.region, recorded_at__gte=after, recorded_at__lte=before
     )
     if query.project_id:
@@ -597,7 +602,12 @@ FACET_SCAN = 10_000
 
 
 def facet_scan_bound(
-    *, organization_id: uuid.UUID, query: EventQuery, now: datetime | None = None, scan: int = FACET_SCAN
+    *,
+    organization_id: uuid.UUID,
+    query: EventQuery,
+    now: datetime | None = None,
+    scan: int = FACET_SCAN,
+    replica: bool = False,
 ) -> datetime | None:
     """The time of the window's `scan`-th newest event, when `query` filters on what no index
     serves (free text, an IP) and the window holds more: the facets then read from it on. One
@@ -605,7 +615,10 @@ def facet_scan_bound(
     if not (query.text or query.source_ip):
         return None
     window = event_queryset(
-        organization_id=organization_id, query=replace(query, text=None, source_ip=None), now=now
+        organization_id=organization_id,
+        query=replace(query, text=None, source_ip=None),
+        now=now,
+        replica=replica,
     )
     return (
         window.order_by("-recorded_at", "-id").values_list("recorded_at", flat=True)[scan - 1 : scan].first()
@@ -697,8 +710,10 @@ class SignInQuery:
     source_ip: str | None = None  # an address or a CIDR network
 
 
-def sign_in_queryset(*, organization_id: uuid.UUID, query: SignInQuery) -> QuerySet[AuthenticationEvent]:
-    """The organization's sign-in attempts matching `query`, unordered.
+def sign_in_queryset(
+    *, organization_id: uuid.UUID, query: SignInQuery, replica: bool = False
+) -> QuerySet[AuthenticationEvent]:
+    """The organization's sign-in attempts matching `query`, unordered (`replica`: see event_queryset).
 
     Sign-ins are global: like ListAuthenticationEvents, they are listed under fr-par and no other
     region. The (organization, time) range of `audit_authevent_org_time_idx` bounds the scan; the
@@ -706,7 +721,8 @@ def sign_in_queryset(*, organization_id: uuid.UUID, query: SignInQuery) -> Query
     """
     if query.region != DEFAULT_REGION:
         return AuthenticationEvent.objects.none()
-    qs = AuthenticationEvent.objects.filter(
+    manager = AuthenticationEvent.objects.using(replica_alias()) if replica else AuthenticationEvent.objects
+    qs = manager.filter(
         organization_id=organization_id,
         recorded_at__gte=query.recorded_after,
         recorded_at__lte=query.recorded_before,

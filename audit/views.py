@@ -63,6 +63,7 @@ from audit.serializers import event_json
 from audit.templatetags.audit_extras import iso_utc, short_id, status_badge
 from core.paging import EventPage, event_page
 from core.regions import DEFAULT_REGION, REGION_CHOICES, REGIONS
+from core.replication import shown_as_of
 from core.time import ago, utc_offset, with_offset
 from iam.http import ConsoleRequest
 from iam.permissions import permission_required, request_may
@@ -138,7 +139,11 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
     # Names recorded at the time are principal details: shown (and searched) with `iam:read`.
     recorded_names = request_may(request, "iam:read")
     qs = event_queryset(
-        organization_id=request.organization.pk, query=query, now=form.now, recorded_names=recorded_names
+        organization_id=request.organization.pk,
+        query=query,
+        now=form.now,
+        recorded_names=recorded_names,
+        replica=True,
     )
     page: EventPage[Event] = event_page(
         qs,
@@ -169,6 +174,8 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
         "total": total,
         "total_label": f"{total:,}" if total < EXACT_COUNT_CAP else f"{EXACT_COUNT_CAP:,}+",
         "total_estimate": _about(total) if total >= EXACT_COUNT_CAP else None,
+        # Read from a standby that lags: the list shows the trail as of then (docs/replicas.md).
+        "as_of": shown_as_of(qs.db),
         "newer_url": _url(request.GET, cursor=page.previous_cursor.encode())
         if page.previous_cursor
         else None,
@@ -578,7 +585,7 @@ def _facets_context(
     one query (`event_facets`: its names come with the page's), two with a search's
     `facet_scan_bound`."""
     assert request.organization is not None  # permission_required guarantees it
-    since = facet_scan_bound(organization_id=request.organization.pk, query=query, now=form.now)
+    since = facet_scan_bound(organization_id=request.organization.pk, query=query, now=form.now, replica=True)
     facets = event_facets(
         qs,
         organization=request.organization,
@@ -736,7 +743,7 @@ def sign_in_list(request: ConsoleRequest) -> HttpResponse:
         "burst_minutes": int(BURST_SPAN.total_seconds() // 60),
     }
     if form.is_valid():
-        qs = sign_in_queryset(organization_id=organization.pk, query=form.to_query())
+        qs = sign_in_queryset(organization_id=organization.pk, query=form.to_query(), replica=True)
         page: EventPage[AuthenticationEvent] = event_page(qs, cursor=form.page_cursor, page_size=PAGE_SIZE)
         sources = sign_in_failed_sources(qs)
         bursts = {s.source_ip for s in sources if s.is_burst}

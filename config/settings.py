@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -150,8 +151,37 @@ DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 30_000)
 DB_LOCK_TIMEOUT_MS = env_int("DB_LOCK_TIMEOUT_MS", 5_000)
 
 
+MULTI_HOST_RE = re.compile(r"^(?P<head>[^:/]+://(?:[^@/]*@)?)(?P<hosts>[^/?#]*,[^/?#]*)(?P<tail>.*)$")
+
+
+def split_hosts(url: str) -> tuple[str, str, str]:
+    """A libpq multi-host URL (postgres://user@host1:port1,host2:port2/db?...) as the URL with its
+    first host only (dj_database_url reads one), and the comma-separated hosts and ports that
+    libpq takes as `host` and `port`. A one-host URL comes back as it is, with no lists."""
+    match = MULTI_HOST_RE.match(url)
+    if match is None:
+        return url, "", ""
+    hosts, ports = [], []
+    for item in match["hosts"].split(","):
+        host, port = (item.rsplit(":", 1) + [""])[:2] if not item.endswith("]") else (item, "")
+        if host.startswith("[") and not host.endswith("]"):  # "[::1" of "[::1]" without a port
+            host, port = item, ""
+        hosts.append(host.strip("[]"))
+        ports.append(port or "5432")
+    return match["head"] + match["hosts"].split(",")[0] + match["tail"], ",".join(hosts), ",".join(ports)
+
+
 def database_config(url: str, *, bounded: bool) -> dict[str, Any]:
-    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=env_int("CONN_MAX_AGE", 0)))
+    """One alias's settings from its URL. A PostgreSQL URL may name several hosts (libpq's
+    multi-host syntax) with `target_session_attrs`: `read-write` finds the primary after a
+    failover, `prefer-standby` a standby (DATABASE_REPLICA_URL)."""
+    single, hosts, ports = split_hosts(url)
+    config: dict[str, Any] = dict(dj_database_url.parse(single, conn_max_age=env_int("CONN_MAX_AGE", 0)))
+    # A connection that died (a failover, a restarted server) is replaced at the next request,
+    # not found broken by the request's first query.
+    config["CONN_HEALTH_CHECKS"] = True
+    if hosts:
+        config["HOST"], config["PORT"] = hosts, ports
     if config["ENGINE"] == "django.db.backends.postgresql":
         options = config.setdefault("OPTIONS", {})
         options["application_name"] = "audit-trail"
@@ -185,8 +215,17 @@ DATABASES = {
 if owner_url := os.environ.get("DATABASE_OWNER_URL"):
     # Unbounded: a migration or a month's partition must not be cut by the runtime's timeout.
     DATABASES["owner"] = database_config(owner_url, bounded=False) | {"TEST": {"MIRROR": "default"}}
-# Data migrations that forget `.using()` still run as the owner under `migrate` (audit.database).
-DATABASE_ROUTERS = ["audit.database.OwnerRouter"]
+if replica_url := os.environ.get("DATABASE_REPLICA_URL"):
+    # Heavy reads (core.replication): a standby, `target_session_attrs=prefer-standby` over the
+    # same hosts as DATABASE_URL. A short connect timeout: a dead standby costs the read little
+    # before it falls back to the primary. Tests read the default database through it.
+    DATABASES["replica"] = database_config(replica_url, bounded=True) | {"TEST": {"MIRROR": "default"}}
+    DATABASES["replica"]["OPTIONS"].setdefault(
+        "connect_timeout", env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2)
+    )
+# Data migrations that forget `.using()` still run as the owner under `migrate` (audit.database);
+# nothing is written to, or migrated on, the replica (core.replication).
+DATABASE_ROUTERS = ["audit.database.OwnerRouter", "core.replication.ReplicaRouter"]
 # The events' covering indexes carry status_code for PostgreSQL's index-only scans; SQLite ignores
 # the non-key column and uses the index without it, which is all a first run needs. Django warns of
 # that once per index of the model (models.W040, five times over) on every command: silenced.

@@ -51,11 +51,14 @@ def utc_offset(value: datetime) -> str:
 def with_offset(value: datetime | None, precision: str = "seconds") -> str:
     """`2026-11-21 10:02:11 +01:00` in the active time zone (the user's, or UTC by choice).
 
-    `precision` is "seconds", "minutes" or "ms". Anything but a datetime shows as "".
+    `precision` is "seconds", "minutes" or "ms"; "time" drops the date (`10:02:11 +01:00`).
+    Anything but a datetime shows as "".
     """
     if not isinstance(value, datetime):
         return ""
     local = _local(value)
+    if precision == "time":
+        return f"{local.strftime('%H:%M:%S')} {_offset(local)}"
     # The year by hand: strftime drops the leading zeros of years before 1000.
     if precision == "minutes":
         text = f"{local.year:04d}-" + local.strftime("%m-%d %H:%M")

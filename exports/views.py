@@ -129,7 +129,7 @@ def download(request: ConsoleRequest) -> HttpResponse:
         )
     query = form.to_query()
     descending = form.selected_order != "recorded_at"
-    qs = event_queryset(organization_id=organization.pk, query=query, now=form.now).order_by(
+    qs = event_queryset(organization_id=organization.pk, query=query, now=form.now, replica=True).order_by(
         *(("-recorded_at", "-id") if descending else ("recorded_at", "id"))
     )
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")

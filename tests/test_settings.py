@@ -123,3 +123,38 @@ def test_postgresql_sessions_run_with_the_default_statement_and_lock_timeouts():
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
         assert cursor.fetchone() == ("30s", "5s")
+
+
+def test_a_multi_host_database_url_reaches_libpq_with_every_host_and_its_target():
+    # pg_auto_failover's primary, wherever it is after a failover: libpq tries each host in turn.
+    databases = _databases(
+        {
+            "DATABASE_URL": "postgres://app:s3cret@10.0.0.1:6001,10.0.0.2:6002,[fd00::3]:6003/audit"
+            "?target_session_attrs=read-write&sslmode=require"
+        }
+    )
+    default = databases["default"]
+    assert (default["HOST"], default["PORT"]) == ("10.0.0.1,10.0.0.2,fd00::3", "6001,6002,6003")
+    assert (default["USER"], default["PASSWORD"], default["NAME"]) == ("app", "s3cret", "audit")
+    assert default["OPTIONS"]["target_session_attrs"] == "read-write"
+    assert default["OPTIONS"]["sslmode"] == "require"
+    assert default["CONN_HEALTH_CHECKS"] is True  # a connection a failover killed is replaced
+    assert "replica" not in databases
+    # A host without a port takes libpq's default, so that the two lists stay the same length.
+    one_port = _databases({"DATABASE_URL": "postgres://app@a:6001,b/audit"})["default"]
+    assert (one_port["HOST"], one_port["PORT"]) == ("a,b", "6001,5432")
+
+
+def test_the_replica_url_is_an_alias_with_a_short_connect_timeout_that_is_never_migrated():
+    databases = _databases(
+        {
+            "DATABASE_URL": "postgres://app@a:6001,b:6002/audit?target_session_attrs=read-write",
+            "DATABASE_REPLICA_URL": "postgres://app@a:6001,b:6002/audit?target_session_attrs=prefer-standby",
+        }
+    )
+    replica = databases["replica"]
+    assert (replica["HOST"], replica["PORT"]) == ("a,b", "6001,6002")
+    assert replica["OPTIONS"]["target_session_attrs"] == "prefer-standby"
+    assert replica["OPTIONS"]["connect_timeout"] == 2
+    assert replica["OPTIONS"]["options"] == databases["default"]["OPTIONS"]["options"]  # same bounds
+    assert replica["TEST"] == {"MIRROR": "default"}

@@ -588,3 +588,58 @@ def test_without_apt_or_root_the_prometheus_set_up_stops_at_once_naming_the_pack
     result = _ensure_prometheus(_fake_bin(tmp_path, id="echo 1000"))
     assert result.returncode == 1
     assert "install the Debian package 'prometheus'" in result.stderr
+
+
+# --- pg_auto_failover for tests/ha, as Chromium: installed with apt where missing -------------
+
+
+def _ensure_pg_auto_failover(env):
+    return subprocess.run(
+        [shutil.which("bash"), str(ROOT / "scripts/ensure-pg-auto-failover")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_make_test_sets_up_pg_auto_failover_before_it_runs_the_suite():
+    recipe = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    lines = recipe.stdout.splitlines()
+    assert lines.index("scripts/ensure-pg-auto-failover") < next(
+        i for i, line in enumerate(lines) if "pytest" in line
+    )
+
+
+def test_pg_auto_failover_is_installed_with_apt_where_it_is_missing_and_the_machine_allows(tmp_path):
+    share = tmp_path / "share"
+    env = _fake_bin(
+        tmp_path,
+        id="echo 0",
+        **{
+            "apt-get": f'echo "$@" >> {tmp_path}/apt.log\n'
+            f'if [[ " $* " == *" install "* ]]; then '
+            f'echo "#!/bin/sh" > {tmp_path}/bin/pg_autoctl; {shutil.which("chmod")} +x {tmp_path}/bin/pg_autoctl; '
+            f"{shutil.which('mkdir')} -p {share}/extension; : > {share}/extension/pgautofailover.control; fi"
+        },
+    ) | {"PG_SHAREDIR": str(share)}
+    result = _ensure_pg_auto_failover(env)
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "apt.log").read_text().splitlines()
+    assert "update" in calls[0]
+    assert {"install", "postgresql-15-auto-failover", "pg-auto-failover-cli"} <= set(calls[1].split())
+
+
+def test_without_apt_or_root_make_test_stops_at_once_naming_the_pg_auto_failover_packages(tmp_path):
+    env = _fake_bin(tmp_path, id="echo 1000") | {"PG_SHAREDIR": str(tmp_path / "share")}
+    result = _ensure_pg_auto_failover(env)
+    assert result.returncode == 1
+    assert "'postgresql-15-auto-failover' and 'pg-auto-failover-cli'" in result.stderr
+
+
+def test_a_pg_auto_failover_already_there_is_used_as_it_is(tmp_path):
+    (tmp_path / "share" / "extension").mkdir(parents=True)
+    (tmp_path / "share" / "extension" / "pgautofailover.control").touch()
+    env = _fake_bin(tmp_path, pg_autoctl="exit 0", **{"apt-get": f": > {tmp_path}/apt-called"})
+    assert _ensure_pg_auto_failover(env | {"PG_SHAREDIR": str(tmp_path / "share")}).returncode == 0
+    assert not (tmp_path / "apt-called").exists()

@@ -115,3 +115,24 @@ def tasks_queued(task: Task[..., Any], *, first_argument: str, limit: int) -> in
         args_kwargs__args__0=first_argument,
     )
     return waiting[:limit].count()
+
+
+def tasks_requeue_own(*, worker_id: str, backend_name: str) -> int:
+    """Put back to READY the RUNNING tasks of `backend_name` last claimed by `worker_id`, which
+    runs none of them now: it is recovering from the database going away (a failover). The run
+    it lost may have been interrupted, or have ended without its outcome saved, or its claim may
+    have committed though the worker saw the commit fail. Tasks are idempotent: running one again
+    is safe, leaving it RUNNING under a live worker would lose it (tasks_reclaim skips those).
+    Each reset is conditional on the start time it was seen with, as in `tasks_reclaim`."""
+    running = DBTaskResult.objects.filter(
+        status=TaskResultStatus.RUNNING, backend_name=backend_name
+    ).values_list("pk", "started_at", "worker_ids")
+    reset = 0
+    for pk, started_at, worker_ids in list(running):
+        if not worker_ids or worker_ids[-1] != worker_id:
+            continue
+        same_run = DBTaskResult.objects.filter(pk=pk, status=TaskResultStatus.RUNNING, started_at=started_at)
+        if same_run.update(status=TaskResultStatus.READY):
+            logger.warning("Task %s: the database went away while it ran; queued again.", pk)
+            reset += 1
+    return reset

@@ -111,3 +111,45 @@ def test_the_worker_runs_a_dead_workers_task_and_leaves_no_heartbeat_behind():
     assert row.worker_ids == ["killed", "w2"]
     assert RAN == ["x"]
     assert not WorkerHeartbeat.objects.exists()  # a clean stop says so at once
+
+
+ATTEMPTS: list[int] = []
+
+
+@task()
+def away_once() -> str:
+    """Fails as a failover would fail it the first time (the connection lost), then succeeds."""
+    ATTEMPTS.append(len(ATTEMPTS))
+    if len(ATTEMPTS) == 1:
+        import psycopg
+        from django.db import OperationalError
+
+        try:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        except psycopg.OperationalError as error:
+            raise OperationalError(*error.args) from error
+    return "done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_the_database_going_away_interrupted_runs_again_instead_of_failing():
+    # The library's loop would record it failed (or die trying); ours queues it again, waits,
+    # and the same worker process runs it once the database is back.
+    ATTEMPTS.clear()
+    with override_settings(TASKS=DATABASE_TASKS):
+        result = away_once.enqueue()
+        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--worker-id", "w3")
+    row = DBTaskResult.objects.get(pk=result.id)
+    assert row.status == TaskResultStatus.SUCCESSFUL
+    assert ATTEMPTS == [0, 1]
+    assert row.worker_ids == ["w3", "w3"]
+
+
+@pytest.mark.django_db
+def test_a_worker_back_from_an_outage_requeues_its_own_running_tasks_and_no_one_elses():
+    # Its claim committed though the worker saw the commit fail: RUNNING in its name, run by no one.
+    mine = _running(worker_id="w4", started=timedelta(seconds=1))
+    theirs = _running(worker_id="alive", started=timedelta(seconds=1))
+    assert services.tasks_requeue_own(worker_id="w4", backend_name="default") == 1
+    assert _status(mine) == TaskResultStatus.READY
+    assert _status(theirs) == TaskResultStatus.RUNNING

@@ -27,6 +27,7 @@ from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django.utils.module_loading import import_string
 from django_tasks_db.management.commands import db_worker as library
 
+from core.replication import database_unavailable
 from worker import services
 
 logger = logging.getLogger("worker")
@@ -86,6 +87,20 @@ class Maintenance(threading.Thread):
 
 
 class Worker(library.Worker):
+    """The library's worker, plus the maintenance thread, and a loop that outlives a failover.
+
+    The library's loop stops the process at the first database error that is not SQLite's
+    "locked". When the database is only away for now (`database_unavailable`: a failover, a
+    restart), this one waits, reconnects and goes on. Then, since it runs nothing at that moment,
+    every task still RUNNING in its name goes back to the queue (`tasks_requeue_own`): one the
+    outage interrupted, one whose outcome could not be saved, one that failed only because the
+    database went away (never marked failed), and one whose claim committed though its answer
+    was lost. Tasks are idempotent: run again, never lost."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.recovering = False
+
     def run(self) -> None:
         maintenance = Maintenance(worker_id=self.worker_id, backend_name=self.backend_name)
         # Once before the first claim: our heartbeat exists before any task of ours, and the
@@ -93,13 +108,37 @@ class Worker(library.Worker):
         maintenance.tick()
         maintenance.start()
         try:
-            super().run()
+            while True:
+                try:
+                    if self.recovering:
+                        services.tasks_requeue_own(worker_id=self.worker_id, backend_name=self.backend_name)
+                        self.recovering = False
+                    super().run()
+                    break
+                except Error as exc:
+                    if not (self.running and database_unavailable(exc)):
+                        raise
+                    logger.warning("Worker %s: the database is away (%s); retrying", self.worker_id, exc)
+                    self.recovering = True
+                    connection.close()
+                    time.sleep(max(self.interval, 1.0))
         finally:
             maintenance.stop()
             try:
                 services.worker_forget(worker_id=self.worker_id)
             except Error:
                 pass  # its heartbeat goes stale instead
+
+    def run_task(self, db_task_result: Any) -> None:
+        recorded_failure = db_task_result.set_failed
+
+        def set_failed(exc: BaseException) -> None:
+            if database_unavailable(exc):
+                raise exc  # not the task's fault: out of the library's loop, into ours
+            recorded_failure(exc)
+
+        db_task_result.set_failed = set_failed
+        super().run_task(db_task_result)
 
 
 class Command(library.Command):
