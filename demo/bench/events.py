@@ -19,7 +19,8 @@ thing days later. The cases:
   timeline), the timeline aggregate, and the drawer's `event_get`;
 - the whole Events page through Django's test client, signed in as the organization's auditor;
   and side by side, the page without and with its facets (the top values, counted in the page's
-  own request), in alternating runs: the issue's budget is that they add less than 20%;
+  own request), in alternating runs, at p50 and p95 and what the facets add at each: the issue's
+  budget is that they add less than 20%;
 - ListEvents through the API view, with the auditor's API key.
 """
 
