@@ -105,7 +105,7 @@ class Event(AppendOnlyModel):
             # alone: refused events lie far apart in the table, a page each, and the facets of
             # 30 days of 403s read 2,438 buffers from the table, 66 from this index (3.4 -> 0.8
             # ms, EXPLAIN ANALYZE, `manage.py bench_events`). Refused events are ~4% of a trail,
-            # so the index stays small: 2 MB for a partition of 250k events.
+            # so the index stays small: 2.3 MB (was 1.2) for a partition of 312k events.
             models.Index(
                 fields=["organization_id", "region", "-recorded_at", "-id"],
                 include=[
