@@ -37,10 +37,12 @@ run: install
 test: install
 	scripts/ensure-chromium
 	scripts/ensure-node
+	scripts/ensure-prometheus
 	$(PY) -m pytest
 
 test-fast: install
 	scripts/ensure-node
+	scripts/ensure-prometheus
 	$(PY) -m pytest -m "not e2e and not slow"
 
 # ruff, the import contracts (pyproject.toml) and mypy, whose Django plugin loads the settings.
@@ -53,7 +55,8 @@ fmt: install
 bench: install
 	$(PY) manage.py bench_ingest && $(PY) manage.py bench_events --reuse && $(PY) manage.py bench_seed && $(PY) manage.py bench_download
 
-# Mixed load on gunicorn + PostgreSQL, then every acknowledged event checked stored exactly once
+# Mixed load on gunicorn (3 workers) + 2 db_workers + PostgreSQL, then every acknowledged event checked
+# stored exactly once, every alert fired (and e-mailed) once, every export day written once
 # (DATABASE_URL=postgres://…; the soak drops and creates <its name>_soak). `soak` ~60 s of load,
 # `soak-ci` ~15 s. The command only orchestrates (DEBUG=1 spares it a SECRET_KEY); the gunicorn
 # and the worker it starts run with DEBUG=0 and a generated key. Summary: .run/soak.json.

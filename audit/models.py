@@ -39,6 +39,25 @@ class AppendOnlyModel(models.Model):
         raise TypeError(APPEND_ONLY)
 
 
+# The methods whose successful calls (product "iam") are IAM log entries: `iam.logs.IAM_LOG_METHODS`
+# names each one's action and resource type. Here because the partial index
+# audit_event_iam_log_idx holds exactly these events, and iam reads the trail, not the reverse.
+IAM_LOG_METHOD_NAMES = (
+    "CreateAPIKey", "UpdateAPIKey", "DeleteAPIKey",
+    "CreateUser", "UpdateUser", "DeleteUser",
+    "CreateApplication", "UpdateApplication", "DeleteApplication",
+    "CreateGroup", "UpdateGroup", "DeleteGroup",
+    "AddGroupMember", "AddGroupMembers", "RemoveGroupMember", "SetGroupMembers",
+    "CreatePolicy", "UpdatePolicy", "DeletePolicy", "ClonePolicy", "SetRules",
+)  # fmt: skip
+
+
+# Indexes that only PostgreSQL has, made by migration 0007 outside the model's state: pg_trgm GIN
+# indexes over expressions (the free text's `SearchText`, the recorded principal name), which
+# SQLite has no use for. Every partition has them too (`ensure_partitions`).
+POSTGRESQL_ONLY_INDEXES = ("audit_event_search_trgm", "audit_event_principal_name_trgm")
+
+
 class PrincipalType(models.TextChoices):
     USER = "user", "User"
     APPLICATION = "application", "IAM application"
@@ -93,9 +112,35 @@ class Event(AppendOnlyModel):
                 include=["status_code"],
                 name="audit_event_org_time_idx",
             ),
-            # Principal filter, and the IAM logs' "by this bearer" lookups.
+            # Principal filter, and the IAM logs' "by this bearer" lookups. Like the method and
+            # project indexes, it carries region and status_code (INCLUDE: no key column, so a
+            # query without a region still walks it by time) and ends on -id: the page reads it in
+            # keyset order and the timeline counts from it alone (an index-only scan), migration 0007.
             models.Index(
-                fields=["organization_id", "principal_id", "-recorded_at"], name="audit_event_principal_idx"
+                fields=["organization_id", "principal_id", "-recorded_at", "-id"],
+                include=["region", "status_code"],
+                name="audit_event_principal_idx",
+            ),
+            # Project filter (migration 0007): as the principal's.
+            models.Index(
+                fields=["organization_id", "project_id", "-recorded_at", "-id"],
+                include=["region", "status_code"],
+                name="audit_event_project_idx",
+            ),
+            # IP and CIDR filter: PostgreSQL turns `source_ip <<= '10.0.0.0/24'` into a range of this
+            # btree (inet orders a network's addresses together); recorded_at, region and status_code
+            # ride along so the timeline counts the matches from the index alone (migration 0007).
+            models.Index(
+                fields=["organization_id", "source_ip", "recorded_at"],
+                include=["region", "status_code"],
+                name="audit_event_source_ip_idx",
+            ),
+            # IAM ▸ Logs and the IAM API's ListLogs: the successful IAM changes of one organization,
+            # newest (or oldest) first. Partial, so it holds those few events and nothing else.
+            models.Index(
+                fields=["organization_id", "-recorded_at", "-id"],
+                condition=Q(product_name="iam", status_code=200, method_name__in=IAM_LOG_METHOD_NAMES),
+                name="audit_event_iam_log_idx",
             ),
             # Status 403 filter (its page and its facets), the timeline's 403 series and
             # HttpForbiddenErrorRateHigh. It carries status_code, or the status filter's timeline
@@ -122,7 +167,9 @@ class Event(AppendOnlyModel):
             ),
             # Method filter (and the alert rules on CreateAPIKey/DeleteAPIKey).
             models.Index(
-                fields=["organization_id", "method_name", "-recorded_at"], name="audit_event_method_idx"
+                fields=["organization_id", "method_name", "-recorded_at", "-id"],
+                include=["region", "status_code"],
+                name="audit_event_method_idx",
             ),
             # Resource type/id filters: resources @> '[{"id": ...}]'. SQLite gets a plain index.
             GinIndex(fields=["resources"], opclasses=["jsonb_path_ops"], name="audit_event_resources_gin"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -265,15 +265,27 @@ def _announce(events: Sequence[Event | EventRow]) -> None:
     if not events:
         return
     spelled: dict[tuple[uuid.UUID | str, str], list[uuid.UUID]] = defaultdict(list)
+    spelled_refused: Counter[tuple[uuid.UUID | str, str]] = Counter()
     for event in events:
         spelled[(event.organization_id, event.region)].append(event.id)
+        if event.status_code == 403:
+            spelled_refused[(event.organization_id, event.region)] += 1
     groups: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = defaultdict(list)
+    refused: Counter[tuple[uuid.UUID, str]] = Counter()
     for (organization_id, region), ids in spelled.items():  # one UUID parse per group, not per event
-        groups[(_organization(organization_id), region)] += ids
+        key = (_organization(organization_id), region)
+        groups[key] += ids
+        refused[key] += spelled_refused[(organization_id, region)]
 
     def send() -> None:
         for (organization_id, region), ids in groups.items():
-            events_recorded.send(sender=Event, organization_id=organization_id, region=region, event_ids=ids)
+            events_recorded.send(
+                sender=Event,
+                organization_id=organization_id,
+                region=region,
+                event_ids=ids,
+                refused=refused[(organization_id, region)],
+            )
 
     transaction.on_commit(send)
 

@@ -5,6 +5,7 @@ Every knob is an environment variable (see the README's configuration table).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -93,10 +94,13 @@ INSTALLED_APPS = [
     "audit",
     "alerts",
     "exports",
+    "metrics",
     "demo",
 ]
 
 MIDDLEWARE = [
+    # Outermost: times and counts every request, those another middleware answers included.
+    "metrics.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "iam.middleware.RequestIdMiddleware",
@@ -254,6 +258,29 @@ CACHES = {
 }
 if redis_url := os.environ.get("REDIS_URL"):
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+
+# `/metrics` (Prometheus' text format) is closed unless one of these is set: METRICS_TOKEN, a bearer
+# token the scraper sends (METRICS_TOKEN_FILE for a secret file), and/or METRICS_ALLOWED_IPS, the
+# addresses or networks it scrapes from (as seen behind TRUSTED_PROXIES). Both set: both are needed.
+METRICS_TOKEN = env_secret("METRICS_TOKEN").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN is too short to guard the metrics: use 16 characters or more, e.g. the output "
+        "of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+    )
+
+
+def _networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in env_list(name)]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+
+
+METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_IPS")
+# Collectors other apps add to `/metrics` (dotted paths to classes with describe() and collect()):
+# sealing's lag, replication's.
+METRICS_COLLECTORS: list[str] = env_list("METRICS_COLLECTORS")
 
 # Outgoing e-mail (alert notifications): Django 6.1 mailers, SMTP by default.
 EMAIL_BACKEND_PATH = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

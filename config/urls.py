@@ -4,11 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from core.health import health
+from metrics.views import metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     # For load balancers and uptime checks: 200 while this process and its database answer.
     path("health/", health, name="health"),
+    # Prometheus' scrape target; closed unless METRICS_TOKEN or METRICS_ALLOWED_IPS is set.
+    path("metrics", metrics, name="metrics"),
     path("", include("iam.urls")),
     path("audit-trail/", include("audit.urls")),
     # Alerting Management (/audit-trail/alerting/) and Notification contacts (/contacts/).

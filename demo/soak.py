@@ -5,8 +5,10 @@
    included) by the project's own commands, and seeded through its services: an organization,
    its owner with a password, the owner's API key (reads) and a producer application's key
    (`AuditTrailEventsWriter`, ingestion);
-2. gunicorn with `workers` workers and a `db_worker`, as production runs them: DEBUG=0, a
-   generated SECRET_KEY, ALLOWED_HOSTS=127.0.0.1;
+2. gunicorn with `workers` workers (config/gunicorn.py) and `db_workers` db_workers, as
+   production runs them: DEBUG=0, a generated SECRET_KEY, ALLOWED_HOSTS=127.0.0.1; every
+   preconfigured alert rule active, a security contact, and an export job whose runs are
+   enqueued several at once for the workers to race on;
 3. `concurrency` virtual clients until `duration` seconds have passed or `requests` requests have
    been made, whichever comes first. They mix ingestion batches (ids made by the client; some
    batches retried whole, some half, some sent twice at once, a few refused on purpose), the
@@ -15,7 +17,11 @@
 4. per endpoint: requests, requests/s, p50/p95/p99 latency, and the answers sorted into expected
    ones (a wrong password's form error, 429, the refused batches' 400) and the others (any other
    status, 5xx apart, and transport errors);
-5. the proof: every acknowledged event id is stored, exactly once, and no id of a refused batch is.
+5. the proof: every acknowledged event id is stored, exactly once, and no id of a refused batch is;
+   once the workers have drained the queue, each alert fired once (none for the same event or
+   burst twice, none missed) and was e-mailed once, each export day was written once and whole,
+   no task failed, and `/metrics` (summed over the gunicorn workers) counted every event the
+   servers recorded.
 
 Gunicorn and the worker are stopped (SIGTERM, then SIGKILL) whatever happens. The clients are
 threads over `http.client`: the standard library is enough to keep 3 sync workers busy, and the
@@ -24,6 +30,7 @@ server, not the client, is what is measured.
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import itertools
 import json
@@ -31,6 +38,7 @@ import math
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -40,7 +48,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
@@ -97,6 +105,7 @@ class SoakConfig:
     json_path: Path
     log_dir: Path
     workers: int = 3
+    db_workers: int = 2
     seed: int = 0
 
 
@@ -107,6 +116,19 @@ class Seed:
     password: str
     reader_secret: str  # the owner's key: ListEvents
     writer_secret: str  # the producer application's key: ingestion
+    export_job_id: uuid.UUID  # a daily export of fr-par, which the workers run at once, racing
+    events_before: int  # the organization's events once seeded, before any server ran
+
+
+# The export job's window (EXPORT_DAYS for the servers): as many complete days, each written once.
+EXPORT_DAYS = 5
+# Runs of the export job enqueued together at the start, for the db_workers to race on.
+EXPORT_RUNS = 4
+# Seeded events per past day, for the export to carry.
+EXPORT_EVENTS_PER_DAY = 40
+# How long the workers get, once the load stops, to finish the evaluations and e-mails it queued.
+DRAIN_TIMEOUT = 120.0
+METRICS_TOKEN = secrets.token_urlsafe(24)
 
 
 # --- the database -----------------------------------------------------------------------------------
@@ -187,6 +209,8 @@ def _seed() -> Seed:
     password = secrets.token_urlsafe(18)
     owner = User.objects.create_user(email=OWNER_EMAIL, password=password)
     organization = organization_create(name=ORGANIZATION_NAME, owner=owner)
+    # Before the keys: their creation is an event the (then active) alert rules must see.
+    job_id = _seed_background_work(organization.pk)
     _, reader_secret = api_key_create(
         actor=Actor.system(), organization=organization, user=owner, description="soak: reads"
     )
@@ -197,7 +221,57 @@ def _seed() -> Seed:
         permission_sets=["AuditTrailEventsWriter"],
         description="soak: ingestion",
     )
-    return Seed(organization.pk, owner.pk, password, reader_secret, writer_secret)
+    from audit.models import Event
+
+    before = Event.objects.filter(organization_id=organization.pk).count()
+    return Seed(organization.pk, owner.pk, password, reader_secret, writer_secret, job_id, before)
+
+
+def _seed_background_work(organization_id: uuid.UUID) -> uuid.UUID:
+    """Work for the db_workers to race on: every preconfigured alert rule active in every region
+    (the ingested events fire them, per event and per burst of 403s), a security contact (so
+    each alert is e-mailed), and an export job over days of events seeded here."""
+    from alerts.models import AlertRuleSetting, NotificationContact
+    from alerts.rules import PRECONFIGURED
+    from audit.services import Actor, build_event, record_many
+    from exports.models import ExportJob
+
+    AlertRuleSetting.objects.bulk_create(
+        AlertRuleSetting(organization_id=organization_id, region=region, rule_name=rule.name, enabled=True)
+        for region in REGIONS
+        for rule in PRECONFIGURED
+    )
+    NotificationContact.objects.create(
+        organization_id=organization_id, email="security@soak.invalid", security=True
+    )
+    today = datetime.now(UTC).date()
+    actor = Actor(principal_type="application", principal_id=uuid.uuid4(), principal_name="soak-seed")
+    for back in range(1, EXPORT_DAYS + 1):
+        start = datetime.combine(today - timedelta(days=back), datetime.min.time(), tzinfo=UTC)
+        record_many(
+            [
+                build_event(
+                    organization_id=organization_id,
+                    actor=actor,
+                    product_name="secret-manager",
+                    service_name="scaleway.secret_manager.v1beta1.Api",
+                    method_name="CreateSecret",
+                    locality="fr-par",
+                    recorded_at=start + timedelta(minutes=30 * i),
+                )
+                for i in range(EXPORT_EVENTS_PER_DAY)
+            ]
+        )
+    # Not due: its runs are the ones the soak enqueues together when the load starts.
+    job = ExportJob.objects.create(
+        organization_id=organization_id,
+        region="fr-par",
+        name="soak-daily",
+        bucket="soak",
+        s3_region="fr-par",
+        next_run_at=datetime.now(UTC) + timedelta(days=1),
+    )
+    return job.pk
 
 
 # --- the servers ------------------------------------------------------------------------------------
@@ -225,6 +299,10 @@ def server_env(database_url: str) -> dict[str, str]:
             ),
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            # The workers sweep (due exports, lost e-mails) every 2 s instead of every minute.
+            "TASKS_WORKER_SWEEP_INTERVAL": "2",
+            "EXPORT_DAYS": str(EXPORT_DAYS),
+            "METRICS_TOKEN": METRICS_TOKEN,
         }
     )
     return env
@@ -284,37 +362,57 @@ def _tail(path: Path, lines: int = 15) -> str:
 class Servers:
     port: int
     web: subprocess.Popen[bytes]
-    worker: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]]
 
     def deaths(self) -> list[str]:
+        named = [("gunicorn", self.web)] + [(f"db_worker-{i}", w) for i, w in enumerate(self.workers, 1)]
         return [
             f"{name} exited with {process.returncode} during the run"
-            for name, process in (("gunicorn", self.web), ("db_worker", self.worker))
+            for name, process in named
             if process.poll() is not None
         ]
+
+
+def worker_log_names(config: SoakConfig) -> list[str]:
+    return [f"worker-{i}" for i in range(1, config.db_workers + 1)]
 
 
 @contextmanager
 def _servers(env: dict[str, str], config: SoakConfig, exits: dict[str, int]) -> Iterator[Servers]:
     port = _free_port()
-    web_log_path, worker_log_path = config.log_dir / "soak-gunicorn.log", config.log_dir / "soak-worker.log"
+    web_log_path = config.log_dir / "soak-gunicorn.log"
     started: list[tuple[str, subprocess.Popen[bytes]]] = []
-    with web_log_path.open("w") as web_log, worker_log_path.open("w") as worker_log:
+    with ExitStack() as logs:
+        web_log = logs.enter_context(web_log_path.open("w"))
+        worker_logs = [
+            logs.enter_context((config.log_dir / f"soak-{name}.log").open("w"))
+            for name in worker_log_names(config)
+        ]
         try:
+            # Production's gunicorn configuration (per-worker metrics summed, config/gunicorn.py).
             web = _spawn(
-                [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(config.workers)]
-                + ["-b", f"127.0.0.1:{port}", "--timeout", "60", "--graceful-timeout", "10"],
-                env,
+                [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]
+                + ["-w", str(config.workers), "-b", f"127.0.0.1:{port}"],
+                env | {"PROMETHEUS_MULTIPROC_DIR": str(_fresh_dir(config.log_dir / "soak-metrics"))},
                 web_log,
             )
             started.append(("gunicorn", web))
-            worker = _spawn([sys.executable, "manage.py", "db_worker", "--no-reload"], env, worker_log)
-            started.append(("db_worker", worker))
+            workers = []
+            for i, worker_log in enumerate(worker_logs, 1):
+                worker = _spawn([sys.executable, "manage.py", "db_worker", "--no-reload"], env, worker_log)
+                started.append((f"db_worker-{i}", worker))
+                workers.append(worker)
             _wait_until_answering(port, web, web_log_path)
-            yield Servers(port, web, worker)
+            yield Servers(port, web, workers)
         finally:
             for name, process in reversed(started):
                 exits[name] = _stop(process)
+
+
+def _fresh_dir(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
 
 
 def _tracebacks(path: Path) -> list[str]:
@@ -847,6 +945,143 @@ def verify(
     }
 
 
+def _enqueue_export_runs(job_id: uuid.UUID) -> None:
+    """Several runs of one export job at once: the two db_workers take them together."""
+    from exports.tasks import export_job_run_task
+
+    for _ in range(EXPORT_RUNS):
+        export_job_run_task.enqueue(str(job_id))
+
+
+def _drain(servers: Servers, out: TextIOBase) -> int:
+    """Wait for the workers to finish what the load queued (evaluations, e-mails, export runs):
+    the tasks ready or running, and the e-mails not yet sent. Returns what is left (0: drained)."""
+    from django_tasks_db.models import DBTaskResult
+
+    from alerts.models import Alert
+    from worker.models import Delivery
+
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    left = -1
+    while time.monotonic() < deadline and not servers.deaths():
+        tasks = (DBTaskResult.objects.ready() | DBTaskResult.objects.running()).count()
+        emails = Alert.objects.filter(notification_status__in=[Delivery.PENDING, Delivery.SENDING]).count()
+        left = tasks + emails
+        if left == 0:
+            break
+        time.sleep(0.5)
+    connection.close()
+    out.write(f"Background work drained: {'yes' if left == 0 else f'no, {left} task(s)/e-mail(s) left'}.\n")
+    return left
+
+
+def _events_counted_by_metrics(port: int, organization_id: uuid.UUID) -> float | None:
+    """The events /metrics says the gunicorn workers recorded for the organization, all regions."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+    try:
+        conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        response = conn.getresponse()
+        body = response.read()
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+    if response.status != 200:
+        return None
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.name == "audit_trail_events_recorded_total"
+        and sample.labels.get("organization") == str(organization_id)
+    )
+
+
+def verify_background(seed: Seed, config: SoakConfig, export_dir: Path) -> dict[str, Any]:
+    """What two db_workers did side by side: each alert fired once, and e-mailed once; each
+    export day written once and whole; no task failed."""
+    from django.db.models import Count
+    from django_tasks_db.models import DBTaskResult
+
+    from alerts.models import Alert
+    from alerts.rules import PRECONFIGURED
+    from audit.models import Event
+    from exports.models import ExportDay
+    from worker.models import Delivery
+
+    organization = seed.organization_id
+    alerts = Alert.objects.filter(organization_id=organization)
+    twice = (
+        alerts.values("region", "rule_key", "trigger_event_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+    per_rule: dict[str, int] = {}
+    too_close = missed = extra = 0
+    for rule in PRECONFIGURED:
+        for region in REGIONS:
+            fired = sorted(
+                alerts.filter(region=region, rule_key=rule.key).values_list("window_end", flat=True)
+            )
+            per_rule[rule.name] = per_rule.get(rule.name, 0) + len(fired)
+            if rule.is_threshold:
+                # One burst, one alert: no two firings of a rule closer than its cool-down.
+                too_close += sum(1 for a, b in itertools.pairwise(fired) if b - a < rule.cooldown)
+            else:
+                # A rule per event fires exactly once for each matching event stored.
+                matching = Event.objects.filter(organization_id=organization, region=region).filter(
+                    rule.filter
+                )
+                difference = len(fired) - matching.count()
+                missed += max(0, -difference)
+                extra += max(0, difference)
+
+    # Each alert's e-mail (console backend, in the workers' logs), by its Message-ID.
+    sent: Counter[str] = Counter()
+    for name in worker_log_names(config):
+        with suppress(OSError):
+            text = (config.log_dir / f"soak-{name}.log").read_text(errors="replace")
+            sent.update(re.findall(r"^Message-ID: <alerts\.alert\.([0-9a-f-]+)@", text, re.MULTILINE))
+    alert_ids = {str(pk) for pk in alerts.values_list("pk", flat=True)}
+    unsent = alerts.exclude(notification_status=Delivery.SENT).count()
+
+    days = list(ExportDay.objects.filter(job_id=seed.export_job_id).values_list("day", "key", "events"))
+    wrong_days = []
+    for day, key, events in days:
+        path = export_dir / "soak" / key
+        try:
+            lines = gzip.decompress(path.read_bytes()).count(b"\n")
+        except OSError:
+            lines = -1
+        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+        stored = Event.objects.filter(
+            organization_id=organization,
+            region="fr-par",
+            recorded_at__gte=start,
+            recorded_at__lt=start + timedelta(days=1),
+        ).count()
+        if not lines == events == stored:
+            wrong_days.append(f"{day}: object {lines} lines, recorded {events}, stored {stored}")
+
+    failed_tasks = list(DBTaskResult.objects.failed().values_list("task_path", flat=True)[:5])
+    return {
+        "alerts": len(alert_ids),
+        "alerts_by_rule": per_rule,
+        "alerts_fired_twice": twice + too_close + extra,
+        "alerts_missed": missed,
+        "alert_emails_sent_twice": sum(1 for n in sent.values() if n > 1),
+        "alerts_not_emailed": unsent + len(alert_ids - set(sent)),
+        "export_days": len(days),
+        "export_days_expected": EXPORT_DAYS,
+        "export_days_wrong": wrong_days[:5],
+        "failed_tasks": DBTaskResult.objects.failed().count(),
+        "failed_task_examples": failed_tasks,
+    }
+
+
 def _print_figures(figures: dict[str, dict[str, Any]], elapsed: float, out: TextIOBase) -> None:
     total = sum(f["requests"] for f in figures.values())
     out.write(f"\n{total:,} requests in {elapsed:.1f} s = {total / elapsed:,.1f} requests/s\n")
@@ -876,6 +1111,7 @@ def run(config: SoakConfig, out: TextIOBase) -> dict[str, Any]:
         "ok": False,
         "failures": [],
         "config": {
+            "db_workers": config.db_workers,
             "duration_s": config.duration,
             "max_requests": config.requests,
             "concurrency": config.concurrency,
@@ -893,6 +1129,8 @@ def run(config: SoakConfig, out: TextIOBase) -> dict[str, Any]:
     try:
         _check_database_name(config.database)
         env = server_env(_database_url(config.database))
+        export_dir = _fresh_dir(config.log_dir / "soak-exports")
+        env["EXPORT_LOCAL_DIR"] = str(export_dir)
         out.write(f"Preparing {config.database} (dropped and created afresh, migrated)…\n")
         out.flush()
         _recreate_database(config.database)
@@ -905,17 +1143,28 @@ def run(config: SoakConfig, out: TextIOBase) -> dict[str, Any]:
             seed = _seed()
             connection.close()  # idle during the run: no connection held against the servers
             out.write(
-                f"Starting gunicorn ({config.workers} workers) and db_worker; then {config.concurrency} "
-                f"clients for {config.duration:g} s or {config.requests:,} requests…\n"
+                f"Starting gunicorn ({config.workers} workers) and {config.db_workers} db_workers; then "
+                f"{config.concurrency} clients for {config.duration:g} s or {config.requests:,} requests…\n"
             )
             out.flush()
             with _servers(env, config, exits) as servers:
+                _enqueue_export_runs(seed.export_job_id)
+                connection.close()
                 clients, elapsed = _workload(servers.port, seed, config, out)
+                left = _drain(servers, out)
+                counted = _events_counted_by_metrics(servers.port, seed.organization_id)
                 failures.extend(servers.deaths())
             acked = set().union(*(c.tally.acked for c in clients))
             refused = set().union(*(c.tally.refused for c in clients))
             unanswered = set().union(*(c.tally.unanswered for c in clients)) - acked
             verification = verify(seed.organization_id, acked, refused, unanswered)
+            background = verify_background(seed, config, export_dir)
+            from audit.models import Event
+
+            recorded_by_servers = (
+                Event.objects.filter(organization_id=seed.organization_id).count() - seed.events_before
+            )
+            connection.close()
         figures = endpoint_figures(clients, elapsed)
         _print_figures(figures, elapsed, out)
         total = sum(f["requests"] for f in figures.values())
@@ -935,6 +1184,12 @@ def run(config: SoakConfig, out: TextIOBase) -> dict[str, Any]:
                 "acknowledgement_mismatches": mismatches[:20],
             },
             "verification": verification,
+            "background": background
+            | {
+                "left_after_drain": left,
+                "events_recorded_by_servers": recorded_by_servers,
+                "events_in_metrics": counted,
+            },
             "unexpected_examples": [line for c in clients for line in c.tally.unexpected][:20],
         }
         out.write(
@@ -959,6 +1214,29 @@ def run(config: SoakConfig, out: TextIOBase) -> dict[str, Any]:
                 failures.append(f"{count} {what}")
         if not acked:
             failures.append("no event was acknowledged: the workload did not run")
+        out.write(
+            f"Background: {background['alerts']:,} alerts ({background['alerts_fired_twice']} fired twice, "
+            f"{background['alerts_missed']} missed, {background['alert_emails_sent_twice']} e-mailed twice), "
+            f"{background['export_days']} of {EXPORT_DAYS} export days written once, "
+            f"{background['failed_tasks']} failed tasks; /metrics counted {counted} events of the "
+            f"{recorded_by_servers:,} the servers recorded.\n"
+        )
+        for count, what in (
+            (background["alerts_fired_twice"], "alert(s) fired twice"),
+            (background["alerts_missed"], "matching event(s) that fired no alert"),
+            (background["alert_emails_sent_twice"], "alert e-mail(s) sent twice"),
+            (background["alerts_not_emailed"], "alert(s) not e-mailed"),
+            (len(background["export_days_wrong"]), "export day(s) missing or not whole"),
+            (abs(EXPORT_DAYS - background["export_days"]), "export day(s) not written"),
+            (background["failed_tasks"], "failed task(s)"),
+            (max(left, 0), "task(s)/e-mail(s) still queued after the drain"),
+        ):
+            if count:
+                failures.append(f"{count} {what}")
+        if counted != recorded_by_servers:
+            failures.append(
+                f"/metrics counted {counted} events for the organization, the servers recorded {recorded_by_servers}"
+            )
     except SoakError as error:
         failures.append(str(error))
     finally:
@@ -971,7 +1249,7 @@ def run(config: SoakConfig, out: TextIOBase) -> dict[str, Any]:
         # Only this run's logs: a run that stopped before starting the servers has none.
         tracebacks = {
             name: _tracebacks(config.log_dir / f"soak-{name}.log") if exits else []
-            for name in ("gunicorn", "worker")
+            for name in ("gunicorn", *worker_log_names(config))
         }
         summary["tracebacks"] = {name: found[:10] for name, found in tracebacks.items()}
         for name, found in tracebacks.items():

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from audit.models import Event
+from audit.models import IAM_LOG_METHOD_NAMES, Event
 
 # method_name -> (action, resource_type)
 IAM_LOG_METHODS: dict[str, tuple[str, str]] = {
@@ -38,6 +38,11 @@ IAM_LOG_METHODS: dict[str, tuple[str, str]] = {
     "ClonePolicy": ("created", "policy"),
     "SetRules": ("updated", "policy"),
 }
+# The partial index audit_event_iam_log_idx holds exactly these methods' events: a method added
+# here goes there too (a new migration), or the logs' query would no longer match the index.
+assert tuple(IAM_LOG_METHODS) == IAM_LOG_METHOD_NAMES, (
+    "IAM_LOG_METHODS and audit's IAM_LOG_METHOD_NAMES differ"
+)
 LOG_ACTIONS = ("created", "updated", "deleted")
 LOG_RESOURCE_TYPES = ("api_key", "user", "application", "group", "policy")
 
@@ -92,7 +97,8 @@ def iam_log_events(
 ) -> QuerySet[Event]:
     """The IAM events behind the logs, filtered and ordered by date. Call IamLog.from_event per row.
 
-    Index-driven: organization + method (audit_event_method_idx), then time.
+    Index-driven: the partial index audit_event_iam_log_idx holds exactly the events these
+    filters start from (the successful IAM changes), by organization and time, in either order.
     """
     methods = [
         m

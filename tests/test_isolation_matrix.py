@@ -293,6 +293,9 @@ EXEMPT = {
     "logout": "ends the caller's own session: no ids, no organization; tests/iam/test_login.py",
     "iam:invitation": "public by design: the e-mailed token is the proof of access, not an organization "
     "role; tests/iam/test_views.py covers accepting, declining and unknown tokens",
+    "metrics": "Prometheus' scrape target: no session and no organization role but a machine credential "
+    "(METRICS_TOKEN, METRICS_ALLOWED_IPS), 404 to everyone while neither is set (as in this matrix); "
+    "tests/metrics/test_endpoint.py covers the token, the allow-list and both",
 }
 
 # Path parameter -> the kind of object that fills it. `pk` is named by the collection it follows.

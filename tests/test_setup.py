@@ -535,3 +535,56 @@ def test_production_serves_the_collected_static_files_and_make_run_the_source_tr
         [sys.executable, "-c", probe], cwd=ROOT, env=clean | env, capture_output=True, text=True, timeout=60
     )
     assert result.stdout.split() == [from_source] * 2, result.stderr
+
+
+def _ensure_prometheus(env):
+    return subprocess.run(
+        [shutil.which("bash"), str(ROOT / "scripts/ensure-prometheus")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_make_test_sets_up_prometheus_before_it_runs_the_suite():
+    for target in ("test", "test-fast"):
+        recipe = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        lines = recipe.stdout.splitlines()
+        assert lines.index("scripts/ensure-prometheus") < next(
+            i for i, line in enumerate(lines) if "pytest" in line
+        )
+
+
+def test_prometheus_is_installed_with_apt_where_it_is_missing_without_starting_its_service(tmp_path):
+    tools = {name: shutil.which(name) for name in ("chmod", "rm", "cat")}
+    policy = tmp_path / "policy-rc.d"
+    env = _fake_bin(
+        tmp_path,
+        id="echo 0",
+        **{
+            "apt-get": f'echo "$@" >> {tmp_path}/apt.log\n'
+            f'if [[ " $* " == *" install "* ]]; then {tools["cat"]} {policy} >> {tmp_path}/policy.log; '
+            f'for b in prometheus promtool; do echo "#!/bin/sh" > {tmp_path}/bin/$b; '
+            f"{tools['chmod']} +x {tmp_path}/bin/$b; done; fi",
+            "chmod": f'{tools["chmod"]} "$@"',
+            "rm": f'{tools["rm"]} "$@"',
+        },
+    )
+    result = _ensure_prometheus(env | {"POLICY_RC_D": str(policy)})
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "apt.log").read_text().splitlines()
+    assert "update" in calls[0]
+    assert "install" in calls[1].split() and "prometheus" in calls[1].split()
+    # While apt installed it, services were not to start (exit 101); the policy is gone after.
+    assert "exit 101" in (tmp_path / "policy.log").read_text()
+    assert not policy.exists()
+    # Present: nothing to do.
+    assert _ensure_prometheus(env | {"POLICY_RC_D": str(policy)}).returncode == 0
+    assert len((tmp_path / "apt.log").read_text().splitlines()) == 2
+
+
+def test_without_apt_or_root_the_prometheus_set_up_stops_at_once_naming_the_package(tmp_path):
+    result = _ensure_prometheus(_fake_bin(tmp_path, id="echo 1000"))
+    assert result.returncode == 1
+    assert "install the Debian package 'prometheus'" in result.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.db import IntegrityError, transaction
 
@@ -12,16 +12,27 @@ from iam.services._audit import delete_and_record, group_resource, iam_record
 from iam.services._common import IamError, is_member
 
 
+def _save_named(group: Group, *, save: Callable[[], object]) -> None:
+    """Save `group` under a name no other group of its organization has, whatever the case
+    (IamError). The check answers clearly; the constraint decides a race with another request."""
+    taken = Group.objects.filter(organization_id=group.organization_id, name__iexact=group.name).exclude(
+        pk=group.pk
+    )
+    message = f"A group named “{group.name}” already exists in the organization."
+    if taken.exists():
+        raise IamError(message)
+    try:
+        with transaction.atomic():
+            save()
+    except IntegrityError:
+        raise IamError(message) from None
+
+
 @transaction.atomic
 def group_create(*, actor: Actor, organization: Organization, name: str, description: str = "") -> Group:
     """Create a group. Its name is unique in the organization, whatever the case (IamError)."""
-    if Group.objects.filter(organization=organization, name__iexact=name).exists():
-        raise IamError(f"A group named “{name}” already exists in the organization.")
-    try:
-        with transaction.atomic():
-            group = Group.objects.create(organization=organization, name=name, description=description)
-    except IntegrityError:  # created meanwhile by another request: the constraint decides
-        raise IamError(f"A group named “{name}” already exists in the organization.") from None
+    group = Group(organization=organization, name=name, description=description)
+    _save_named(group, save=lambda: group.save(force_insert=True))
     iam_record(
         actor=actor,
         organization=organization,
@@ -36,16 +47,9 @@ def group_create(*, actor: Actor, organization: Organization, name: str, descrip
 def group_update(*, actor: Actor, group: Group, name: str, description: str = "") -> Group:
     """Rename or redescribe a group. Its new name is unique in the organization, whatever the
     case (IamError), as at creation."""
-    taken = Group.objects.filter(organization=group.organization, name__iexact=name).exclude(pk=group.pk)
-    if taken.exists():
-        raise IamError(f"A group named “{name}” already exists in the organization.")
     group.name = name
     group.description = description
-    try:
-        with transaction.atomic():
-            group.save(update_fields=["name", "description", "updated_at"])
-    except IntegrityError:  # renamed so meanwhile by another request: the constraint decides
-        raise IamError(f"A group named “{name}” already exists in the organization.") from None
+    _save_named(group, save=lambda: group.save(update_fields=["name", "description", "updated_at"]))
     iam_record(
         actor=actor,
         organization=group.organization,

@@ -1,5 +1,6 @@
-"""The soak (`make soak`, `make soak-ci`): mixed load on gunicorn and PostgreSQL, then every
-acknowledged event stored exactly once."""
+"""The soak (`make soak`, `make soak-ci`): mixed load on three gunicorn workers, two db_workers
+and PostgreSQL, then every acknowledged event stored exactly once, every alert fired once and
+every export day written once."""
 
 from __future__ import annotations
 
@@ -57,8 +58,20 @@ def test_a_short_soak_loses_nothing_answers_no_5xx_and_exits_0(tmp_path):
     endpoints = summary["endpoints"]
     assert all(endpoints[name]["requests"] > 0 for name in ("ingest", "list_events", "events_page", "login"))
     assert sum(figures["server_errors"] for figures in endpoints.values()) == 0
-    assert summary["tracebacks"] == {"gunicorn": [], "worker": []}
-    assert summary["process_exits"] == {"db_worker": 0, "gunicorn": 0}
+    assert summary["tracebacks"] == {"gunicorn": [], "worker-1": [], "worker-2": []}
+    assert summary["process_exits"] == {"db_worker-1": 0, "db_worker-2": 0, "gunicorn": 0}
+    # Two db_workers side by side: each alert fired and e-mailed once, none missed; each export
+    # day written once and whole; nothing failed or left queued.
+    background = summary["background"]
+    assert summary["config"]["db_workers"] == 2 and summary["config"]["gunicorn_workers"] == 3
+    assert background["alerts"] > 0
+    assert background["alerts_fired_twice"] == background["alerts_missed"] == 0
+    assert background["alert_emails_sent_twice"] == background["alerts_not_emailed"] == 0
+    assert background["export_days"] == background["export_days_expected"]
+    assert background["export_days_wrong"] == []
+    assert background["failed_tasks"] == background["left_after_drain"] == 0
+    # Three gunicorn workers, one count: /metrics saw every event the servers recorded.
+    assert background["events_in_metrics"] == background["events_recorded_by_servers"] > 0
     assert "p99 ms" in soak.stdout and "requests/s" in soak.stdout
 
 

@@ -124,3 +124,51 @@ def test_closing_the_drawer_gives_focus_back_to_the_row_that_opened_it(
     page.keyboard.press("Escape")
     expect(page.locator("dialog.drawer")).to_have_count(0)
     expect(page.locator(f'#events-table tr[data-event-id="{event_id}"] a.event-link')).to_be_focused()
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (1440, 900)])
+def test_the_drawer_wraps_long_resource_names_and_ids_inside_its_panel(
+    live_server, page: Page, owner, acme, width, height
+):
+    from django.utils import timezone
+
+    from audit.services import Actor, build_event, record_many
+
+    long_name = "n" * 200
+    long_id = "arn-" + "0123456789abcdef" * 12
+    record_many(
+        [
+            build_event(
+                organization_id=acme.pk,
+                actor=Actor("user", owner.pk, owner.email, "81.250.12.34", "Mozilla/5.0"),
+                recorded_at=timezone.now(),
+                product_name="secret-manager",
+                service_name="scaleway.secret_manager.v1beta1.Api",
+                method_name="CreateSecret",
+                locality="fr-par",
+                resources=[
+                    {
+                        "id": long_id,
+                        "type": "secret_manager_secret_version_with_a_long_type",
+                        "name": long_name,
+                    }
+                ],
+            )
+        ]
+    )
+    _login(page, live_server, owner, width=width, height=height)
+    page.goto(f"{live_server.url}/audit-trail/events/")
+    page.locator("#events-table tbody tr a.event-link").first.click()
+    drawer = page.locator("dialog.drawer")
+    expect(drawer).to_be_visible()
+    expect(drawer.get_by_text(long_id)).to_be_visible()
+    assert not _overflows(page, "dialog.drawer .drawer-body")
+    # Every cell of the resources table ends inside the panel: nothing is cut by its edge.
+    panel_right = page.eval_on_selector("dialog.drawer", "el => el.getBoundingClientRect().right")
+    cells_right = page.eval_on_selector_all(
+        "dialog.drawer table.compact td", "cells => cells.map(c => c.getBoundingClientRect().right)"
+    )
+    assert cells_right and max(cells_right) <= panel_right + 0.5
+    drawer.screenshot(path=str(SHOTS / f"qa_drawer_long_resource_{width}.png"))

@@ -42,6 +42,7 @@ class Command(BaseCommand):
         parser.add_argument("--requests", type=int, help="At most this many requests (env SOAK_REQUESTS).")
         parser.add_argument("--concurrency", type=int, help="Concurrent clients (env SOAK_CONCURRENCY).")
         parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3).")
+        parser.add_argument("--db-workers", type=int, default=2, help="db_worker processes (default 2).")
         parser.add_argument(
             "--database",
             help="The database to drop, create and load (default: DATABASE_URL's name + '_soak'; "
@@ -60,8 +61,16 @@ class Command(BaseCommand):
         duration = options["duration"] or _env_number("SOAK_DURATION", float) or profile.duration
         requests = options["requests"] or _env_number("SOAK_REQUESTS", int) or profile.requests
         concurrency = options["concurrency"] or _env_number("SOAK_CONCURRENCY", int) or profile.concurrency
-        if duration <= 0 or requests <= 0 or concurrency <= 0 or options["workers"] <= 0:
-            raise CommandError("--duration, --requests, --concurrency and --workers must be positive.")
+        if (
+            duration <= 0
+            or requests <= 0
+            or concurrency <= 0
+            or options["workers"] <= 0
+            or options["db_workers"] <= 0
+        ):
+            raise CommandError(
+                "--duration, --requests, --concurrency, --workers and --db-workers must be positive."
+            )
         config = soak.SoakConfig(
             duration=float(duration),
             requests=int(requests),
@@ -70,6 +79,7 @@ class Command(BaseCommand):
             json_path=Path(options["json"]),
             log_dir=Path(options["log_dir"]),
             workers=options["workers"],
+            db_workers=options["db_workers"],
             seed=options["seed"],
         )
         summary = soak.run(config, self.stdout)
