@@ -4,9 +4,9 @@
 facets of refused events (status 403) count their sample from the index alone (`event_facets`,
 `manage.py bench_events`: "30 days, 403s").
 
-As in 0003, the index lives on the partitioned parent: DROP takes every partition's copy and
-CREATE builds one on each partition. Same name and same condition, so the status filter's pages,
-its timeline and HttpForbiddenErrorRateHigh keep their index.
+As in 0003 and 0007, the index lives on the partitioned parent: DROP takes every partition's
+copy and CREATE builds one on each partition. Same name and same condition, so the status
+filter's pages, its timeline and HttpForbiddenErrorRateHigh keep their index.
 """
 
 from django.db import migrations, models
@@ -15,7 +15,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0006_system_event'),
+        ('audit', '0007_index_driven'),
     ]
 
     operations = [
