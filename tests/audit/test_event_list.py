@@ -366,3 +366,49 @@ def test_history_restore_runs_a_constant_number_of_queries(
     _seed(acme, owner, removed_member, application, n)
     with django_assert_num_queries(LIST_QUERIES):
         auditor_client.get(URL, headers=HX_RESTORE)
+
+
+# --- Python and template time (issue 14): queries per page as the owner, drop-downs rendered once --
+
+# session, user, organizations (middleware), projects, events page, timeline, the facets' sample,
+# principal names: the owner needs no policy lookups.
+OWNER_LIST_QUERIES = 8
+
+
+@pytest.mark.parametrize("n", [1, 12])
+@pytest.mark.parametrize("partial", [False, True])
+def test_the_owners_events_page_and_partial_run_at_most_a_fixed_number_of_queries(
+    owner_client, acme, owner, removed_member, application, django_assert_max_num_queries, n, partial
+):
+    _seed(acme, owner, removed_member, application, n)
+    with django_assert_max_num_queries(OWNER_LIST_QUERIES):
+        response = owner_client.get(URL, headers=HX_RESULTS if partial else {})
+    assert response.status_code == 200
+    assert len(rows(response)) == 4 * n
+
+
+def _selected(html: str, name: str) -> list[str]:
+    select = re.search(rf'<select name="{name}".*?</select>', html, re.DOTALL)
+    assert select, name
+    return re.findall(r'<option value="([^"]*)"[^>]*\bselected\b', select.group(0))
+
+
+def test_each_request_gets_its_own_selection_in_the_drop_downs_rendered_once(owner_client, acme_events):
+    """The filters' drop-downs are rendered once per value and reused (`CachedSelect`): a later
+    request with other values shows its own, and an earlier one's again when asked."""
+    for region, product, status, resource_type in [
+        ("fr-par", "secret-manager", "403", "secret_manager_secret"),
+        ("nl-ams", "instance", "200", "instance_server"),
+        ("fr-par", "", "", ""),
+        ("fr-par", "secret-manager", "403", "secret_manager_secret"),
+    ]:
+        params = {"region": region, "product": product, "status": status, "resource_type": resource_type}
+        html = owner_client.get(URL, params).content.decode()
+        assert _selected(html, "product") == [product]
+        assert _selected(html, "status") == [status]
+        assert _selected(html, "resource_type") == [resource_type]
+        assert _selected(html, "region") == [region]
+        # Without a product, the method is a text box with the catalogue's methods as suggestions.
+        assert ('<datalist id="method-options"><option value="AddBackendServers"></option>' in html) == (
+            not product
+        )

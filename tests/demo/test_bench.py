@@ -3,8 +3,10 @@ with the demo: exactly the events asked for, in time order, busy when Paris work
 
 from __future__ import annotations
 
+import json
 import random
 import re
+import uuid
 from datetime import UTC, datetime
 from io import StringIO
 
@@ -13,6 +15,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from audit.models import Event
+from audit.services import Actor, record
+from demo.bench.trail import drop_marker
 from demo.events import moments
 
 POSTGRES = connection.vendor == "postgresql"
@@ -82,3 +86,98 @@ def test_bench_ingest_compares_ingestion_with_a_raw_copy():
     report = out.getvalue()
     assert "raw COPY into audit_event" in report
     assert "batch ingestion (service)" in report and "batch ingestion (HTTP API)" in report
+
+
+# --- make bench: the reference benchmark (issue 14) -----------------------------------------------
+
+
+@pytest.mark.skipif(POSTGRES, reason="SQLite-only: the benchmark refuses it")
+def test_the_reference_benchmark_refuses_sqlite_and_says_why():
+    with pytest.raises(CommandError, match="measures PostgreSQL"):
+        call_command("bench", "--events", "5000", stdout=StringIO())
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_reference_benchmark_loads_the_trail_once_then_times_four_contenders_per_filter_set(tmp_path):
+    report_path = tmp_path / "bench.json"
+    args = ["--events", "5000", "--runs", "2", "--admin-every", "1", "--ingest-rounds", "1"]
+    try:
+        out = StringIO()
+        call_command("bench", *args, "--json", str(report_path), stdout=out)
+        first = out.getvalue()
+        print(first)  # the table, for whoever runs this test with -s
+        assert "Loading 5,000 events over 90 days for 50 organizations (the largest 22%)" in first
+        assert "237 methods" in first
+        assert Event.objects.filter(status_code=403).exists()
+        # The GIN indexes, dropped for the load, are all back, on the table and its partitions.
+        assert "the 3 GIN indexes built after" in first
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE i.indrelid = 'audit_event'::regclass AND c.relname IN "
+                "('audit_event_resources_gin', 'audit_event_search_trgm', 'audit_event_principal_name_trgm')"
+            )
+            assert cursor.fetchone()[0] == 3
+        # The load rate of our batch path next to a raw COPY, at load and now.
+        assert re.search(r"at load .+: record_many [\d,]+, raw COPY [\d,]+ = \d+% of COPY", first)
+        assert re.search(r"now, one organization per batch .+: record_many [\d,]+, raw COPY [\d,]+", first)
+        # Every filter set of the issue's table, with its p50s, p95s, ratios and missed targets.
+        for name in (
+            "last hour (default)",
+            "1 day + method",
+            "1 day + principal",
+            "1 day + project",
+            "1 day + status 403",
+            "30 days + IP CIDR /24",
+            "30 days + free text “stripe”",
+        ):
+            line = re.search(rf"^{re.escape(name)} +(.+)$", first, re.MULTILINE)
+            assert line, name
+            # floor, page p50/p95, partial p50/p95, admin p50, two ratios, then SQL time and queries
+            assert re.match(r"(\S+ +){3}(\S+ +){3}[\d.]+× +[\d.]+× +[\d.]+ +\d+  \S", line.group(1)), (
+                line.group(0)
+            )
+        assert re.search(r"^30 days, page \d+ by keyset ", first, re.MULTILINE)
+        for name in ("IAM Logs tab", "IAM API list_logs", "ListEvents API, last hour", "alert threshold"):
+            assert re.search(rf"^{re.escape(name)}.* (ok|page p95 > [\d.]+ ms.*)$", first, re.MULTILINE), name
+        report = json.loads(report_path.read_text())
+        rows = {row["name"]: row for row in report["rows"]}
+        assert len(rows) == 14 and report["events"] == 5000
+        for contender in ("floor", "page", "partial", "admin"):
+            assert rows["1 day + method"][contender]["n"] >= 2
+            assert 0 < rows["1 day + method"][contender]["p50"] <= rows["1 day + method"][contender]["p95"]
+        assert rows["alert threshold (403s in 5 min)"]["admin"] is None
+        # Each miss is named, against the targets the issue sets.
+        for row in report["rows"]:
+            page = row["page"]
+            assert ("page p95 > 50 ms" in row["misses"]) == (
+                row["kind"] in ("events", "iam", "iam_api") and page["p95"] > 50
+            )
+        assert report["ingestion"]["share"] > 0
+
+        # The same schema and N: the trail is reused, not loaded again.
+        out = StringIO()
+        call_command("bench", *args, "--runs", "1", "--json", str(report_path), stdout=out)
+        assert "Reusing the trail of 5,000 events" in out.getvalue()
+        assert "Loading" not in out.getvalue()
+    finally:
+        drop_marker()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_reference_benchmark_refuses_a_database_holding_events_it_did_not_load():
+    try:
+        record(
+            organization_id=uuid.uuid4(),
+            actor=Actor.system(),
+            product_name="iam",
+            service_name="scaleway.iam.v1alpha1.Api",
+            method_name="CreateUser",
+            locality="fr-par",
+        )
+        with pytest.raises(CommandError, match="holds events that the bench did not load"):
+            call_command("bench", "--events", "5000", stdout=StringIO())
+    finally:
+        drop_marker()
