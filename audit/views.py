@@ -610,10 +610,12 @@ def _facet_groups(params: QueryDict, facets: Facets) -> list[dict[str, Any]]:
     the value (Scaleway's actions, a method the catalogue does not know) or it is the filter
     already applied."""
 
+    pivot = _Pivots(params)  # the query read once for the two dozen links, as the rows' pivots
+
     def link(**changes: str) -> str | None:
         if all(params.get(key) == value for key, value in changes.items()):
             return None  # already filtered by it
-        return _url(params, cursor=None, **changes)
+        return pivot(**changes)
 
     def item(value: Any, url: str | None, **extra: Any) -> dict[str, Any]:
         return {"value": value.value, "count": value.count, "shown": f"{value.count:,}", "url": url, **extra}

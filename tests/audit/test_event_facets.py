@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from audit.selectors import EventQuery, event_facets, event_queryset, facet_scan_bound
 from audit.services import record_many
-from tests.audit.conftest import HX_RESTORE, HX_RESULTS, actor_for, make_events
+from tests.audit.conftest import API_KEY, HX_RESTORE, HX_RESULTS, actor_for, make_events
 from tests.audit.test_event_list import LIST_QUERIES
 
 EVENTS = URL = reverse("audit:events")
@@ -139,6 +139,30 @@ def test_facets_count_a_bounded_sample_of_the_newest_events(acme, owner, removed
     everything = event_facets(qs, organization=acme)
     assert (everything.sampled, everything.complete) == (10, True)
     assert [(v.value, v.count) for v in everything.ips] == [("5.6.7.8", 6), ("212.133.41.37", 4)]
+
+
+def test_each_facet_lists_the_most_frequent_first_ties_by_value_and_statuses_by_code(acme, owner):
+    """PostgreSQL counts in one pass (grouping sets), SQLite once per facet: the same lists."""
+    record_many(
+        make_events(acme, 2, actor=actor_for(owner, ip="10.0.0.9"), minutes_ago=2, status_code=403)
+        + make_events(acme, 2, actor=actor_for(owner, ip="10.0.0.10"), minutes_ago=4, status_code=403)
+        + make_events(
+            acme, 2, actor=actor_for(owner, ip="10.0.0.2"), minutes_ago=6, status_code=403, **API_KEY
+        )
+        + make_events(
+            acme, 1, actor=actor_for(owner, ip="9.9.9.9"), minutes_ago=8, method_name="DeleteSecret"
+        )
+    )
+    qs = event_queryset(organization_id=acme.pk, query=EventQuery(region="fr-par"))
+    facets = event_facets(qs, organization=acme, limit=2)
+    assert [(v.value, v.count) for v in facets.ips] == [("10.0.0.10", 2), ("10.0.0.2", 2)]  # as text
+    assert [(v.product, v.value, v.count) for v in facets.methods] == [
+        ("secret-manager", "CreateSecret", 4),
+        ("iam", API_KEY["method_name"], 2),
+    ]
+    assert [(v.value, v.count) for v in facets.products] == [("secret-manager", 5), ("iam", 2)]
+    assert [(v.value, v.count) for v in facets.statuses] == [("200", 1), ("403", 6)]
+    assert [(v.value, v.count) for v in facets.principals] == [(str(owner.pk), 7)]
 
 
 # The Events page's queries, the facets' sample among them: the facets' principals are named
