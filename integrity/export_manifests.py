@@ -28,16 +28,26 @@ from integrity.models import Leaf, TreeHead
 from integrity.services import head_json, latest_head
 
 
-def iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
+def iso(moment: datetime | None, timespec: str = "microseconds") -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec=timespec)
 
 
 class ManifestBuilder:
     """Accumulates a file's manifest. Cost: one indexed query per `add_events` chunk (the chunk's
     leaves, by the (organization, event) unique index) and the hashing of the file's bytes."""
 
-    def __init__(self, organization_id: uuid.UUID, *, fmt: str = "ndjson", compression: str = "none") -> None:
+    def __init__(
+        self,
+        organization_id: uuid.UUID,
+        *,
+        fmt: str = "ndjson",
+        compression: str = "none",
+        timespec: str = "microseconds",
+    ) -> None:
+        """`timespec`: the precision of the file's times (a download's are to the millisecond),
+        which the manifest's time range takes, so that the two compare equal."""
         self.organization_id = organization_id
+        self.timespec = timespec
         self.fmt, self.compression = fmt, compression
         self.rows = 0
         self.first: datetime | None = None
@@ -86,8 +96,8 @@ class ManifestBuilder:
             "format": self.fmt,
             "compression": self.compression,
             "rows": self.rows,
-            "first_recorded_at": iso(self.first),
-            "last_recorded_at": iso(self.last),
+            "first_recorded_at": iso(self.first, self.timespec),
+            "last_recorded_at": iso(self.last, self.timespec),
             "sha256": sha256 or content_sha256,
             "size": self.content_size if size is None else size,
             "content_sha256": content_sha256,
