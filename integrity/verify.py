@@ -125,8 +125,13 @@ def _moment(text: str) -> datetime:
 
 def _ndjson_rows(content: bytes, organization_id: str) -> list[datetime]:
     moments = []
-    for number, line in enumerate(content.decode("utf-8").splitlines(), start=1):
-        row = json.loads(line)
+    # Lines end at "\n" only: str.splitlines would also cut at U+2028 and others, which JSON
+    # strings may hold unescaped.
+    lines = content.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        row = json.loads(line.decode("utf-8"))
         if not isinstance(row, dict):
             raise Refused(f"line {number} is not a JSON object")
         if row.get("truncated") is True and "id" not in row:

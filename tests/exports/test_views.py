@@ -198,7 +198,7 @@ def test_a_download_has_a_signed_manifest_that_the_verifier_accepts(owner_client
 
     make_events(acme, 3)
     seal(acme.pk)
-    make_events(acme, 2, method_name="DeleteSecret")  # not sealed yet: the manifest says so
+    make_events(acme, 2, method_name="Delete\u2028Secret")  # not sealed yet: the manifest says so
     response = owner_client.get(DOWNLOAD, {"region": "fr-par", "range": "24h", "format": fmt})
     manifest_path = _manifest_path(response)
     assert owner_client.get(manifest_path).status_code == 404  # not before the file's last byte
