@@ -123,7 +123,9 @@ def sign_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def heads_signed_between(organization_id: uuid.UUID, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The organization's signed heads whose time falls in [start, end), by tree size."""
+    """The organization's signed heads whose time falls in [start, end), by tree size. Cost: a
+    read of the organization's heads (no index on their time; one on (organization_id,
+    timestamp_ms) would make it a range read)."""
     low, high = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     heads = TreeHead.objects.filter(
         organization_id=organization_id, timestamp_ms__gte=low, timestamp_ms__lt=high
