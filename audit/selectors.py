@@ -672,15 +672,13 @@ def event_facets(
     since: datetime | None = None,
     sample: int = FACET_SAMPLE,
     limit: int = FACET_LIMIT,
-    page_events: list[Event] | None = None,
 ) -> Facets:
     """The top principals, IPs, methods, products and statuses of `qs` (`event_queryset`), counted
     over its newest `sample` events. Two queries: the sample, read along the index that serves
     the page's own filters (newest first, as the list), grouped in the database (`_facets_sql`);
-    and the principals' names (`principal_labels`). Principals are named as the Events table
-    names them for this viewer; `page_events`, the list's own, are named in the same query
-    (`events_with_principals`), so the facets add one query to the Events page, not two.
-    ~10 ms for 30 days of 110k events (`bench_events`), ~3 ms for an hour. The sample of refused
+    and the principals' names (`events_with_principals`), as the Events table names them for
+    this viewer. The Events page does not wait for them: they come in a request of their own
+    (`audit:event_facets`). ~10 ms for 30 days of 110k events (`bench_events`), ~3 ms for an hour. The sample of refused
     events (the status filter) comes from `audit_event_refused_idx` alone, which carries
     FACET_COLUMNS: refused events lie a table page apart, and reading them there cost as much
     as the grouping.
@@ -719,9 +717,7 @@ def event_facets(
         Event(principal_type=kind, principal_id=principal_id, principal_name=former.get(principal_id, ""))
         for (kind, principal_id), _ in top_principals
     ]
-    events_with_principals(
-        organization=organization, events=[*events, *(page_events or ())], recorded_names=recorded_names
-    )
+    events_with_principals(organization=organization, events=events, recorded_names=recorded_names)
     return Facets(
         sampled=min(seen, sample),
         complete=complete,
