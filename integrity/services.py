@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from audit.models import Event
 from audit.serializers import event_json
-from integrity import merkle
+from integrity import documents, merkle
 from integrity.canonical import canonical_bytes, head_message
 from integrity.keys import signing_key
 from integrity.models import Leaf, Node, PublicKey, TreeHead, TreeState
@@ -56,33 +56,17 @@ def _organization(value: uuid.UUID | str) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-def _unsealed(organization_id: uuid.UUID, event_ids: Sequence[uuid.UUID] | None) -> list[Event]:
-    """The events not yet in the tree: of `event_ids`, in their order (the order they were stored),
-    or all of the organization's, oldest `recorded_at` first (a sweep: their arrival order among
-    themselves is not known, and they all arrived after what the tree holds)."""
+def _unsealed(organization_id: uuid.UUID, event_ids: Sequence[uuid.UUID] | None) -> list[documents.Row]:
+    """The events not yet in the tree, as rows (`integrity.documents.COLUMNS`: no model instance):
+    of `event_ids`, in their order (the order they were stored), or all of the organization's,
+    oldest `recorded_at` first (a sweep: their arrival order among themselves is not known, and
+    they all arrived after what the tree holds)."""
     if event_ids is not None:
-        found = {event.id: event for event in _events_not_in_tree(organization_id, event_ids)}
+        found = documents.rows_by_id(documents.fetch_rows(organization_id, event_ids, unsealed=True))
         return [found[i] for i in dict.fromkeys(event_ids) if i in found]
     in_tree = Leaf.objects.filter(organization_id=organization_id, event_id=OuterRef("id"))
     pending = Event.objects.filter(organization_id=organization_id).filter(~Exists(in_tree))
-    return list(pending.order_by("recorded_at", "id")[:SEAL_BATCH])
-
-
-def _events_not_in_tree(organization_id: uuid.UUID, event_ids: Sequence[uuid.UUID]) -> Iterable[Event]:
-    """These events of the organization that are not leaves yet. On PostgreSQL one statement with
-    the ids as one array parameter (`= ANY`): a thousand `IN` placeholders cost more to send and
-    parse than the lookups themselves."""
-    if connection.vendor != "postgresql":
-        sealed = Leaf.objects.filter(organization_id=organization_id, event_id__in=event_ids)
-        return Event.objects.filter(organization_id=organization_id, id__in=event_ids).exclude(
-            id__in=sealed.values("event_id")
-        )
-    events, leaves = Event._meta.db_table, Leaf._meta.db_table
-    return Event.objects.raw(
-        f"SELECT e.* FROM {events} e WHERE e.organization_id = %s AND e.id = ANY(%s) AND NOT EXISTS "
-        f"(SELECT 1 FROM {leaves} l WHERE l.organization_id = %s AND l.event_id = e.id)",
-        [organization_id, list(event_ids), organization_id],
-    )
+    return list(pending.order_by("recorded_at", "id").values_list(*documents.COLUMNS)[:SEAL_BATCH])
 
 
 # A leaf as written: organization_id, index, event_id, recorded_at, hash (no model instance: a
@@ -144,10 +128,10 @@ def _seal_batch(organization_id: uuid.UUID, event_ids: list[uuid.UUID] | None) -
         frontier, size = split_hashes(state.frontier), state.size
         leaves: list[LeafRow] = []
         nodes: list[Node] = []
-        for event in events:
-            leaf = event_leaf_hash(event)
+        for row in events:
+            leaf = documents.row_leaf_hash(row)
             frontier, completed = merkle.append_completing(frontier, size, leaf)
-            leaves.append((organization_id, size, event.id, event.recorded_at, leaf))
+            leaves.append((organization_id, size, row[0], row[1], leaf))
             nodes.extend(
                 Node(organization_id=organization_id, level=level, index=index, hash=root)
                 for level, index, root in completed

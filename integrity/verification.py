@@ -23,9 +23,9 @@ from django.utils import timezone
 from audit.models import Event
 from integrity import merkle
 from integrity.canonical import head_message
+from integrity.documents import fetch_rows, row_leaf_hash, rows_by_id
 from integrity.keys import configured_public_key
 from integrity.models import Leaf, PublicKey, TreeHead, VerificationRun
-from integrity.services import event_leaf_hash
 
 CHUNK = 2000
 PROGRESS_EVERY = 100_000
@@ -133,12 +133,7 @@ def _verify(organization_id: uuid.UUID, progress: Progress | None) -> Outcome:
     leaves = Leaf.objects.filter(organization_id=organization_id).order_by("index")
     index = 0
     for chunk in _chunks(leaves.values_list("index", "event_id", "hash")):
-        events = {
-            event.id: event
-            for event in Event.objects.filter(
-                organization_id=organization_id, id__in=[row[1] for row in chunk]
-            )
-        }
+        events = rows_by_id(fetch_rows(organization_id, [row[1] for row in chunk], unsealed=False))
         for leaf_index, event_id, stored in chunk:
             if leaf_index != index:
                 return outcome.fail(
@@ -147,7 +142,7 @@ def _verify(organization_id: uuid.UUID, progress: Progress | None) -> Outcome:
             event = events.get(event_id)
             if event is None:
                 return outcome.fail(REMOVED, f"event {event_id} (leaf {index}) is no longer in the trail")
-            recomputed = event_leaf_hash(event)
+            recomputed = row_leaf_hash(event)
             if recomputed != bytes(stored):
                 return outcome.fail(ALTERED, f"event {event_id} (leaf {index}) differs from what was sealed")
             frontier = merkle.append(frontier, index, recomputed)
