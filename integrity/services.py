@@ -259,15 +259,20 @@ def backfill_nodes(organization_id: uuid.UUID | str) -> int:
         return 0
     frontier: list[bytes] = []
     nodes: list[Node] = []
-    for size, leaf in enumerate(leaf_hashes(organization_id, state.size)):
-        frontier, completed = merkle.append_completing(frontier, size, leaf)
+    written = 0
+    leaves = Leaf.objects.filter(organization_id=organization_id, index__lt=state.size).order_by("index")
+    for size, leaf in enumerate(leaves.values_list("hash", flat=True).iterator(chunk_size=10000)):
+        frontier, completed = merkle.append_completing(frontier, size, bytes(leaf))
         nodes.extend(
             Node(organization_id=organization_id, level=level, index=index, hash=root)
             for level, index, root in completed
             if level >= NODE_MIN_LEVEL
         )
-    Node.objects.bulk_create(nodes, batch_size=2000, ignore_conflicts=True)
-    return len(nodes)
+        if len(nodes) >= 2000:  # memory stays flat over millions of leaves
+            Node.objects.bulk_create(nodes, ignore_conflicts=True)
+            written, nodes = written + len(nodes), []
+    Node.objects.bulk_create(nodes, ignore_conflicts=True)
+    return written + len(nodes)
 
 
 def head_json(head: TreeHead) -> dict[str, Any]:
