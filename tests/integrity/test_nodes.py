@@ -149,3 +149,19 @@ def test_a_tree_sealed_before_nodes_were_stored_is_backfilled_by_the_sweep(
     assert services._inclusion_proof(acme.pk, leaf, head).path == merkle.inclusion_proof(leaves, 5, 33)
     seal(acme.pk)  # the sweep
     assert {(n.level, n.index): bytes(n.hash) for n in Node.objects.filter(organization_id=acme.pk)} == stored
+
+
+def test_verify_trail_names_a_stored_node_that_differs_from_the_leaves(
+    acme, small_nodes, django_capture_on_commit_callbacks
+) -> None:
+    from integrity.verification import BAD_NODE, verify_organization
+
+    seal_in_batches(acme, [20, 13], django_capture_on_commit_callbacks)
+    assert verify_organization(acme.pk).ok
+    with as_tamperer() as cursor:
+        cursor.execute(
+            'UPDATE integrity_node SET hash = %s WHERE organization_id = %s AND level = 3 AND "index" = 1',
+            [b"\x00" * 32, u(acme.pk)],
+        )
+    outcome = verify_organization(acme.pk)
+    assert outcome.kind == BAD_NODE and "leaves 8 to 15" in outcome.message
