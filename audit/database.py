@@ -37,6 +37,7 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
     "audit_event_key",
     "audit_systemevent",
     "integrity_leaf",
+    "integrity_node",
     "integrity_treehead",
     "integrity_publickey",
 )

@@ -330,8 +330,8 @@ def _networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 METRICS_ALLOWED_NETWORKS = _networks("METRICS_ALLOWED_IPS")
 # Collectors other apps add to `/metrics` (dotted paths to classes with describe() and collect()):
-# sealing's lag, replication's.
-METRICS_COLLECTORS: list[str] = env_list("METRICS_COLLECTORS")
+# sealing's lag (integrity.metrics) by default.
+METRICS_COLLECTORS: list[str] = env_list("METRICS_COLLECTORS", "integrity.metrics.SealingCollector")
 
 # Outgoing e-mail (alert notifications): Django 6.1 mailers, SMTP by default.
 EMAIL_BACKEND_PATH = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

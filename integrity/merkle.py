@@ -55,6 +55,23 @@ def append(frontier: Sequence[bytes], size: int, leaf: bytes) -> list[bytes]:
     return grown
 
 
+def append_completing(
+    frontier: Sequence[bytes], size: int, leaf: bytes
+) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
+    """`append`, also returning the perfect subtrees that this leaf completes, as (level, index,
+    root), level 1 upward: leaf i completes the subtree of level l over it when its low l bits are
+    all ones, i.e. one per trailing 1 bit of i."""
+    grown = [*frontier, leaf]
+    completed: list[tuple[int, int, bytes]] = []
+    level, rest = 0, size
+    while rest & 1:
+        right = grown.pop()
+        grown[-1] = node_hash(grown[-1], right)
+        level, rest = level + 1, rest >> 1
+        completed.append((level, size >> level, grown[-1]))
+    return grown, completed
+
+
 def frontier_root(frontier: Sequence[bytes]) -> bytes:
     """MTH of the tree whose frontier this is: the subtrees folded from the right."""
     if not frontier:
@@ -185,3 +202,72 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return fr == first_root and sr == second_root and sn == 0
+
+
+# -- Proofs from stored subtrees ---------------------------------------------------------------------
+#
+# The hashes a proof carries are roots of ranges of leaves, and each of those ranges is a run of
+# *aligned perfect subtrees*: (level L, index i) is the subtree over leaves [i * 2^L, (i+1) * 2^L).
+# A server that stores those roots (for levels >= some k) builds any proof from O(log n) of them
+# plus a few leaves, instead of every leaf. The functions below say which ranges a proof needs and
+# how a range's root folds from its perfect subtrees; `root_of` callbacks supply the hashes.
+
+Subtree = tuple[int, int]  # (level, index)
+Span = tuple[int, int]  # leaves [start, end)
+
+
+def perfect_subtrees(start: int, end: int) -> list[Subtree]:
+    """The aligned perfect subtrees, largest first, whose roots fold (from the right) into
+    MTH(leaves[start:end]) for a range that a proof names (start a multiple of the largest power of
+    two not above end - start, as the RFC's splits always make it)."""
+    subtrees: list[Subtree] = []
+    while start < end:
+        level = (end - start).bit_length() - 1
+        if start % (1 << level):
+            raise ValueError(f"[{start}, {end}) is not a range of the RFC's recursion")
+        subtrees.append((level, start >> level))
+        start += 1 << level
+    return subtrees
+
+
+def inclusion_spans(index: int, size: int) -> list[Span]:
+    """The ranges whose roots make PATH(index, D[size]), in the path's order."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size} leaves")
+    spans: list[Span] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _split(end - start)
+        if index - start < k:
+            spans.append((start + k, end))
+            end = start + k
+        else:
+            spans.append((start, start + k))
+            start += k
+    spans.reverse()
+    return spans
+
+
+def consistency_spans(first: int, second: int) -> list[Span]:
+    """The ranges whose roots make PROOF(first, D[second]), in the proof's order."""
+    if not 0 <= first <= second:
+        raise ValueError(f"no consistency proof from {first} to {second} leaves")
+    if first in (0, second):
+        return []
+    spans: list[Span] = []
+    m, start, end, complete = first, 0, second, True
+    tail: list[Span] = []
+    while True:
+        n = end - start
+        if m == n:
+            if not complete:
+                spans.append((start, end))
+            break
+        k = _split(n)
+        if m <= k:
+            tail.append((start + k, end))
+            end = start + k
+        else:
+            tail.append((start, start + k))
+            m, start, complete = m - k, start + k, False
+    return spans + tail[::-1]

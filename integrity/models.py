@@ -48,6 +48,27 @@ class Leaf(AppendOnlyModel):
         return f"{self.organization_id}#{self.index}"
 
 
+class Node(AppendOnlyModel):
+    """The root of a perfect subtree of an organization's tree: level `level` (2^level leaves), the
+    `index`-th of its level, over leaves [index * 2^level, (index + 1) * 2^level). Sealing writes
+    one when it completes it, for levels >= `integrity.services.NODE_MIN_LEVEL` only (n / 32 rows
+    for n leaves), so that a proof reads O(log n) of them and a few leaves, not every leaf."""
+
+    pk = models.CompositePrimaryKey("organization_id", "level", "index")
+    organization_id = models.UUIDField()
+    level = models.SmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}:{self.level}/{self.index}"
+
+
 class TreeHead(AppendOnlyModel):
     """A signed tree head: the organization's tree of `tree_size` leaves had `root_hash` at
     `timestamp_ms`; `signature` is the Ed25519 signature of `integrity.canonical.head_message`."""

@@ -23,9 +23,9 @@ from django.utils import timezone
 from audit.models import Event
 from integrity import merkle
 from integrity.canonical import head_message
+from integrity.documents import fetch_rows, row_leaf_hash, rows_by_id
 from integrity.keys import configured_public_key
-from integrity.models import Leaf, PublicKey, TreeHead, VerificationRun
-from integrity.services import event_leaf_hash
+from integrity.models import Leaf, Node, PublicKey, TreeHead, VerificationRun
 
 CHUNK = 2000
 PROGRESS_EVERY = 100_000
@@ -36,6 +36,7 @@ INSERTED = "event inserted"
 REORDERED = "order changed"
 BAD_SIGNATURE = "bad signature"
 BAD_HEAD = "bad head"
+BAD_NODE = "stored node wrong"
 
 
 @dataclass
@@ -126,6 +127,14 @@ def _verify(organization_id: uuid.UUID, progress: Progress | None) -> Outcome:
             )
         previous_time = head.timestamp_ms
     total = Leaf.objects.filter(organization_id=organization_id).count()
+    # The stored subtree roots that proofs read (`integrity.models.Node`, n / 32 rows): each must be
+    # what the recomputed leaves give, or proofs would fail to verify (never falsely pass).
+    nodes = {
+        (level, index): bytes(h)
+        for level, index, h in Node.objects.filter(organization_id=organization_id).values_list(
+            "level", "index", "hash"
+        )
+    }
     pending = iter(heads)
     head = next(pending, None)
     frontier: list[bytes] = []
@@ -133,12 +142,7 @@ def _verify(organization_id: uuid.UUID, progress: Progress | None) -> Outcome:
     leaves = Leaf.objects.filter(organization_id=organization_id).order_by("index")
     index = 0
     for chunk in _chunks(leaves.values_list("index", "event_id", "hash")):
-        events = {
-            event.id: event
-            for event in Event.objects.filter(
-                organization_id=organization_id, id__in=[row[1] for row in chunk]
-            )
-        }
+        events = rows_by_id(fetch_rows(organization_id, [row[1] for row in chunk], unsealed=False))
         for leaf_index, event_id, stored in chunk:
             if leaf_index != index:
                 return outcome.fail(
@@ -147,10 +151,18 @@ def _verify(organization_id: uuid.UUID, progress: Progress | None) -> Outcome:
             event = events.get(event_id)
             if event is None:
                 return outcome.fail(REMOVED, f"event {event_id} (leaf {index}) is no longer in the trail")
-            recomputed = event_leaf_hash(event)
+            recomputed = row_leaf_hash(event)
             if recomputed != bytes(stored):
                 return outcome.fail(ALTERED, f"event {event_id} (leaf {index}) differs from what was sealed")
-            frontier = merkle.append(frontier, index, recomputed)
+            frontier, completed = merkle.append_completing(frontier, index, recomputed)
+            for level, node_index, node_root in completed:
+                stored_node = nodes.get((level, node_index))
+                if stored_node is not None and stored_node != node_root:
+                    return outcome.fail(
+                        BAD_NODE,
+                        f"the stored root of leaves {node_index << level} to {((node_index + 1) << level) - 1} "
+                        "differs from the leaves' (proofs through it would not verify)",
+                    )
             index += 1
             while head is not None and head.tree_size == index:
                 if merkle.frontier_root(frontier) != bytes(head.root_hash):

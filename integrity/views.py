@@ -56,7 +56,8 @@ def page(request: ConsoleRequest) -> HttpResponse:
 def event_proof(request: ConsoleRequest, event_id: uuid.UUID) -> HttpResponse:
     """One event's seal: "Verified" against the latest head (its leaf recomputed from the event as
     stored, the audit path, the head's signature), or "Not yet sealed" and by when it will be. The
-    drawer loads the `status` region; the page shows the proof too. Cost: the head's leaf hashes."""
+    drawer loads the `status` region; the page shows the proof too. Cost: a few indexed queries,
+    whatever the tree's size (`services.event_status`)."""
     organization = request.organization
     assert organization is not None  # permission_required guarantees it
     event = Event.objects.filter(organization_id=organization.pk, id=event_id).first()
