@@ -156,3 +156,15 @@ def test_with_the_standby_stopped_the_read_falls_back_to_the_primary(on_cluster,
         assert newest.id in {e.id for e in response.context["page"].events}
     finally:
         on_cluster.start_again(standby)
+
+
+def test_metrics_carry_the_standbys_replay_lag(on_cluster):
+    """/metrics' replica lag comes from the primary's pg_stat_replication: one sample per
+    streaming standby, in seconds, on a real cluster (empty on a lone server)."""
+    from metrics.collectors import DatabaseCollector
+
+    wait_replayed(on_cluster)
+    families = {family.name: family for family in DatabaseCollector().collect()}
+    samples = families["audit_trail_replica_lag_seconds"].samples
+    assert len(samples) == 1  # the one standby
+    assert samples[0].labels["replica"] and 0 <= samples[0].value < 60
