@@ -39,6 +39,7 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
     "integrity_leaf",
     "integrity_treehead",
     "integrity_publickey",
+    "integrity_checkpoint",
 )
 
 OWNER_ALIAS = "owner"

@@ -22,3 +22,23 @@ def seal_sweep() -> int:
     for organization_id in due:
         seal_task.enqueue(str(organization_id), None)
     return len(due)
+
+
+@task()
+def purge_task() -> int:
+    """Remove the events past their organization's retention (`integrity.retention.purge`), as the
+    tables' owner. Returns how many events the checkpoints cover."""
+    from integrity.retention import purge
+
+    return purge().removed
+
+
+def retention_sweep() -> int:
+    """Enqueue a purge at most once per INTEGRITY_PURGE_INTERVAL seconds across the workers (a step
+    of every db_worker's loop). Returns 1 when it enqueued one."""
+    from integrity.retention import purge_due
+
+    if not purge_due(interval=float(settings.INTEGRITY_PURGE_INTERVAL)):
+        return 0
+    purge_task.enqueue()
+    return 1
