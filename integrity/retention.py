@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import connections, models, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
@@ -84,7 +84,12 @@ def set_retention(organization_id: uuid.UUID | str, days: int) -> RetentionPolic
 
 
 def set_legal_hold(
-    organization_id: uuid.UUID | str, *, hold: bool, actor: Actor, reason: str = "", locality: str = DEFAULT_REGION
+    organization_id: uuid.UUID | str,
+    *,
+    hold: bool,
+    actor: Actor,
+    reason: str = "",
+    locality: str = DEFAULT_REGION,
 ) -> RetentionPolicy:
     """Set or lift the organization's legal hold, and record it through the trail's one door with
     the actor who did it. A no-op (nothing recorded) when the hold is already so."""
@@ -292,7 +297,10 @@ def _delete_rows(using: str, covered: dict[uuid.UUID, datetime]) -> int:
     with connection.cursor() as cursor:
         if postgres:
             cursor.execute(f'ALTER TABLE "{TABLE}" DISABLE TRIGGER {ROW_TRIGGER}')
-        organization_field, time_field = (Event._meta.get_field(n) for n in ("organization_id", "recorded_at"))
+        organization_field, time_field = (
+            models.UUIDField(),
+            models.DateTimeField(),
+        )  # as the columns store them
         for organization_id, cut in covered.items():
             cursor.execute(
                 f'DELETE FROM "{TABLE}" WHERE organization_id = %s AND recorded_at < %s',

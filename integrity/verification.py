@@ -23,9 +23,8 @@ from django.utils import timezone
 
 from audit.models import Event
 from integrity import merkle
-from integrity.canonical import head_message
+from integrity.canonical import checkpoint_message, head_message
 from integrity.keys import configured_public_key
-from integrity.canonical import checkpoint_message
 from integrity.models import Checkpoint, Leaf, PublicKey, TreeHead, VerificationRun
 from integrity.services import event_leaf_hash
 

@@ -88,7 +88,9 @@ def test_purging_keeps_verify_trail_green_and_records_a_signed_checkpoint(acme, 
     assert checkpoint.leaves == [[0, 4], [9, 9]]
     assert checkpoint.first_at == month(-6) and checkpoint.last_at == month(-5)
     private, _ = signing_key()
-    private.public_key().verify(bytes(checkpoint.signature), checkpoint_message(checkpoint_document(checkpoint)))
+    private.public_key().verify(
+        bytes(checkpoint.signature), checkpoint_message(checkpoint_document(checkpoint))
+    )
     # The leaves stay; the trail verifies, the removed events counted as such.
     assert Leaf.objects.filter(organization_id=acme.pk).count() == 12
     outcome = verify_organization(acme.pk)
@@ -149,7 +151,9 @@ def test_a_forged_checkpoint_does_not_excuse_a_deletion(acme, trail) -> None:
     assert outcome.message.startswith("bad signature: the retention checkpoint")
 
 
-def test_a_legal_hold_blocks_the_purge_and_its_setting_and_lifting_are_in_the_trail(acme, owner, trail) -> None:
+def test_a_legal_hold_blocks_the_purge_and_its_setting_and_lifting_are_in_the_trail(
+    acme, owner, trail
+) -> None:
     set_legal_hold(acme.pk, hold=True, actor=Actor.of(owner), reason="litigation 2026-14")
     report = purge()
     assert report.held == [acme.pk]
@@ -172,7 +176,9 @@ def test_a_legal_hold_blocks_the_purge_and_its_setting_and_lifting_are_in_the_tr
     assert verify_organization(acme.pk).ok
 
 
-def test_one_organizations_hold_keeps_the_shared_partition_but_not_the_others_rows(acme, owner, trail) -> None:
+def test_one_organizations_hold_keeps_the_shared_partition_but_not_the_others_rows(
+    acme, owner, trail
+) -> None:
     globex = OrganizationFactory(name="Globex")
     theirs = make_events(globex, 2, recorded_at=month(-6))
     seal(globex.pk)
@@ -217,7 +223,9 @@ def test_the_runtime_role_is_refused_the_purge(acme, app_as_runtime) -> None:  #
 
 def test_legal_hold_command_sets_and_lifts_with_who_did_it(acme, owner) -> None:
     out = StringIO()
-    call_command("legal_hold", "--org", str(acme.pk), "--set", "--by", owner.email, "--reason", "x", stdout=out)
+    call_command(
+        "legal_hold", "--org", str(acme.pk), "--set", "--by", owner.email, "--reason", "x", stdout=out
+    )
     assert "under legal hold" in out.getvalue()
     assert RetentionPolicy.objects.get(organization_id=acme.pk).legal_hold
     call_command("legal_hold", "--org", str(acme.pk), "--lift", "--by", owner.email, stdout=StringIO())

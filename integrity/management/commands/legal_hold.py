@@ -31,6 +31,8 @@ class Command(BaseCommand):
         user = User.objects.filter(email__iexact=options["by"]).first()
         if user is None:
             raise CommandError(f"No user {options['by']}.")
-        policy = set_legal_hold(organization.pk, hold=options["set"], actor=Actor.of(user), reason=options["reason"])
+        policy = set_legal_hold(
+            organization.pk, hold=options["set"], actor=Actor.of(user), reason=options["reason"]
+        )
         state = "under legal hold" if policy.legal_hold else "not under legal hold"
         self.stdout.write(f"{organization.pk} ({organization.name}): {state}")
