@@ -74,12 +74,30 @@ def policy(organization_id: uuid.UUID | str) -> RetentionPolicy:
     return found or RetentionPolicy(organization_id=organization_id)
 
 
-def set_retention(organization_id: uuid.UUID | str, days: int) -> RetentionPolicy:
+def set_retention(
+    organization_id: uuid.UUID | str, days: int, *, actor: Actor, locality: str = DEFAULT_REGION
+) -> RetentionPolicy:
+    """Change the organization's retention, recorded in its trail with the actor (nothing when
+    unchanged). Raises ValueError below one day."""
     if days < 1:
         raise ValueError("The retention is at least one day.")
-    current = policy(organization_id)
-    current.days = days
-    current.save()
+    with transaction.atomic():
+        RetentionPolicy.objects.get_or_create(organization_id=organization_id)
+        current = RetentionPolicy.objects.select_for_update().get(organization_id=organization_id)
+        if current.days == days:
+            return current
+        before, current.days = current.days, days
+        current.save(update_fields=["days"])
+        record(
+            organization_id=organization_id,
+            actor=actor,
+            product_name=PRODUCT,
+            service_name=SERVICE,
+            method_name="SetRetention",
+            locality=locality,
+            resources=[{"id": str(organization_id), "type": "retention", "name": "retention"}],
+            request_body={"days": days, "previous_days": before},
+        )
     return current
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -19,6 +20,7 @@ from integrity.keys import signing_key
 from integrity.models import Checkpoint, Leaf, RetentionPolicy
 from integrity.retention import RetentionRefused, checkpoint_document, purge, set_legal_hold, set_retention
 from integrity.services import seal
+from integrity.tasks import retention_sweep
 from integrity.verification import ALTERED, REMOVED, verify_organization
 from tests.audit.test_database import app_as_runtime, runtime_role  # noqa: F401 (fixtures)
 from tests.factories import OrganizationFactory
@@ -203,9 +205,13 @@ def test_a_shorter_retention_deletes_rows_inside_a_kept_partition(acme, trail) -
     ten_days_ago = make_events(globex, 2, recorded_at=timezone.now() - timedelta(days=10))
     fresh = make_events(globex, 1)
     seal(globex.pk)
-    set_retention(globex.pk, 7)
+    set_retention(globex.pk, 7, actor=Actor.system())
     purge()
-    remaining = set(Event.objects.filter(organization_id=globex.pk).values_list("id", flat=True))
+    remaining = set(
+        Event.objects.filter(organization_id=globex.pk)
+        .exclude(method_name="SetRetention")
+        .values_list("id", flat=True)
+    )
     assert remaining == {fresh[0].id}
     assert not remaining & {e.id for e in ten_days_ago}
     assert verify_organization(globex.pk).ok
@@ -232,3 +238,16 @@ def test_legal_hold_command_sets_and_lifts_with_who_did_it(acme, owner) -> None:
     policy = RetentionPolicy.objects.get(organization_id=acme.pk)
     assert not policy.legal_hold and policy.hold_changed_by == owner.email
     assert Event.objects.filter(organization_id=acme.pk, method_name="LiftLegalHold").count() == 1
+
+
+def test_the_workers_sweep_purges_once_an_interval(acme, trail, django_capture_on_commit_callbacks) -> None:
+    from django.core.cache import cache
+
+    cache.delete("integrity:retention-purge")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert retention_sweep() == 1
+    assert not Event.objects.filter(organization_id=acme.pk, recorded_at__lt=month(-4)).exists()
+    assert Checkpoint.objects.filter(organization_id=acme.pk).count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert retention_sweep() == 0  # within the interval: no second purge
+    assert "integrity.tasks.retention_sweep" in settings.TASKS_WORKER_SWEEPS
