@@ -251,3 +251,102 @@ def test_the_workers_sweep_purges_once_an_interval(acme, trail, django_capture_o
     with django_capture_on_commit_callbacks(execute=True):
         assert retention_sweep() == 0  # within the interval: no second purge
     assert "integrity.tasks.retention_sweep" in settings.TASKS_WORKER_SWEEPS
+
+
+SEED = """
+from datetime import timedelta
+from django.utils import timezone
+from audit.services import Actor, build_event, record_many
+from iam.models import Organization, User
+user = User.objects.create_user(email="owner@purge.test", password="unused-password-123")
+organization = Organization.objects.create(name="Purge", owner=user)
+old = timezone.now() - timedelta(days=200)
+fields = dict(organization_id=organization.pk, actor=Actor.system(), product_name="iam",
+              service_name="scaleway.iam.v1alpha1.Api", method_name="ListLogs", locality="global")
+record_many([build_event(recorded_at=old, **fields) for _ in range(3)] + [build_event(**fields)])
+"""
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_as_the_runtime_role_purges_through_the_owner_url_only(tmp_path):
+    """A fresh database whose owner is no superuser, each step a real process as in production: the
+    runtime role alone is refused the purge (nothing removed); with DATABASE_OWNER_URL it purges a
+    month's partition, and verify_trail, run as the runtime role, is green."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.audit.test_database import PASSWORD, ROOT, _connect_as, _role_name
+
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    name, role, owner = f"{db['NAME']}_purge"[:63], _role_name(), f"{db['NAME']}_powner"[:63]
+    owner_url = f"postgres://{owner}:{PASSWORD}@{host}:{port}/{name}"
+    runtime_url = f"postgres://{role}:{PASSWORD}@{host}:{port}/{name}"
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD)
+
+    def manage(
+        *args: str, owner_url: str | None = owner_url, url: str = runtime_url
+    ) -> subprocess.CompletedProcess:
+        env = {**os.environ, "DATABASE_URL": url, "INTEGRITY_SIGNING_KEY_FILE": str(tmp_path / "key.pem")}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        env.pop("DATABASE_OWNER_URL", None)
+        if owner_url:
+            env["DATABASE_OWNER_URL"] = owner_url
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def clean(server) -> None:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for leftover in (role, owner):
+            server.execute(f'DROP ROLE IF EXISTS "{leftover}"')
+
+    def count(sql: str) -> int:
+        import psycopg
+
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            return conn.execute(sql).fetchone()[0]
+
+    with _connect_as(db["USER"], "postgres") as server:
+        clean(server)
+        server.execute(f"CREATE ROLE \"{owner}\" LOGIN CREATEROLE PASSWORD '{PASSWORD}'")
+        server.execute(f'CREATE DATABASE "{name}" OWNER "{owner}"')
+        try:
+            for step in (
+                ("migrate", "--noinput"),
+                ("create_runtime_role", "--role", role, "--password-file", str(secret)),
+                ("ensure_partitions", "--months-back", "8"),
+            ):
+                done = manage(*step)
+                assert done.returncode == 0, done.stderr
+            seeded = manage("shell", "-c", SEED)
+            assert seeded.returncode == 0, seeded.stderr
+            old_partition = partition_name((timezone.now() - timedelta(days=200)).date().replace(day=1))
+            # The runtime role alone: refused, nothing removed, no checkpoint.
+            refused = manage("purge_trail", owner_url=None)
+            assert refused.returncode != 0
+            assert "does not own audit_event" in refused.stderr
+            assert count("SELECT count(*) FROM audit_event") == 4
+            assert count("SELECT count(*) FROM integrity_checkpoint") == 0
+            # Through the owner's URL: the old month's partition goes, after a checkpoint.
+            purged = manage("purge_trail")
+            assert purged.returncode == 0, purged.stderr
+            assert "3 events recorded before" in purged.stdout
+            assert old_partition in purged.stdout
+            assert count("SELECT count(*) FROM audit_event") == 1
+            assert count(f"SELECT count(*) FROM pg_class WHERE relname = '{old_partition}'") == 0
+            assert count("SELECT count(*) FROM integrity_checkpoint") == 1
+            assert count("SELECT count(*) FROM audit_systemevent WHERE system_name = 'RetentionPurge'") == 1
+            verified = manage("verify_trail")
+            assert verified.returncode == 0, verified.stdout + verified.stderr
+            assert "3 removed by retention" in verified.stdout
+        finally:
+            clean(server)
