@@ -20,7 +20,7 @@ from audit.models import Event
 from audit.services import Actor
 from core.regions import REGION_CHOICES, region_or_default
 from iam.http import ConsoleRequest
-from iam.permissions import forbidden, permission_required
+from iam.permissions import forbidden, permission_required, request_may
 from integrity import retention, services
 from integrity.forms import RetentionForm
 from integrity.models import Checkpoint, TreeHead, TreeState, VerificationRun
@@ -32,7 +32,7 @@ def head_time(head: TreeHead) -> datetime:
     return datetime.fromtimestamp(head.timestamp_ms / 1000, tz=UTC)
 
 
-RETENTION_ACTION = "audit_trail:retention_write"
+RETENTION_ACTION = "audit_trail:retention"  # the organization's owner only (iam.permission_sets)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -45,7 +45,7 @@ def page(request: ConsoleRequest) -> HttpResponse:
     organization = request.organization
     assert organization is not None  # permission_required guarantees it
     region = region_or_default(request.GET.get("region"))
-    is_owner = organization.owner_id == request.user.pk
+    is_owner = request_may(request, RETENTION_ACTION)
     policy = retention.policy(organization.pk)
     form = RetentionForm(initial={"days": policy.days, "legal_hold": policy.legal_hold})
     if request.method == "POST":
