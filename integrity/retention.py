@@ -40,7 +40,7 @@ from audit.services import Actor, record, record_system
 from core.regions import DEFAULT_REGION
 from integrity.canonical import checkpoint_message
 from integrity.keys import signing_key
-from integrity.models import Checkpoint, Leaf, RetentionPolicy
+from integrity.models import Checkpoint, Leaf, RetentionPolicy, TreeState
 
 SOURCE = "integrity.retention"
 PRODUCT = "audit-trail"
@@ -180,6 +180,9 @@ def purge(*, now: datetime | None = None) -> PurgeReport:
     for organization_id in cuts:
         seal(organization_id)  # every event to remove is a leaf first (the sealer's own connection)
     with as_owner(), transaction.atomic(using=using):
+        if connections[using].vendor == "postgresql":
+            with connections[using].cursor() as cursor:  # maintenance never queues behind readers for long
+                cursor.execute("SET LOCAL lock_timeout = '5s'")
         for organization_id, cut in cuts.items():
             checkpoint = _checkpoint(organization_id, cut)
             if checkpoint is not None:
@@ -223,6 +226,9 @@ def _checkpoint(organization_id: uuid.UUID, cut: datetime) -> Checkpoint | None:
     event; None when nothing is older than the cut."""
     from integrity.services import latest_head
 
+    # The sealing lock, held to the commit: no sealer appends an event that this purge removes.
+    TreeState.objects.bulk_create([TreeState(organization_id=organization_id)], ignore_conflicts=True)
+    TreeState.objects.select_for_update().filter(organization_id=organization_id).first()
     old = Event.objects.filter(organization_id=organization_id, recorded_at__lt=cut)
     span = old.aggregate(first=Min("recorded_at"), last=Max("recorded_at"))
     count = old.count()
@@ -288,7 +294,6 @@ def _drop_partitions(using: str, floor: datetime, covered: dict[uuid.UUID, datet
     checkpoint of this run reaching past its end (so none under legal hold)."""
     dropped = []
     with connections[using].cursor() as cursor:
-        cursor.execute("SET LOCAL lock_timeout = '5s'")
         for name, end in _partitions(cursor):
             if end > floor:
                 continue
