@@ -40,6 +40,7 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
     "integrity_node",
     "integrity_treehead",
     "integrity_publickey",
+    "integrity_checkpoint",
 )
 
 OWNER_ALIAS = "owner"

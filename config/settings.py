@@ -281,6 +281,7 @@ TASKS_WORKER_SWEEPS = [
     "iam.tasks.invitation_emails_sweep",
     "exports.tasks.export_jobs_due_sweep",
     "integrity.tasks.seal_sweep",
+    "integrity.tasks.retention_sweep",
 ]
 # Sealing (docs/integrity.md): every event is in its organization's signed Merkle tree within
 # INTEGRITY_SEAL_INTERVAL seconds (its own task seals it at once; a sweep catches a lost task, as
@@ -288,6 +289,9 @@ TASKS_WORKER_SWEEPS = [
 # PKCS#8 PEM), else the key in the file INTEGRITY_SIGNING_KEY_FILE, created on first use.
 INTEGRITY_SEAL_INTERVAL = env_int("INTEGRITY_SEAL_INTERVAL", 60)
 INTEGRITY_SEAL_ON_RECORD = True
+# Retention (docs/integrity.md): the purge of events past their organization's retention (90 days
+# unless set) runs every INTEGRITY_PURGE_INTERVAL seconds, as the owner (DATABASE_OWNER_URL).
+INTEGRITY_PURGE_INTERVAL = env_int("INTEGRITY_PURGE_INTERVAL", 3600)
 INTEGRITY_SIGNING_KEY = os.environ.get("INTEGRITY_SIGNING_KEY", "")
 INTEGRITY_SIGNING_KEY_FILE = os.environ.get("INTEGRITY_SIGNING_KEY_FILE") or str(
     BASE_DIR / ".run" / "integrity-signing-key.pem"

@@ -88,6 +88,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "audit_trail:export_write": frozenset(
         {"AuditTrailExportDelete", "AuditTrailFullAccess", "OrganizationManager"}
     ),
+    # An organization's retention and legal hold (the Integrity tab): its owner only, no set grants it.
+    "audit_trail:retention": frozenset(),
     "iam:read": frozenset({"IAMReadOnly", "IAMManager", "OrganizationManager"}),
     "iam:write": frozenset({"IAMManager", "OrganizationManager"}),
     # IAM ▸ Logs: IAM readers, and auditors (the logs derive from the trail). Principal details

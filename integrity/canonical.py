@@ -8,6 +8,10 @@ verifier imports this module). docs/integrity.md prints the same rules for audit
 - A tree head's signed message is the ASCII text of five lines, each ended by "\\n":
   `audit-trail-tree-head/v1`, the organization id (lowercase UUID), the tree size (decimal), the
   root hash (lowercase hex), the head's time (milliseconds since the Unix epoch, decimal).
+- A retention checkpoint's signed message is `audit-trail-checkpoint/v1` and a newline, then the
+  canonical JSON (as above) of {"organization_id", "cut" (ISO 8601, UTC), "tree_size", "root_hash"
+  (hex), "count", "first_at", "last_at" (ISO 8601 or null), "leaves" ([first, last] index runs),
+  "timestamp_ms"}.
 - A key id is the lowercase hex SHA-256 of the raw 32-byte Ed25519 public key.
 """
 
@@ -18,6 +22,7 @@ import json
 from typing import Any
 
 HEAD_CONTEXT = "audit-trail-tree-head/v1"
+CHECKPOINT_CONTEXT = "audit-trail-checkpoint/v1"
 
 
 def canonical_bytes(document: Any) -> bytes:
@@ -33,6 +38,10 @@ def head_message(*, organization_id: str, tree_size: int, root_hash: bytes, time
         str(int(timestamp_ms)),
     ]
     return "".join(f"{line}\n" for line in lines).encode("ascii")
+
+
+def checkpoint_message(document: dict[str, Any]) -> bytes:
+    return f"{CHECKPOINT_CONTEXT}\n".encode("ascii") + canonical_bytes(document)
 
 
 def key_id(public_key_raw: bytes) -> str:

@@ -128,3 +128,51 @@ class VerificationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id} {'ok' if self.ok else 'broken'} at {self.finished_at}"
+
+
+class RetentionPolicy(models.Model):
+    """How long an organization's events are kept (`integrity.retention`), and its legal hold,
+    which blocks every purge of its events while set. No row: the default retention, no hold."""
+
+    DEFAULT_DAYS = 90
+
+    organization_id = models.UUIDField(primary_key=True)
+    days = models.PositiveIntegerField(default=DEFAULT_DAYS)
+    legal_hold = models.BooleanField(default=False)
+    # Who set or lifted the hold last, and when (the trail holds every change, with its actor).
+    hold_changed_by = models.CharField(max_length=255, blank=True)
+    hold_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.days} days{' (legal hold)' if self.legal_hold else ''}"
+
+
+class Checkpoint(AppendOnlyModel):
+    """A signed record of a purge, written before anything is removed: the organization's events
+    recorded before `cut` that are leaves below `tree_size` (the head at the cut, `root_hash`) may be
+    gone. `leaves` is that leaf index set as [first, last] runs; `count` how many, `first_at` and
+    `last_at` their time range. `signature` signs `integrity.canonical.checkpoint_message`."""
+
+    organization_id = models.UUIDField()
+    cut = models.DateTimeField()
+    tree_size = models.BigIntegerField()
+    root_hash = models.BinaryField(max_length=32)
+    count = models.BigIntegerField()
+    first_at = models.DateTimeField(null=True)
+    last_at = models.DateTimeField(null=True)
+    leaves = models.JSONField(default=list)
+    timestamp_ms = models.BigIntegerField()
+    key_id = models.CharField(max_length=64)
+    signature = models.BinaryField(max_length=64)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        default_permissions = ()
+        indexes = [models.Index(fields=["organization_id", "cut"], name="integrity_checkpoint_org_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} before {self.cut}: {self.count} removed"

@@ -9,6 +9,7 @@ root is consistent with every earlier head that matches its own.
 
 from __future__ import annotations
 
+import bisect
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,10 +23,10 @@ from django.utils import timezone
 
 from audit.models import Event
 from integrity import merkle
-from integrity.canonical import head_message
+from integrity.canonical import checkpoint_message, head_message
 from integrity.documents import fetch_rows, row_leaf_hash, rows_by_id
 from integrity.keys import configured_public_key
-from integrity.models import Leaf, Node, PublicKey, TreeHead, VerificationRun
+from integrity.models import Checkpoint, Leaf, Node, PublicKey, TreeHead, VerificationRun
 
 CHUNK = 2000
 PROGRESS_EVERY = 100_000
@@ -44,6 +45,7 @@ class Outcome:
     organization_id: uuid.UUID
     leaves: int = 0
     heads: int = 0
+    purged: int = 0  # leaves whose events a signed retention checkpoint removed
     kind: str = ""  # empty when the trail verifies
     message: str = ""
     seconds: float = 0.0
@@ -126,6 +128,9 @@ def _verify(organization_id: uuid.UUID, progress: Progress | None) -> Outcome:
                 BAD_HEAD, f"the head of size {head.tree_size} is older than the one before it"
             )
         previous_time = head.timestamp_ms
+    purged, failure = _purged_leaves(organization_id, heads, keys)
+    if failure:
+        return outcome.fail(*failure)
     total = Leaf.objects.filter(organization_id=organization_id).count()
     # The stored subtree roots that proofs read (`integrity.models.Node`, n / 32 rows): each must be
     # what the recomputed leaves give, or proofs would fail to verify (never falsely pass).
@@ -149,9 +154,13 @@ def _verify(organization_id: uuid.UUID, progress: Progress | None) -> Outcome:
                     REMOVED, f"leaf {index} is missing from the tree (the next is {leaf_index})"
                 )
             event = events.get(event_id)
-            if event is None:
+            if event is None and purged(index):  # removed by retention: its stored leaf stands in
+                recomputed = bytes(stored)
+                outcome.purged += 1
+            elif event is None:
                 return outcome.fail(REMOVED, f"event {event_id} (leaf {index}) is no longer in the trail")
-            recomputed = row_leaf_hash(event)
+            else:
+                recomputed = row_leaf_hash(event)
             if recomputed != bytes(stored):
                 return outcome.fail(ALTERED, f"event {event_id} (leaf {index}) differs from what was sealed")
             frontier, completed = merkle.append_completing(frontier, index, recomputed)
@@ -193,6 +202,51 @@ def _verify(organization_id: uuid.UUID, progress: Progress | None) -> Outcome:
             "sealing has run)",
         )
     return outcome
+
+
+def _purged_leaves(
+    organization_id: uuid.UUID, heads: list[TreeHead], keys: dict[str, Ed25519PublicKey]
+) -> tuple[Callable[[int], bool], tuple[str, str] | None]:
+    """Which leaves' events retention removed: those of the organization's checkpoints, each of
+    which must carry a good signature and name a signed head (its size and root)."""
+    from integrity.retention import checkpoint_document
+
+    roots = {head.tree_size: bytes(head.root_hash) for head in heads}
+    runs: list[tuple[int, int]] = []
+    for checkpoint in Checkpoint.objects.filter(organization_id=organization_id).order_by("cut"):
+        key = keys.get(checkpoint.key_id)
+        try:
+            if key is None:
+                raise InvalidSignature
+            key.verify(bytes(checkpoint.signature), checkpoint_message(checkpoint_document(checkpoint)))
+        except InvalidSignature:
+            return _never, (BAD_SIGNATURE, f"the retention checkpoint of {checkpoint.cut.isoformat()}")
+        if roots.get(checkpoint.tree_size) != bytes(checkpoint.root_hash):
+            return _never, (
+                BAD_HEAD,
+                f"the retention checkpoint of {checkpoint.cut.isoformat()} names no signed head of size "
+                f"{checkpoint.tree_size}",
+            )
+        runs += [
+            (int(first), int(last)) for first, last in checkpoint.leaves if int(last) < checkpoint.tree_size
+        ]
+    merged: list[list[int]] = []  # disjoint: a later checkpoint repeats an earlier one's leaves
+    for first, last in sorted(runs):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    starts = [first for first, _ in merged]
+
+    def purged(index: int) -> bool:
+        at = bisect.bisect_right(starts, index) - 1
+        return at >= 0 and index <= merged[at][1]
+
+    return purged, None
+
+
+def _never(index: int) -> bool:
+    return False
 
 
 def _chunks(

@@ -214,7 +214,10 @@ NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     "exports:job-delete": {"POST": gates((EXPORT_WRITE, "DeleteExportJob"))},
     "exports:download": {"GET": gates((AT_READ, "DownloadEvents"))},
     "exports:download-manifest": {"GET": gates((AT_READ, "GetDownloadManifest"))},
-    "integrity:page": {"GET": gates((AT_READ, "GetSignedTreeHead"))},
+    "integrity:page": {
+        "GET": gates((AT_READ, "GetSignedTreeHead")),
+        "POST": gates((AT_READ, "GetSignedTreeHead"), ("audit_trail:retention", "UpdateRetention")),
+    },
     "integrity:event": {"GET": gates((AT_READ, "GetInclusionProof"))},
     "alerts:contacts": {
         "GET": gates(("contacts:read", "ListContacts")),
@@ -387,6 +390,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("time-display", "POST"): {"time_display": "utc", "next": "/"},
     ("iam:user-invite", "POST"): {"email": "{email}"},
     ("iam:application-create", "POST"): {"name": "matrix-app"},
+    ("integrity:page", "POST"): {"days": "120", "legal_hold": "on", "reason": "matrix"},
     ("iam:application", "POST"): {"name": "matrix-renamed"},
     ("iam:group-create", "POST"): {"name": "matrix-group"},
     ("iam:group-member-add", "POST"): {"member": "user:{member}"},

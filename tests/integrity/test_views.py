@@ -25,7 +25,7 @@ def test_the_integrity_page_shows_the_latest_head_and_its_history(
     seal(acme.pk)
     make_events(acme, 3)
     seal(acme.pk)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):  # the retention policy and its checkpoints: one query each
         html = auditor_client.get(PAGE).content.decode()
     assert "Latest signed tree head" in html and 'aria-current="page">Integrity</a>' in html
     assert html.count("<tr><td>") == 2  # two heads
@@ -101,3 +101,61 @@ def test_the_drawer_loads_the_integrity_line(auditor_client, acme) -> None:
     (event,) = make_events(acme, 1)
     html = auditor_client.get(reverse("audit:event", args=[event.pk])).content.decode()
     assert f'href="{proof_url(event)}" hx-get="{proof_url(event)}" hx-trigger="load"' in html
+
+
+# --- Retention (owners only) ---------------------------------------------------------------------
+
+
+def test_the_owner_sets_the_retention_and_a_legal_hold_each_recorded_with_who(
+    owner_client, owner, acme
+) -> None:
+    from audit.models import Event
+    from integrity.models import RetentionPolicy
+
+    html = owner_client.get(PAGE).content.decode()
+    assert "90 days" in html and "Save retention" in html
+    response = owner_client.post(PAGE, {"days": "30", "legal_hold": "on", "reason": "litigation"})
+    assert response.status_code == 302
+    policy = RetentionPolicy.objects.get(organization_id=acme.pk)
+    assert policy.days == 30 and policy.legal_hold and policy.hold_changed_by == owner.email
+    recorded = dict(
+        Event.objects.filter(
+            organization_id=acme.pk, method_name__in=["SetRetention", "SetLegalHold"]
+        ).values_list("method_name", "principal_name")
+    )
+    assert recorded == {"SetRetention": owner.email, "SetLegalHold": owner.email}
+    owner_client.post(PAGE, {"days": "30"})  # the checkbox left empty: the hold is lifted
+    assert not RetentionPolicy.objects.get(organization_id=acme.pk).legal_hold
+    assert Event.objects.filter(organization_id=acme.pk, method_name="LiftLegalHold").count() == 1
+    assert "30 days" in owner_client.get(PAGE).content.decode()
+
+
+def test_a_bad_retention_is_a_form_error(owner_client, acme) -> None:
+    from integrity.models import RetentionPolicy
+
+    for days in ("0", "-3", "abc", ""):
+        response = owner_client.post(PAGE, {"days": days})
+        assert response.status_code == 400
+        assert "field-error" in response.content.decode()
+    assert not RetentionPolicy.objects.exists()
+
+
+def test_only_the_owner_changes_the_retention(auditor_client, acme) -> None:
+    from integrity.models import RetentionPolicy
+
+    html = auditor_client.get(PAGE).content.decode()
+    assert "Save retention" not in html and "Only the organization's owner" in html
+    response = auditor_client.post(PAGE, {"days": "1", "legal_hold": "on"})
+    assert response.status_code == 403
+    assert not RetentionPolicy.objects.exists()
+
+
+def test_the_retention_form_needs_the_csrf_token(owner, acme) -> None:
+    from django.test import Client
+
+    from integrity.models import RetentionPolicy
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    assert client.post(PAGE, {"days": "1"}).status_code == 403
+    assert not RetentionPolicy.objects.exists()

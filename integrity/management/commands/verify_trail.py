@@ -34,6 +34,11 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"{organization.pk} ({organization.name}): OK, {outcome.leaves:,} events under "
                     f"{outcome.heads:,} signed heads, in {outcome.seconds:.1f} s"
+                    + (
+                        f" ({outcome.purged:,} removed by retention, their leaves kept)"
+                        if outcome.purged
+                        else ""
+                    )
                 )
             else:
                 broken += 1
