@@ -4,44 +4,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrity', '0001_initial'),
+        ("integrity", "0002_nodes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RetentionPolicy',
+            name="RetentionPolicy",
             fields=[
-                ('organization_id', models.UUIDField(primary_key=True, serialize=False)),
-                ('days', models.PositiveIntegerField(default=90)),
-                ('legal_hold', models.BooleanField(default=False)),
-                ('hold_changed_by', models.CharField(blank=True, max_length=255)),
-                ('hold_changed_at', models.DateTimeField(blank=True, null=True)),
+                ("organization_id", models.UUIDField(primary_key=True, serialize=False)),
+                ("days", models.PositiveIntegerField(default=90)),
+                ("legal_hold", models.BooleanField(default=False)),
+                ("hold_changed_by", models.CharField(blank=True, max_length=255)),
+                ("hold_changed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'default_permissions': (),
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='Checkpoint',
+            name="Checkpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('organization_id', models.UUIDField()),
-                ('cut', models.DateTimeField()),
-                ('tree_size', models.BigIntegerField()),
-                ('root_hash', models.BinaryField(max_length=32)),
-                ('count', models.BigIntegerField()),
-                ('first_at', models.DateTimeField(null=True)),
-                ('last_at', models.DateTimeField(null=True)),
-                ('leaves', models.JSONField(default=list)),
-                ('timestamp_ms', models.BigIntegerField()),
-                ('key_id', models.CharField(max_length=64)),
-                ('signature', models.BinaryField(max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("organization_id", models.UUIDField()),
+                ("cut", models.DateTimeField()),
+                ("tree_size", models.BigIntegerField()),
+                ("root_hash", models.BinaryField(max_length=32)),
+                ("count", models.BigIntegerField()),
+                ("first_at", models.DateTimeField(null=True)),
+                ("last_at", models.DateTimeField(null=True)),
+                ("leaves", models.JSONField(default=list)),
+                ("timestamp_ms", models.BigIntegerField()),
+                ("key_id", models.CharField(max_length=64)),
+                ("signature", models.BinaryField(max_length=64)),
             ],
             options={
-                'default_permissions': (),
-                'indexes': [models.Index(fields=['organization_id', 'cut'], name='integrity_checkpoint_org_idx')],
+                "default_permissions": (),
+                "indexes": [
+                    models.Index(fields=["organization_id", "cut"], name="integrity_checkpoint_org_idx")
+                ],
             },
         ),
     ]

@@ -159,3 +159,23 @@ def test_the_retention_form_needs_the_csrf_token(owner, acme) -> None:
     client.force_login(owner)
     assert client.post(PAGE, {"days": "1"}).status_code == 403
     assert not RetentionPolicy.objects.exists()
+
+
+def test_the_integrity_page_gives_times_in_the_viewers_zone_with_its_offset(auditor_client, acme) -> None:
+    import re
+    import zoneinfo
+
+    from django.utils import timezone
+
+    from integrity.models import TreeHead
+
+    make_events(acme, 2)
+    seal(acme.pk)
+    head = TreeHead.objects.filter(organization_id=acme.pk).latest("tree_size")
+    signed = timezone.datetime.fromtimestamp(head.timestamp_ms / 1000, tz=zoneinfo.ZoneInfo("Europe/Paris"))
+    html = auditor_client.get(PAGE).content.decode()  # the auditor's zone is Europe/Paris
+    shown = (
+        signed.strftime("%Y-%m-%d %H:%M:%S ") + signed.strftime("%z")[:3] + ":" + signed.strftime("%z")[3:]
+    )
+    assert shown in html
+    assert not re.search(r"\d\d:\d\d:\d\d UTC", html)  # never a local wall clock labelled UTC
