@@ -158,7 +158,9 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
         if page.events
         else {}
     )
-    timeline: Timeline = event_timeline(qs, query=query, start=after, end=before)
+    timeline: Timeline = event_timeline(
+        qs, organization_id=request.organization.pk, query=query, start=after, end=before
+    )
     total = timeline.total
     context: dict[str, Any] = {
         "page": page,
