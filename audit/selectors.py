@@ -524,6 +524,17 @@ def _grouped(qs: QuerySet[Event], *, origin: int, width: int) -> QuerySet[Any]:
     )
 
 
+def _edge(qs: QuerySet[Event], bucket: int) -> QuerySet[Any]:
+    """(bucket, total, denied): one row counting `qs`'s events, all of them in bucket `bucket`.
+    The constant "group" is one Django leaves out of GROUP BY: a plain index range count."""
+    return (
+        qs.order_by()
+        .annotate(bucket=Value(bucket, IntegerField()))
+        .values("bucket")
+        .annotate(total=Count("*"), denied=Count("recorded_at", filter=Q(status_code=403)))
+    )
+
+
 def _bucket_counts_with_rollup(
     qs: QuerySet[Event],
     *,
@@ -536,7 +547,8 @@ def _bucket_counts_with_rollup(
     """The unfiltered window's counts per bucket: its whole hours [first, last) from
     `EventRollup`, and the events before `first` and from `last` on (less than an hour at each
     edge) from the index, in one UNION ALL. `width` is a whole number of hours and `origin` a
-    multiple of it, so each rollup hour falls within one bucket."""
+    multiple of it, so bucket bounds are whole hours: each rollup hour, and each edge, falls
+    within one bucket."""
     first, last = hours
     rolled = (
         EventRollup.objects.using(qs.db)
@@ -546,13 +558,15 @@ def _bucket_counts_with_rollup(
         .annotate(total=Sum("events"), denied=Sum("refused"))
         .order_by()
     )
-    edges = (
-        _grouped(qs.filter(recorded_at__lt=first), origin=origin, width=width)
-        .union(_grouped(qs.filter(recorded_at__gte=last), origin=origin, width=width), rolled, all=True)
+    lead = (int(first.timestamp()) - 1 - origin) // width  # the bucket of the hour before `first`
+    tail = (int(last.timestamp()) - origin) // width
+    rows = (
+        _edge(qs.filter(recorded_at__lt=first), lead)
+        .union(_edge(qs.filter(recorded_at__gte=last), tail), rolled, all=True)
         .order_by()
     )
     counts: dict[int, tuple[int, int]] = {}
-    for row in edges:
+    for row in rows:
         total, denied = counts.get(int(row["bucket"]), (0, 0))
         counts[int(row["bucket"])] = (total + int(row["total"]), denied + int(row["denied"]))
     return counts

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+from django.urls import reverse
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from audit.models import Event, EventRollup
 from audit.partitions import ensure_partitions
 from audit.selectors import EventQuery, event_queryset, event_timeline
 from audit.services import Actor, build_event, event_row, rebuild_rollup, record, record_many
+from tests.audit.conftest import actor_for, make_events
 from tests.factories import OrganizationFactory
 
 BASE = datetime(2026, 11, 10, tzinfo=UTC)
@@ -226,3 +228,26 @@ def test_a_thirty_day_timeline_reads_the_rollup_for_its_whole_hours(acme, django
         timeline.total
         == _index_timeline(qs, organization_id=acme.pk, query=query, start=start, end=end).total + 999
     )
+
+
+# --- the page's count ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("cap", "summary"), [(10_000, "<strong>1,234</strong> events"), (100, "<strong>100+</strong> events")]
+)
+def test_the_30_day_page_counts_every_event_late_ones_included(
+    auditor_client, acme, owner, monkeypatch, cap, summary
+):
+    """The page's total is its timeline's, whole hours from the rollup: exact under the cap, and
+    past it "N+" with about how many."""
+    monkeypatch.setattr("audit.views.EXACT_COUNT_CAP", cap)
+    ensure_partitions(months_back=2)
+    events = make_events(acme, 1234, actor=actor_for(owner), minutes_ago=1, spacing=timedelta(minutes=29))
+    record_many(events[:600])  # the newest first, then the older ones as late arrivals
+    assert len(record_many(events[600:])) == 634
+    html = auditor_client.get(reverse("audit:events"), {"range": "30d"}).content.decode()
+    assert summary in html
+    if cap == 100:
+        assert "(about 1,200)" in html
