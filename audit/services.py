@@ -11,7 +11,9 @@
 Events are redacted and get their region from their locality. Every call that stores events
 announces them through `audit.signals.events_recorded` once its transaction commits (one
 `on_commit` per call, one signal per organization and region in it), which is how alerting and
-sealing learn of them without audit importing either.
+sealing learn of them without audit importing either. In the same transaction every call that stores
+`Event`s adds them to their hours' counts (`EventRollup`, `_roll_up`), which the unfiltered timeline
+reads.
 """
 
 from __future__ import annotations
@@ -291,7 +293,8 @@ def _announce(events: Sequence[Event | EventRow]) -> None:
 
 
 def record(**fields: Any) -> Event:
-    """Append one event (see `build_event` for the fields) and return it. One INSERT.
+    """Append one event (see `build_event` for the fields) and return it. One INSERT, and the
+    upsert of its hour's count.
 
     Not idempotent: the id is minted here unless given. A batch, or events that a client may
     send again, go through `record_many`.
@@ -336,8 +339,8 @@ def record_refusal(
     `request_body` is what the caller sent, redacted here.
 
     Returns None, recording nothing, when the request has no organization to file it under.
-    One INSERT. A database fault propagates (`api.faults` answers 503): a refusal that could
-    not be recorded is not answered as one.
+    One INSERT (and its hour's count). A database fault propagates (`api.faults` answers 503):
+    a refusal that could not be recorded is not answered as one.
     """
     organization = getattr(request, "organization", None)
     if organization is None:
@@ -485,13 +488,8 @@ def _roll_up(events: Sequence[Event | EventRow], connection: Any) -> None:
     if not events:
         return
     counts: dict[tuple[uuid.UUID | str, str, datetime], list[int]] = defaultdict(lambda: [0, 0])
-    hours: dict[datetime, datetime] = {}  # a batch's events share few instants' hours: floor each once
     for event in events:
-        moment = event.recorded_at
-        hour = hours.get(moment)
-        if hour is None:
-            hour = hours[moment] = _hour(moment)
-        counts_of = counts[(event.organization_id, event.region, hour)]
+        counts_of = counts[(event.organization_id, event.region, _hour(event.recorded_at))]
         counts_of[0] += 1
         if event.status_code == 403:
             counts_of[1] += 1
@@ -504,9 +502,8 @@ def _roll_up(events: Sequence[Event | EventRow], connection: Any) -> None:
     if connection.vendor != "postgresql":
         _insert_rows(EventRollup, _ROLLUP_FIELDS, rows, connection, suffix=_ROLL_UP_CONFLICT)
         return
-    # One statement of five arrays, whatever the rows: a batch spanning many organizations and
-    # hours (a bulk load) upserts thousands, which a VALUES list of as many parameters parses and
-    # plans at several times the cost.
+    # One statement of five arrays, however many rows: a batch spanning many organizations and
+    # hours (a bulk load) has thousands, which a VALUES list would split in statements of 500.
     columns = list(zip(*rows, strict=True))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -651,9 +648,8 @@ def _insert_rows(
     spent three quarters of the demo's 20,000-event load on SQLite assembling SQL. `suffix` ends
     each statement (an ON CONFLICT clause)."""
     qn = connection.ops.quote_name
-    # SQLite takes at most 32,766 parameters in one statement (999 before 3.32); PostgreSQL 65,535.
-    max_params = connection.features.max_query_params or 65_535
-    per_statement = max(1, min(500, max_params // len(fields)))
+    # SQLite takes at most 32,766 parameters in one statement (999 before 3.32).
+    per_statement = max(1, min(500, connection.features.max_query_params // len(fields)))
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     head = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
     prepare = [(i, f.get_db_prep_save) for i, f in enumerate(fields)]
