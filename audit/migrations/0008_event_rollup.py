@@ -7,8 +7,9 @@ window, a time that grows with the trail; it now reads these rows for the window
 the index only for the partial hours at its edges (`audit.selectors.event_timeline`). The door
 (`audit.services`) keeps the rows in the transaction that stores the events. This migration fills
 them from the events already stored, in one INSERT ... SELECT ... GROUP BY (a sequential scan of
-the events: 1 s for 200,000 events on this machine, the same statement as `make bench` runs). Events stored around the door afterwards
-(a raw COPY) are counted again by `audit.services.rebuild_rollup`.
+the events: 1 s for 200,000 events on this machine, the statement `make bench` runs after its
+load). Events stored around the door afterwards (a raw COPY) are counted again by
+`audit.services.rebuild_rollup`.
 """
 
 from django.db import migrations, models
