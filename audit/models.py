@@ -142,12 +142,26 @@ class Event(AppendOnlyModel):
                 condition=Q(product_name="iam", status_code=200, method_name__in=IAM_LOG_METHOD_NAMES),
                 name="audit_event_iam_log_idx",
             ),
-            # Status 403 filter, the timeline's 403 series and HttpForbiddenErrorRateHigh. It
-            # carries status_code too, or the status filter's timeline would rather scan every
-            # entry of audit_event_org_time_idx index-only than this one's few plus the table.
+            # Status 403 filter (its page and its facets), the timeline's 403 series and
+            # HttpForbiddenErrorRateHigh. It carries status_code, or the status filter's timeline
+            # would rather scan every entry of audit_event_org_time_idx index-only than this
+            # one's few plus the table. It carries the facets' columns too, in the list's keyset
+            # order, so that the facets of refused events read their sample from the index
+            # alone: refused events lie far apart in the table, a page each, and the facets of
+            # 30 days of 403s read 2,438 buffers from the table, 66 from this index (3.4 -> 0.8
+            # ms, EXPLAIN ANALYZE, `manage.py bench_events`). Refused events are ~4% of a trail,
+            # so the index stays small: 2.3 MB (was 1.2) for a partition of 312k events.
             models.Index(
-                fields=["organization_id", "region", "recorded_at"],
-                include=["status_code"],
+                fields=["organization_id", "region", "-recorded_at", "-id"],
+                include=[
+                    "status_code",
+                    "principal_type",
+                    "principal_id",
+                    "principal_name",
+                    "source_ip",
+                    "product_name",
+                    "method_name",
+                ],
                 condition=~Q(status_code=200),
                 name="audit_event_refused_idx",
             ),

@@ -7,6 +7,7 @@ from audit import views
 app_name = "audit"
 urlpatterns = [
     path("events/", views.event_list, name="events"),
+    path("events/facets/", views.event_facet_list, name="event_facets"),
     path("events/<uuid:event_id>/", views.event_detail, name="event"),
     path("sign-ins/", views.sign_in_list, name="sign_ins"),
 ]

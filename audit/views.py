@@ -16,7 +16,6 @@ from typing import Any, cast
 from urllib.parse import quote_plus, urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.template.defaultfilters import pluralize
@@ -44,7 +43,6 @@ from audit.selectors import (
     BURST_FAILURES,
     BURST_SPAN,
     FACET_SCAN,
-    EventQuery,
     Facets,
     Timeline,
     earlier,
@@ -69,6 +67,7 @@ from iam.http import ConsoleRequest
 from iam.permissions import permission_required, request_may
 
 TEMPLATE = "audit/event_list.html"
+FACETS_TEMPLATE = "audit/event_facets.html"  # the grid (`event_facet_list`), a page without htmx
 FACETS_COOKIE = "facets"  # "open" or "closed": whether the reader keeps the top values unfolded
 PAGE_SIZE = 50
 AROUND = timedelta(minutes=5)  # "around this time": five minutes either side
@@ -152,11 +151,8 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
         page_size=PAGE_SIZE,
         numbered=True,
     )
-    # The facets name the page's principals along with theirs, in one query (none without events).
-    facets = (
-        _facets_context(request, query=query, form=form, qs=qs, page=page, recorded_names=recorded_names)
-        if page.events
-        else {}
+    events_with_principals(
+        organization=request.organization, events=page.events, recorded_names=recorded_names
     )
     timeline: Timeline = event_timeline(
         qs, organization_id=request.organization.pk, query=query, start=after, end=before
@@ -190,7 +186,9 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
         ),
     }
     if page.events:
-        context |= facets
+        # Only the panel's summary: its grid comes in a request of its own (`event_facet_list`),
+        # so the page never waits for the top values, folded or not.
+        context["facets_open"] = request.COOKIES.get(FACETS_COOKIE) == "open"
     else:
         context |= _empty_state(request, form, after, before)
     return context
@@ -569,41 +567,63 @@ def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list
 STATUS_FILTERS = {code: label.split(" ", 1)[1] for code, label in STATUS_CHOICES}  # the Status filter's
 
 
-def _facets_context(
-    request: ConsoleRequest,
-    *,
-    query: EventQuery,
-    form: EventFilterForm,
-    qs: QuerySet[Event],
-    page: EventPage[Event],
-    recorded_names: bool,
-) -> dict[str, Any]:
-    """The top principals, IPs, methods, products and statuses of the page's filters; names the
-    principals of the page's events too (`event_facets`).
+@require_safe
+@login_required
+@permission_required("audit_trail:read", method="ListEvents")
+@vary_on_headers("HX-Request")
+def event_facet_list(request: ConsoleRequest) -> HttpResponse:
+    """The top principals, IPs, methods, products and statuses of the Events page's filters (its
+    query string), for the page's folded panel.
 
-    Counted in the list's own request: a request of their own (the lazy load they had first)
-    cost the fixed price of any signed-in request again, session to filter form, ~18 ms, which
-    alone broke the budget (facets add under 20% to the page, `bench_events`). Here they cost
-    one query (`event_facets`: its names come with the page's), two with a search's
-    `facet_scan_bound`."""
+    The Events page renders the panel's summary and asks for this grid with htmx: right after
+    the page when the reader keeps the panel open (the "facets" cookie), on the first unfolding
+    otherwise. The page never waits for the top values; they cost this request's fixed work
+    (session to filter form) on top of their query, and a folded panel costs nothing. Without
+    htmx (the panel's link without script) it is a page of its own."""
+    organization = request.organization
+    assert organization is not None  # permission_required guarantees it
+    form = EventFilterForm(request.GET, projects=project_list(organization=organization), now=timezone.now())
+    context: dict[str, Any] = {
+        "nav": "audit",
+        "tab": "events",
+        "form": form,
+        "region": form.selected_region,
+        "regions": REGIONS,
+        "region_choices": REGION_CHOICES,
+        "events_url": _url(request.GET, cursor=None),
+        "invalid": not form.is_valid(),
+    }
+    if form.is_valid():
+        context |= _facets_context(request, form=form)
+    if request.htmx and not request.htmx.history_restore_request:
+        # The summary's scope ("in these 2 events") comes with the grid, out of band.
+        return render(request, f"{FACETS_TEMPLATE}#grid", context | {"oob_scope": True})
+    return render(request, FACETS_TEMPLATE, context)
+
+
+def _facets_context(request: ConsoleRequest, *, form: EventFilterForm) -> dict[str, Any]:
+    """The top values of `form`'s filters, counted over the newest events as the page lists
+    them (`event_facets`: one query for the sample, one for the principals' names, one more for
+    a search's `facet_scan_bound`), read from the replica as the page is."""
     assert request.organization is not None  # permission_required guarantees it
-    since = facet_scan_bound(organization_id=request.organization.pk, query=query, now=form.now, replica=True)
-    facets = event_facets(
-        qs,
-        organization=request.organization,
+    query = form.to_query()
+    # Names recorded at the time are principal details: shown (and searched) with `iam:read`.
+    recorded_names = request_may(request, "iam:read")
+    qs = event_queryset(
+        organization_id=request.organization.pk,
+        query=query,
+        now=form.now,
         recorded_names=recorded_names,
-        since=since,
-        page_events=page.events,
+        replica=True,
     )
+    since = facet_scan_bound(organization_id=request.organization.pk, query=query, now=form.now, replica=True)
+    facets = event_facets(qs, organization=request.organization, recorded_names=recorded_names, since=since)
     return {
         "facets": facets,
         "facet_groups": _facet_groups(request.GET, facets),
         # Exact counts: these are bounded already (count_label stops at 1,000).
         "facets_counted": f"{facets.sampled:,}",
         "facet_scan": f"{FACET_SCAN:,}",
-        # Folded by default, so that the first events stay on an 800-px screen; the reader's
-        # choice is kept in a cookie (events.js) and the server renders it, so nothing jumps.
-        "facets_open": request.COOKIES.get(FACETS_COOKIE) == "open",
     }
 
 
@@ -612,10 +632,12 @@ def _facet_groups(params: QueryDict, facets: Facets) -> list[dict[str, Any]]:
     the value (Scaleway's actions, a method the catalogue does not know) or it is the filter
     already applied."""
 
+    pivot = _Pivots(params)  # the query read once for the two dozen links, as the rows' pivots
+
     def link(**changes: str) -> str | None:
         if all(params.get(key) == value for key, value in changes.items()):
             return None  # already filtered by it
-        return _url(params, cursor=None, **changes)
+        return pivot(**changes)
 
     def item(value: Any, url: str | None, **extra: Any) -> dict[str, Any]:
         return {"value": value.value, "count": value.count, "shown": f"{value.count:,}", "url": url, **extra}

@@ -5,12 +5,17 @@ and leave as text as they come: memory stays flat whatever the size. Principals 
 Events table names them (`audit.selectors.events_with_principals`, one query per chunk). Times are
 ISO 8601 with the viewer's offset. At most `EXPORT_DOWNLOAD_MAX_ROWS` rows; when there were more,
 the last line says so.
+
+Each download has a signed manifest (`Signer`), stored when the stream ends and served at the URL
+the response names in its `Link: <…>; rel="describedby"` header (and the Exports tab lists a user's
+recent ones): the file is streamed, so its SHA-256 is known only after its last byte.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
 from itertools import batched
@@ -22,7 +27,9 @@ from django.db.models import QuerySet
 from audit.models import Event
 from audit.selectors import events_with_principals
 from audit.serializers import event_json
+from exports.models import DownloadManifest
 from iam.models import Organization
+from integrity.export_manifests import ManifestBuilder
 
 CHUNK = 2000
 FORMATS = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
@@ -57,11 +64,55 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def _rows(qs: QuerySet[Event], organization: Organization, limit: int) -> Iterator[tuple[Event, bool]]:
+class Signer:
+    """A download's signed manifest in the making: the events written (per chunk) and the bytes
+    sent, hashed as they leave; once the last byte left, the manifest is signed and stored under
+    `manifest_id` (the URL the response's `Link` header named). Memory stays flat."""
+
+    def __init__(
+        self,
+        organization: Organization,
+        *,
+        fmt: str,
+        manifest_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        filename: str,
+        described: dict[str, Any],
+    ) -> None:
+        self.organization = organization
+        self.builder = ManifestBuilder(organization.pk, fmt=fmt, timespec="milliseconds")
+        self.manifest_id, self.user_id, self.filename = manifest_id, user_id, filename
+        self.described = described
+        self.truncated = False
+
+    def wrap(self, stream: Iterable[str | bytes]) -> Iterator[bytes]:
+        for piece in stream:
+            data = piece.encode("utf-8") if isinstance(piece, str) else piece
+            self.builder.add_content(data)
+            yield data
+        manifest = self.builder.signed(file=self.filename, truncated=self.truncated, **self.described)
+        DownloadManifest.objects.create(
+            id=self.manifest_id,
+            organization=self.organization,
+            user_id=self.user_id,
+            filename=self.filename,
+            rows=manifest["rows"],
+            sha256=manifest["sha256"],
+            manifest=manifest,
+        )
+
+
+def _rows(
+    qs: QuerySet[Event], organization: Organization, limit: int, signer: Signer | None = None
+) -> Iterator[tuple[Event, bool]]:
     """(event, last-of-the-limit) for at most limit + 1 events, principals attached per chunk."""
     seen = 0
     for chunk in batched(qs[: limit + 1].iterator(chunk_size=CHUNK), CHUNK):
         events = events_with_principals(organization=organization, events=list(chunk))
+        if signer is not None:
+            kept = events[: max(0, limit - seen)]
+            signer.builder.add_events(kept)
+            signer.truncated = signer.truncated or len(kept) < len(events)
         for event in events:
             seen += 1
             yield event, seen > limit
@@ -71,7 +122,9 @@ def _at(moment: datetime, zone: tzinfo) -> str:
     return moment.astimezone(zone).isoformat(timespec="milliseconds")
 
 
-def stream_csv(qs: QuerySet[Event], *, organization: Organization, zone: tzinfo, limit: int) -> Iterable[str]:
+def stream_csv(
+    qs: QuerySet[Event], *, organization: Organization, zone: tzinfo, limit: int, signer: Signer | None = None
+) -> Iterable[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -83,7 +136,7 @@ def stream_csv(qs: QuerySet[Event], *, organization: Organization, zone: tzinfo,
 
     writer.writerow(CSV_COLUMNS)
     yield flush()
-    for written, (event, over) in enumerate(_rows(qs, organization, limit), start=1):
+    for written, (event, over) in enumerate(_rows(qs, organization, limit, signer), start=1):
         if over:
             writer.writerow([f"# {truncation_note(limit)}"])
             break
@@ -116,10 +169,10 @@ def stream_csv(qs: QuerySet[Event], *, organization: Organization, zone: tzinfo,
 
 
 def stream_ndjson(
-    qs: QuerySet[Event], *, organization: Organization, zone: tzinfo, limit: int
+    qs: QuerySet[Event], *, organization: Organization, zone: tzinfo, limit: int, signer: Signer | None = None
 ) -> Iterable[bytes]:
     lines: list[bytes] = []
-    for event, over in _rows(qs, organization, limit):
+    for event, over in _rows(qs, organization, limit, signer):
         if over:
             lines.append(orjson.dumps({"truncated": True, "message": truncation_note(limit)}) + b"\n")
             break

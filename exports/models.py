@@ -65,3 +65,28 @@ class ExportDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} {self.day}"
+
+
+class DownloadManifest(models.Model):
+    """The signed manifest of one "Download this view" file (`integrity.export_manifests`),
+    stored when the file's last byte left, and served at the URL the download's `Link` names."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Who downloaded: the signed-in user (the Exports tab lists a user's own recent downloads).
+    user_id = models.UUIDField(null=True, blank=True)
+    filename = models.CharField(max_length=255)
+    rows = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    manifest = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        default_permissions = ()
+        indexes = [
+            # The Exports tab: a user's latest downloads in the organization.
+            models.Index(fields=["organization", "user_id", "-created_at"], name="exports_dlman_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.filename

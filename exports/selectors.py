@@ -1,4 +1,4 @@
-"""Reads of export jobs, always from one organization."""
+"""Reads of export jobs and download manifests, always from one organization."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 
 from django.db.models import QuerySet
 
-from exports.models import ExportJob
+from exports.models import DownloadManifest, ExportJob
 from iam.models import Organization
 
 
@@ -17,3 +17,16 @@ def export_job_list(*, organization: Organization, region: str) -> QuerySet[Expo
 
 def export_job_get(*, organization: Organization, job_id: uuid.UUID) -> ExportJob | None:
     return ExportJob.objects.filter(organization=organization, pk=job_id).first()
+
+
+def download_manifest_get(*, organization: Organization, manifest_id: uuid.UUID) -> DownloadManifest | None:
+    return DownloadManifest.objects.filter(organization=organization, pk=manifest_id).first()
+
+
+def download_manifest_list(
+    *, organization: Organization, user_id: uuid.UUID, limit: int = 10
+) -> QuerySet[DownloadManifest]:
+    """The user's latest downloads in the organization, newest first. One indexed query."""
+    return DownloadManifest.objects.filter(organization=organization, user_id=user_id).order_by(
+        "-created_at"
+    )[:limit]

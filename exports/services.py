@@ -13,13 +13,16 @@ its error in `last_status`, and is run again after a backoff.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import io
 import logging
 import re
 import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from itertools import batched
+from typing import IO, Any
 
 import orjson
 from django.conf import settings
@@ -33,6 +36,7 @@ from core.replication import replica_alias
 from exports.models import ExportDay, ExportJob
 from exports.storage import StorageError, storage_for
 from iam.models import Organization
+from integrity.export_manifests import ManifestBuilder, heads_signed_between, iso
 
 logger = logging.getLogger(__name__)
 
@@ -154,8 +158,19 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _write_day(job: ExportJob, day: date, put: Callable[[str, Any], None]) -> int:
-    """Write one day's events to a temporary file, gzipped, then hand it to storage whole."""
+def manifest_key(job: ExportJob, day: date) -> str:
+    """The day's signed manifest, beside its object."""
+    return object_key(job, day).removesuffix(".ndjson.gz") + ".manifest.json"
+
+
+def heads_key(job: ExportJob, day: date) -> str:
+    """The organization's heads signed that day, beside the day's object."""
+    return object_key(job, day).removesuffix(".ndjson.gz") + ".heads.json"
+
+
+def _write_day(job: ExportJob, day: date, put: Callable[..., None]) -> int:
+    """Write one day's events to a temporary file, gzipped, then hand it to storage whole; then its
+    signed manifest, then the heads signed that day (so that they also live outside our database)."""
     start, end = _day_bounds(day)
     # The standby serves the day only when its replay has passed the day's end: nothing missing.
     qs = (
@@ -169,15 +184,45 @@ def _write_day(job: ExportJob, day: date, put: Callable[[str, Any], None]) -> in
         .order_by("recorded_at", "id")
         .iterator(chunk_size=CHUNK)
     )
-    count = 0
+    manifest = ManifestBuilder(job.organization_id, compression="gzip")
     with tempfile.TemporaryFile() as spool:
         with gzip.GzipFile(fileobj=spool, mode="wb", mtime=0) as out:
-            for event in qs:
-                out.write(orjson.dumps(event_json(event)) + b"\n")
-                count += 1
+            for chunk in batched(qs, CHUNK):
+                lines = b"".join(orjson.dumps(event_json(event)) + b"\n" for event in chunk)
+                out.write(lines)
+                manifest.add_content(lines)
+                manifest.add_events(chunk)
+        key = object_key(job, day)
+        signed = manifest.signed(
+            **_file_digest(spool),
+            file=key.rsplit("/", 1)[-1],
+            region=job.region,
+            day=day.isoformat(),
+            period={"start": iso(start), "end": iso(end)},
+        )
         spool.seek(0)
-        put(object_key(job, day), spool)
-    return count
+        put(key, spool)
+    put(manifest_key(job, day), _json_file(signed), content_type="application/json")
+    heads = {
+        "organization_id": str(job.organization_id),
+        "day": day.isoformat(),
+        "heads": heads_signed_between(job.organization_id, start, end),
+    }
+    put(heads_key(job, day), _json_file(heads), content_type="application/json")
+    return manifest.rows
+
+
+def _file_digest(spool: IO[bytes]) -> dict[str, Any]:
+    spool.seek(0)
+    digest, size = hashlib.sha256(), 0
+    while chunk := spool.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    return {"sha256": digest.hexdigest(), "size": size}
+
+
+def _json_file(document: dict[str, Any]) -> IO[bytes]:
+    return io.BytesIO(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def export_job_run(*, job_id: uuid.UUID | str, now: datetime | None = None) -> ExportJob | None:

@@ -19,6 +19,9 @@ from typing import IO, Any, Protocol
 
 from django.conf import settings
 
+# The content type of a day's object: NDJSON, stored gzipped (S3's Content-Encoding).
+NDJSON_GZ = "application/x-ndjson+gzip"
+
 
 class StorageError(Exception):
     """A write the storage refused, with a message a user can act on."""
@@ -27,7 +30,7 @@ class StorageError(Exception):
 class Storage(Protocol):
     def check(self) -> None: ...
 
-    def put(self, key: str, body: IO[bytes]) -> None: ...
+    def put(self, key: str, body: IO[bytes], *, content_type: str = NDJSON_GZ) -> None: ...
 
 
 class LocalStorage:
@@ -37,7 +40,7 @@ class LocalStorage:
     def check(self) -> None:
         """Nothing to ask: the directory is made on the first write."""
 
-    def put(self, key: str, body: IO[bytes]) -> None:
+    def put(self, key: str, body: IO[bytes], *, content_type: str = NDJSON_GZ) -> None:
         path = self.root / key
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +84,8 @@ class S3Storage:
             ),
         )
 
-    def put(self, key: str, body: IO[bytes]) -> None:
+    def put(self, key: str, body: IO[bytes], *, content_type: str = NDJSON_GZ) -> None:
+        """Write `body` under `key`: a day's gzipped NDJSON (the default), or a JSON document."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -90,8 +94,11 @@ class S3Storage:
                 Bucket=self.bucket,
                 Key=key,
                 Body=body,
-                ContentType="application/x-ndjson",
-                ContentEncoding="gzip",
+                **(
+                    {"ContentType": "application/x-ndjson", "ContentEncoding": "gzip"}
+                    if content_type == NDJSON_GZ
+                    else {"ContentType": content_type}
+                ),
             )
         except ClientError as exc:
             error = exc.response.get("Error", {})

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,12 +17,14 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from audit.forms import EventFilterForm
 from audit.selectors import event_queryset, project_list
 from audit.services import Actor, record
+from core.ids import uuid7
 from core.regions import REGION_CHOICES, region_or_default
 from exports import downloads, selectors, services
 from exports.forms import ExportJobForm
 from exports.storage import destination
 from iam.http import ConsoleRequest
 from iam.permissions import forbidden, permission_required, request_may
+from integrity.export_manifests import iso
 
 READ, WRITE = "audit_trail:export_read", "audit_trail:export_write"
 
@@ -71,6 +73,12 @@ def jobs(request: ConsoleRequest) -> HttpResponse:
     ]
     query = request.GET.copy()
     query["region"] = region
+    can_download = request_may(request, "audit_trail:read")
+    downloads_made = (
+        selectors.download_manifest_list(organization=organization, user_id=request.user.pk)
+        if can_download
+        else []
+    )
     return render(
         request,
         "exports/jobs.html",
@@ -82,7 +90,8 @@ def jobs(request: ConsoleRequest) -> HttpResponse:
             "rows": rows,
             "form": form,
             "can_write": can_write,
-            "can_download": request_may(request, "audit_trail:read"),
+            "can_download": can_download,
+            "downloads": downloads_made,
             "view_query": query.urlencode(),
             "filtered": any(k for k, v in request.GET.items() if k not in ("region",) and v),
             "max_rows": settings.EXPORT_DOWNLOAD_MAX_ROWS,
@@ -129,11 +138,13 @@ def download(request: ConsoleRequest) -> HttpResponse:
         )
     query = form.to_query()
     descending = form.selected_order != "recorded_at"
+    start, end = query.window(form.now)
     qs = event_queryset(organization_id=organization.pk, query=query, now=form.now, replica=True).order_by(
         *(("-recorded_at", "-id") if descending else ("recorded_at", "id"))
     )
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    disposition = f'attachment; filename="audit-trail-events-{query.region}-{stamp}.{fmt}"'
+    filename = f"audit-trail-events-{query.region}-{stamp}.{fmt}"
+    disposition = f'attachment; filename="{filename}"'
     if request.method == "HEAD":  # the headers a GET would send; nothing read, nothing downloaded to record
         response = HttpResponse(content_type=downloads.FORMATS[fmt])
         response["Content-Disposition"] = disposition
@@ -150,10 +161,42 @@ def download(request: ConsoleRequest) -> HttpResponse:
         locality=query.region,
         request_body={"format": fmt, "filters": filters, "max_rows": limit},
     )
-    stream: Any = (downloads.stream_csv if fmt == "csv" else downloads.stream_ndjson)(
-        qs, organization=organization, zone=timezone.get_current_timezone(), limit=limit
+    signer = downloads.Signer(
+        organization,
+        fmt=fmt,
+        manifest_id=uuid7(),
+        user_id=request.user.pk,
+        filename=filename,
+        described={
+            "region": query.region,
+            "filters": filters,
+            "window": {"start": iso(start), "end": iso(end)},
+            "order": "newest first" if descending else "oldest first",
+        },
     )
-    streamed = StreamingHttpResponse(stream, content_type=downloads.FORMATS[fmt])
+    stream: Any = (downloads.stream_csv if fmt == "csv" else downloads.stream_ndjson)(
+        qs, organization=organization, zone=timezone.get_current_timezone(), limit=limit, signer=signer
+    )
+    streamed = StreamingHttpResponse(signer.wrap(stream), content_type=downloads.FORMATS[fmt])
     streamed["Content-Disposition"] = disposition
     streamed["Cache-Control"] = "no-store"
+    # The signed manifest is ready at this URL once the file's last byte has left.
+    manifest_url = request.build_absolute_uri(reverse("exports:download-manifest", args=[signer.manifest_id]))
+    streamed["Link"] = f'<{manifest_url}>; rel="describedby"; type="application/json"'
     return streamed  # type: ignore[return-value]  # permission_required's typing wants HttpResponse; Django serves any HttpResponseBase
+
+
+@require_safe
+@login_required
+@permission_required("audit_trail:read", method="GetDownloadManifest")
+def download_manifest(request: ConsoleRequest, manifest_id: uuid.UUID) -> HttpResponse:
+    """A download's signed manifest (the URL its `Link` header named), as a JSON file."""
+    organization = request.organization
+    assert organization is not None
+    found = selectors.download_manifest_get(organization=organization, manifest_id=manifest_id)
+    if found is None:
+        raise Http404("No such manifest, or its download has not finished yet.")
+    response = JsonResponse(found.manifest, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{found.filename}.manifest.json"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -56,7 +56,7 @@ from api.http import API_PREFIXES
 from audit.models import AuthenticationEvent, Event
 from audit.services import REFUSAL_PRODUCTS, Actor, build_event, record_many
 from core.ids import uuid7
-from exports.models import ExportJob
+from exports.models import DownloadManifest, ExportJob
 from exports.services import export_job_create
 from iam import services as iam_services
 from iam.models import APIKey, Application, Group, Invitation, Membership, Organization, Policy, Project, User
@@ -196,6 +196,7 @@ NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     # Audit Trail: events, Alerting Management, contacts.
     "audit:events": {"GET": gates((AT_READ, "ListEvents"))},
     "audit:event": {"GET": gates((AT_READ, "GetEvent"))},
+    "audit:event_facets": {"GET": gates((AT_READ, "ListEvents"))},
     "audit:sign_ins": {"GET": gates((AT_READ, "ListAuthenticationEvents"))},
     "alerts:management": {
         "GET": gates((AT_READ, "ListAlertRules")),
@@ -212,6 +213,7 @@ NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     },
     "exports:job-delete": {"POST": gates((EXPORT_WRITE, "DeleteExportJob"))},
     "exports:download": {"GET": gates((AT_READ, "DownloadEvents"))},
+    "exports:download-manifest": {"GET": gates((AT_READ, "GetDownloadManifest"))},
     "integrity:page": {"GET": gates((AT_READ, "GetSignedTreeHead"))},
     "integrity:event": {"GET": gates((AT_READ, "GetInclusionProof"))},
     "alerts:contacts": {
@@ -316,6 +318,7 @@ PATH_PARAMS = {
     "log_id": "log",
     "custom_alert_rule_id": "custom_rule",
     "export_job_id": "export_job",
+    "manifest_id": "download_manifest",
     "policy_id": "policy",
     "group_id": "group",
     "application_id": "application",
@@ -595,6 +598,14 @@ def _seed(name: str, domain: str, members: dict[str, tuple[str, ...]]) -> tuple[
         bucket="matrix-bucket",
         s3_region="fr-par",
     )
+    download_manifest = DownloadManifest.objects.create(
+        organization=organization,
+        user_id=owner.pk,
+        filename=f"download-{marker}.ndjson",
+        rows=0,
+        sha256="0" * 64,
+        manifest={"organization_id": str(organization.pk), "rows": 0},
+    )
     resource_id, request_id = str(uuid.uuid4()), str(uuid.uuid4())
     person = Actor(
         principal_type="user",
@@ -665,6 +676,7 @@ def _seed(name: str, domain: str, members: dict[str, tuple[str, ...]]) -> tuple[
         "contact": str(contact.pk),
         "custom_rule": str(rule.pk),
         "export_job": str(export_job.pk),
+        "download_manifest": str(download_manifest.pk),
         "region": "fr-par",
         "email": f"newcomer-{name.lower()}@example.org",
         "member_email": member.email,
@@ -685,7 +697,7 @@ def _ids_of(organization: Organization) -> set[str]:
     ids |= set(APIKey.objects.filter(organization=organization).values_list("access_key", flat=True))
     for model in (Alert, AuthenticationEvent):
         ids |= set(model.objects.filter(organization_id=organization.pk).values_list("pk", flat=True))
-    for model in (CustomAlertRule, NotificationContact, ExportJob):
+    for model in (CustomAlertRule, NotificationContact, ExportJob, DownloadManifest):
         ids |= set(model.objects.filter(organization_id=organization.pk).values_list("pk", flat=True))
     for event in Event.objects.filter(organization_id=organization.pk):
         ids |= {event.id, event.principal_id, event.project_id, event.request_id}

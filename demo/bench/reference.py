@@ -218,9 +218,14 @@ def _rows(trail: Trail) -> list[Row]:
     # Filter values as a user would pick them: the tenth most common method, a principal of middle
     # rank, the second project, the /24 of a CI runner's network.
     top = in_month.filter(recorded_at__gte=day)
-    method = _nth(_top(top, "method_name"), 9)
+    # A small trail may have a quiet last day in this region: the month's values then stand in.
+    method = _nth(_top(top, "method_name") or _top(in_month, "method_name"), 9)
     principal = _nth(_top(in_month.filter(principal_type="user"), "principal_id"), 9)
-    project = _nth(_top(top.filter(project_id__isnull=False), "project_id"), 1)
+    project = _nth(
+        _top(top.filter(project_id__isnull=False), "project_id")
+        or _top(in_month.filter(project_id__isnull=False), "project_id"),
+        1,
+    )
     network = str(_nth(_top(in_month.filter(principal_type="application"), "source_ip"), 0))
     network = network.rsplit(".", 1)[0] + ".0/24"
 

@@ -114,6 +114,41 @@
     document.cookie = `facets=${state}; path=/; max-age=31536000; SameSite=Lax`;
   }, true);
 
+  // The top values' grid comes in a request of its own (hx-get on #facet-grid): if it fails, say
+  // so and offer to ask again, instead of "Counting top values…" for ever.
+  function facetsFailed(event) {
+    const grid = event.detail.elt;
+    if (!(grid instanceof Element) || grid.id !== "facet-grid") return;
+    grid.classList.remove("is-loading");
+    grid.removeAttribute("aria-busy");
+    const note = document.createElement("p");
+    note.className = "facets-note facets-error";
+    note.setAttribute("role", "alert");
+    const retry = document.createElement("a");
+    retry.href = grid.getAttribute("hx-get");
+    retry.className = "facets-retry";
+    retry.textContent = "Try again";
+    note.append("Could not count the top values. ", retry);
+    grid.replaceChildren(note);
+  }
+  document.addEventListener("htmx:responseError", facetsFailed);
+  document.addEventListener("htmx:sendError", facetsFailed);
+  document.addEventListener("htmx:timeout", facetsFailed);
+  document.addEventListener("click", (event) => {
+    const retry = event.target instanceof Element ? event.target.closest("#facet-grid .facets-retry") : null;
+    if (!retry) return;
+    event.preventDefault();
+    const grid = retry.closest("#facet-grid");
+    const status = document.createElement("p");
+    status.className = "facets-note muted";
+    status.setAttribute("role", "status");
+    status.textContent = "Counting top values…";
+    grid.replaceChildren(status);
+    grid.classList.add("is-loading");
+    grid.setAttribute("aria-busy", "true");
+    htmx.trigger(grid, "facets-retry");
+  });
+
   document.addEventListener("htmx:afterSettle", (event) => {
     drawerSettled(event);
     rovingTimeline();

@@ -1,4 +1,5 @@
-"""The Events page's top values (facets), counted with the list in its own request (issue 10, item 11)."""
+"""The Events page's top values (facets): the page renders the folded panel's summary, its grid
+comes in a request of its own (`event_facet_list`), so the page never waits for it (issue 10)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ from datetime import timedelta
 from html import unescape
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.selectors import EventQuery, event_facets, event_queryset, facet_scan_bound
 from audit.services import record_many
-from tests.audit.conftest import HX_RESTORE, HX_RESULTS, actor_for, make_events
-from tests.audit.test_event_list import LIST_QUERIES
+from tests.audit.conftest import API_KEY, HX_RESTORE, HX_RESULTS, actor_for, make_events
 
-EVENTS = URL = reverse("audit:events")
-HX_FACETS = HX_RESULTS  # the facets come with the results region
+EVENTS = reverse("audit:events")
+URL = reverse("audit:event_facets")
+HX_FACETS = {"HX-Request": "true", "HX-Target": "facet-grid"}  # the panel's own request
 ROW = re.compile(r'<tr [^>]*data-event-id="([0-9a-f-]+)"')
 
 
@@ -28,32 +31,50 @@ def links(fragment: str) -> list[str]:
     return [unescape(href) for href in re.findall(r'<a class="facet-value" href="([^"]+)"', fragment)]
 
 
-def test_the_events_page_shows_the_facets_of_its_filters_with_the_list(auditor_client, acme_events):
-    html = auditor_client.get(EVENTS, {"status": "403", "range": "24h"}).content.decode()
-    assert 'data-facet="principals"' in html and "in these 2 events" in html
-    assert (
-        "hx-trigger" not in html.split('<details id="facets"')[1].split("</details>")[0]
-    )  # no second request
-    # The results region (filters changed with htmx) brings the facets of the new filters.
-    partial = auditor_client.get(EVENTS, {"status": "200"}, headers=HX_RESULTS).content.decode()
-    assert "<html" not in partial and "in these 11 events" in partial
+def panel(html: str) -> str:
+    return html.split('<details id="facets"')[1].split("</details>")[0]
+
+
+def test_the_events_page_never_waits_for_the_facets(auditor_client, acme_events):
+    """The page (and its results region) runs no facet query: it renders the panel's summary and
+    a placeholder that asks the facets URL, with the page's own filters, for the grid."""
+    for headers in ({}, HX_RESULTS):
+        with CaptureQueriesContext(connection) as queries:
+            html = auditor_client.get(
+                EVENTS, {"status": "403", "range": "24h"}, headers=headers
+            ).content.decode()
+        assert not [q["sql"] for q in queries if "facet_sample" in q["sql"]]
+        placeholder = panel(html)
+        assert "Top values" in placeholder and "Counting top values…" in placeholder
+        assert f'hx-get="{URL}?status=403&amp;range=24h"' in placeholder
+        assert 'data-facet="principals"' not in html
+    # What the placeholder asks for: the grid of those filters, and the summary's scope.
+    with CaptureQueriesContext(connection) as queries:
+        grid = auditor_client.get(URL, {"status": "403", "range": "24h"}, headers=HX_FACETS).content.decode()
+    assert [q for q in queries if "facet_sample" in q["sql"]]
+    assert 'data-facet="principals"' in grid and "<html" not in grid
+    assert 'id="facets-scope"' in grid and 'hx-swap-oob="true"' in grid and "in these 2 events" in grid
 
 
 def test_the_facets_are_folded_until_the_reader_unfolds_them_and_stay_as_left(auditor_client, acme_events):
-    """Folded, the first events stay on an 800-px screen; unfolded (events.js keeps the choice in
-    a cookie), every page renders them open, so nothing jumps after load."""
+    """Folded, the first events stay on an 800-px screen and the grid is asked for on the first
+    unfolding; unfolded (events.js keeps the choice in a cookie), every page renders the panel
+    open and asks for the grid as soon as it is in, so nothing jumps."""
     folded = auditor_client.get(EVENTS, {"range": "24h"}).content.decode()
     assert '<details id="facets" class="facets card" hx-boost="false">' in folded
+    assert 'hx-trigger="toggle once from:#facets, facets-retry"' in panel(folded)
     auditor_client.cookies["facets"] = "open"
     unfolded = auditor_client.get(EVENTS, {"range": "24h"}).content.decode()
     assert '<details id="facets" class="facets card" hx-boost="false" open>' in unfolded
+    assert 'hx-trigger="load, facets-retry"' in panel(unfolded)
     partial = auditor_client.get(EVENTS, {"status": "200"}, headers=HX_RESULTS).content.decode()
     assert '<details id="facets" class="facets card" hx-boost="false" open>' in partial
+    assert 'hx-trigger="load, facets-retry"' in panel(partial)
 
 
 def test_facets_count_the_top_values_of_the_filtered_events(auditor_client, acme_events, owner):
     html = auditor_client.get(URL, headers=HX_FACETS).content.decode()
-    assert html.lstrip().startswith('<section id="results"') and "<html" not in html
+    assert html.lstrip().startswith('<div id="facet-grid"') and "<html" not in html
     principals = facet(html, "principals")
     assert "owner@acme.test" in principals and "terraform-ci" in principals and "Scaleway" in principals
     assert re.search(r"owner@acme\.test</a>\s*<span class=\"facet-count\">6</span>", principals)
@@ -93,25 +114,31 @@ def test_principal_facets_name_principals_as_the_table_does(
     assert f'{removed_member.email}</span> <span class="kind-tag">former member</span>' in owner_view
 
 
-def test_facets_without_htmx_and_on_history_restore_are_in_the_page(auditor_client, acme_events):
+def test_facets_without_htmx_and_on_history_restore_are_a_page(auditor_client, acme_events):
+    """The panel's link without script (and a history restore) open the grid as a page."""
     for headers in ({}, HX_RESTORE):
         html = auditor_client.get(URL, {"status": "403"}, headers=headers).content.decode()
         assert "<html" in html and 'data-facet="principals"' in html
-        assert "in these 2 events" in html
+        assert "in these 2 events" in html and "hx-swap-oob" not in html
+        assert f'href="{EVENTS}?status=403"' in html  # back to the events
     response = auditor_client.get(URL, headers=HX_FACETS)
-    assert "HX-Target" in response["Vary"] and "HX-Request" in response["Vary"]
+    assert "HX-Request" in response["Vary"]
 
 
 def test_invalid_filters_get_a_clear_answer_and_no_facets(auditor_client, acme_events):
     response = auditor_client.get(URL, {"ip": "not-an-ip", "principal": "x"}, headers=HX_FACETS)
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Correct them to see events" in html and 'id="facets"' not in html
+    assert "Correct the filters to see their top values" in html and "data-facet=" not in html
+    page = auditor_client.get(EVENTS, {"ip": "not-an-ip"}).content.decode()
+    assert "Correct them to see events" in page and 'id="facets"' not in page
 
 
 def test_no_events_no_facets(auditor_client, acme_events):
-    html = auditor_client.get(URL, {"principal": str(uuid.uuid4())}, headers=HX_FACETS).content.decode()
-    assert 'id="facets"' not in html
+    params = {"principal": str(uuid.uuid4())}
+    assert 'id="facets"' not in auditor_client.get(EVENTS, params).content.decode()
+    html = auditor_client.get(URL, params, headers=HX_FACETS).content.decode()
+    assert "No events match these filters." in html and "data-facet=" not in html
 
 
 def test_facets_stay_within_the_organization(outsider_client, acme_events, globex_event, outsider):
@@ -120,8 +147,15 @@ def test_facets_stay_within_the_organization(outsider_client, acme_events, globe
     assert "owner@acme" not in html and "terraform-ci" not in html and "in these 1 event" in html
 
 
-def test_a_member_without_rights_gets_a_403(member_client, acme_events):
+def test_a_member_without_rights_gets_a_403(member_client, client, acme_events):
     assert member_client.get(URL, headers=HX_FACETS).status_code == 403
+    assert member_client.head(URL).status_code == 403
+    signed_out = client.get(URL, headers=HX_FACETS)  # to the sign-in page, the whole page
+    assert signed_out["HX-Redirect"].startswith(reverse("login"))
+
+
+def test_the_facets_answer_only_safe_methods(auditor_client, acme_events):
+    assert auditor_client.post(URL, headers=HX_FACETS).status_code == 405
 
 
 def test_facets_count_a_bounded_sample_of_the_newest_events(acme, owner, removed_member):
@@ -141,9 +175,33 @@ def test_facets_count_a_bounded_sample_of_the_newest_events(acme, owner, removed
     assert [(v.value, v.count) for v in everything.ips] == [("5.6.7.8", 6), ("212.133.41.37", 4)]
 
 
-# The Events page's queries, the facets' sample among them: the facets' principals are named
-# in the same query as the page's.
-FACET_QUERIES = LIST_QUERIES
+def test_each_facet_lists_the_most_frequent_first_ties_by_value_and_statuses_by_code(acme, owner):
+    """PostgreSQL counts in one pass (grouping sets), SQLite once per facet: the same lists."""
+    record_many(
+        make_events(acme, 2, actor=actor_for(owner, ip="10.0.0.9"), minutes_ago=2, status_code=403)
+        + make_events(acme, 2, actor=actor_for(owner, ip="10.0.0.10"), minutes_ago=4, status_code=403)
+        + make_events(
+            acme, 2, actor=actor_for(owner, ip="10.0.0.2"), minutes_ago=6, status_code=403, **API_KEY
+        )
+        + make_events(
+            acme, 1, actor=actor_for(owner, ip="9.9.9.9"), minutes_ago=8, method_name="DeleteSecret"
+        )
+    )
+    qs = event_queryset(organization_id=acme.pk, query=EventQuery(region="fr-par"))
+    facets = event_facets(qs, organization=acme, limit=2)
+    assert [(v.value, v.count) for v in facets.ips] == [("10.0.0.10", 2), ("10.0.0.2", 2)]  # as text
+    assert [(v.product, v.value, v.count) for v in facets.methods] == [
+        ("secret-manager", "CreateSecret", 4),
+        ("iam", API_KEY["method_name"], 2),
+    ]
+    assert [(v.value, v.count) for v in facets.products] == [("secret-manager", 5), ("iam", 2)]
+    assert [(v.value, v.count) for v in facets.statuses] == [("200", 1), ("403", 6)]
+    assert [(v.value, v.count) for v in facets.principals] == [(str(owner.pk), 7)]
+
+
+# session, user, organizations (middleware), membership, rules (permission), projects (the
+# filter form), the facets' sample, the principals' names.
+FACET_QUERIES = 8
 
 
 @pytest.mark.parametrize("n", [1, 12])

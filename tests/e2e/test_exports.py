@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from exports.models import ExportJob
+from integrity.services import public_keys_json
+from integrity.verify import check_export, load_keys
 from tests.api.conftest import make_events
 from tests.factories import PASSWORD
 
@@ -59,6 +62,17 @@ def test_create_an_export_job_see_it_run_and_download_the_filtered_view(page: Pa
     rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
     assert len(rows) == 2 and {r["status_code"] for r in rows} == {"403"}
     assert {r["method_name"] for r in rows} == {"DeleteSecret"}
+
+    # Its signed manifest, listed once the download ended, checks against the file.
+    page.reload()
+    made = page.get_by_role("row", name=re.compile(re.escape(download.suggested_filename)))
+    with page.expect_download() as manifest_info:
+        made.get_by_role("link", name="Signed manifest").click()
+    manifest = json.loads(Path(manifest_info.value.path()).read_text())
+    assert manifest["file"] == download.suggested_filename and manifest["rows"] == 2
+    keys = load_keys({"keys": public_keys_json()})
+    assert check_export(Path(download.path()).read_bytes(), manifest, keys).startswith("OK: 2 rows")
+    page.screenshot(path=SHOTS / "exports_manifest.png", full_page=True)
 
 
 def test_a_failing_job_shows_its_error_on_the_tab(page: Page, live_server, owner, acme, settings, tmp_path):

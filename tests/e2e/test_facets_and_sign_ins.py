@@ -68,10 +68,12 @@ def test_auditor_opens_a_facet(page: Page, live_server, auditor, busy_hour, size
     facets = page.locator("#facets")
     expect(facets).not_to_have_attribute("open", "")  # folded: the first events stay in view
     expect(page.locator("#events-table tbody tr").first).to_be_in_viewport()
+    expect(page.locator('#facets [data-facet="ips"]')).to_have_count(0)  # not counted while folded
     facets.locator("summary").click()
     ips = page.locator('#facets [data-facet="ips"]')
     expect(ips).to_be_visible()
-    expect(ips).to_contain_text("5.6.7.8")  # counted with the list, in its request
+    expect(ips).to_contain_text("5.6.7.8")  # counted on unfolding, in a request of its own
+    expect(facets.locator("summary")).to_contain_text("in these 40 events")
     expect(page.locator('#facets [data-facet="statuses"]')).to_contain_text("403 Forbidden")
     page.screenshot(path=SHOTS / f"events_facets_{size[0]}.png")
     assert not _scrolls_sideways(page)
@@ -87,6 +89,38 @@ def test_auditor_opens_a_facet(page: Page, live_server, auditor, busy_hour, size
     # The facets follow the new filter: one IP left, and it is the filter already applied.
     expect(page.locator('#facets [data-facet="ips"] li')).to_have_count(1)
     expect(page.locator('#facets [data-facet="ips"] a')).to_have_count(0)
+
+
+def test_open_facets_load_without_a_click_and_a_failure_offers_a_retry(
+    page: Page, live_server, auditor, busy_hour
+):
+    """Kept open (the cookie), the panel's grid comes right after the page; if its request fails,
+    the panel says so and asks again on "Try again"."""
+    _login(page, live_server, auditor.email, PASSWORD, (1280, 800), "/audit-trail/events/")
+    page.context.add_cookies([{"name": "facets", "value": "open", "url": live_server.url}])
+    page.goto(f"{live_server.url}/audit-trail/events/?status=403")
+    expect(page.locator("#facets")).to_have_attribute("open", "")
+    ips = page.locator('#facets [data-facet="ips"]')
+    expect(ips).to_contain_text("5.6.7.8")  # no click
+    expect(page.locator("#facets summary")).to_contain_text("in these 10 events")
+
+    failures = []
+
+    def fail_once(route):
+        if not failures:
+            failures.append(route.request.url)
+            route.fulfill(status=500, body="Server Error")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/audit-trail/events/facets/"), fail_once)
+    page.reload()
+    error = page.locator("#facets .facets-error")
+    expect(error).to_contain_text("Could not count the top values.")
+    assert failures and "status=403" in failures[0]  # the page's own filters
+    error.get_by_role("link", name="Try again").click()
+    expect(page.locator('#facets [data-facet="ips"]')).to_contain_text("5.6.7.8")
+    expect(page).to_have_url(re.compile(r"/audit-trail/events/\?status=403$"))  # still the Events page
 
 
 @pytest.fixture

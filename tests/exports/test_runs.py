@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import os
 from datetime import UTC, timedelta
 
@@ -54,13 +57,13 @@ def test_the_first_run_writes_each_of_the_last_90_days_once_each_file_holding_th
     job.refresh_from_db()
     assert job.last_status == "success"
     files = _files(export_dir)
-    assert len(files) == 90
+    assert len(files) == 3 * 90  # each day's object, its signed manifest and the day's signed heads
     day_dir = export_dir / "compliance" / "trail" / str(acme.pk) / "fr-par"
     first = day_dir / three_days_ago.strftime("%Y/%m/%d")
-    [old_file] = list(first.iterdir())
+    [old_file] = list(first.glob("*.ndjson.gz"))
     assert old_file.name.endswith(".ndjson.gz")
     assert [e["id"] for e in read_ndjson_gz(old_file.read_bytes())] == [str(e.id) for e in old]
-    [recent_file] = list((day_dir / yesterday.strftime("%Y/%m/%d")).iterdir())
+    [recent_file] = list((day_dir / yesterday.strftime("%Y/%m/%d")).glob("*.ndjson.gz"))
     lines = read_ndjson_gz(recent_file.read_bytes())
     assert [e["id"] for e in lines] == [str(e.id) for e in recent]
     assert lines[0]["method_name"] == "CreateSecret" and lines[0]["organization_id"] == str(acme.pk)
@@ -122,7 +125,7 @@ def test_a_file_is_never_left_half_written_under_its_final_name(acme, export_dir
     job.refresh_from_db()
     assert job.last_status == "failure" and "No space left" in job.last_message
     services.export_job_run(job_id=job.pk)
-    assert len(_files(export_dir)) == 90
+    assert len(_files(export_dir)) == 3 * 90
 
 
 def test_the_sweep_enqueues_due_jobs_once(acme, export_dir, django_capture_on_commit_callbacks):
@@ -133,3 +136,80 @@ def test_the_sweep_enqueues_due_jobs_once(acme, export_dir, django_capture_on_co
     job.refresh_from_db()
     assert job.last_status == "success"  # the immediate backend ran it
     assert services.export_jobs_sweep() == 0  # next due tomorrow
+
+
+def _keys():
+    from integrity.services import public_keys_json
+    from integrity.verify import load_keys
+
+    return load_keys({"keys": public_keys_json()})
+
+
+def test_each_day_has_a_signed_manifest_beside_it_that_the_verifier_accepts(acme, export_dir):
+    from integrity.services import latest_head, seal
+    from integrity.verify import Refused, check_export
+
+    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
+    events = events_on(acme, yesterday, 3)
+    seal(acme.pk)
+    job = _job(acme)
+    services.export_job_run(job_id=job.pk)
+
+    folder = export_dir / "compliance" / "trail" / str(acme.pk) / "fr-par" / yesterday.strftime("%Y/%m/%d")
+    stem = f"audit-trail_fr-par_{yesterday:%Y-%m-%d}"
+    body = (folder / f"{stem}.ndjson.gz").read_bytes()
+    manifest = json.loads((folder / f"{stem}.manifest.json").read_text())
+    head = latest_head(acme.pk)
+    assert head is not None
+    assert manifest["file"] == f"{stem}.ndjson.gz" and manifest["day"] == yesterday.isoformat()
+    assert manifest["rows"] == 3 and manifest["compression"] == "gzip"
+    assert manifest["sha256"] == hashlib.sha256(body).hexdigest()
+    assert manifest["content_sha256"] == hashlib.sha256(gzip.decompress(body)).hexdigest()
+    assert manifest["first_recorded_at"].startswith(events[0].recorded_at.astimezone(UTC).isoformat()[:19])
+    assert manifest["head"]["tree_size"] == head.tree_size and manifest["key_id"] == head.key_id
+    assert manifest["tree"] == {
+        "leaf_index_min": 0,
+        "leaf_index_max": 2,
+        "leaves": 3,
+        "unsealed": 0,
+        "contiguous": True,
+    }
+    assert check_export(body, manifest, _keys()).startswith("OK: 3 rows")
+    with pytest.raises(Refused, match="signature"):
+        check_export(body, {**manifest, "rows": 2}, _keys())
+    # An empty day has its manifest too: nothing in it, and still signed.
+    empty = yesterday - timedelta(days=1)
+    folder = folder.parent / f"{empty:%d}"
+    manifest = json.loads((folder / f"audit-trail_fr-par_{empty:%Y-%m-%d}.manifest.json").read_text())
+    assert manifest["rows"] == 0 and manifest["first_recorded_at"] is None
+    body = (folder / f"audit-trail_fr-par_{empty:%Y-%m-%d}.ndjson.gz").read_bytes()
+    assert check_export(body, manifest, _keys()).startswith("OK: 0 rows")
+
+
+def test_each_day_writes_the_heads_signed_that_day_to_the_bucket(acme, export_dir):
+    from integrity.models import TreeHead
+    from integrity.services import head_json, seal
+
+    today = timezone.now().astimezone(UTC).date()
+    events_on(acme, today, 2)
+    seal(acme.pk)
+    events_on(acme, today, 1, hour=11)
+    seal(acme.pk)
+    job = _job(acme)
+    services.export_job_run(job_id=job.pk, now=timezone.now() + timedelta(days=1))
+
+    folder = export_dir / "compliance" / "trail" / str(acme.pk) / "fr-par" / today.strftime("%Y/%m/%d")
+    heads = json.loads((folder / f"audit-trail_fr-par_{today:%Y-%m-%d}.heads.json").read_text())
+    signed = TreeHead.objects.filter(organization_id=acme.pk).order_by("tree_size")
+    assert len(signed) == 2
+    assert heads == {
+        "organization_id": str(acme.pk),
+        "day": today.isoformat(),
+        "heads": [head_json(h) for h in signed],
+    }
+    yesterday = today - timedelta(days=1)
+    before = folder.parent.parent.parent / yesterday.strftime("%Y/%m/%d")
+    assert (
+        json.loads((before / f"audit-trail_fr-par_{yesterday:%Y-%m-%d}.heads.json").read_text())["heads"]
+        == []
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, timedelta
 
 import pytest
@@ -44,10 +46,17 @@ def test_a_run_writes_the_right_days_once_each_object_holding_that_days_events(
     services.export_job_run(job_id=job.pk)
 
     keys = _keys(s3_server, bucket)
-    assert len(keys) == 90
+    assert len(keys) == 3 * 90  # each day's object, its signed manifest and the day's signed heads
     key = f"audit/{acme.pk}/fr-par/{day:%Y/%m/%d}/audit-trail_fr-par_{day:%Y-%m-%d}.ndjson.gz"
     assert key in keys
     body = s3_server.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    stored_manifest = s3_server.client().get_object(
+        Bucket=bucket, Key=key.replace(".ndjson.gz", ".manifest.json")
+    )
+    assert stored_manifest["ContentType"] == "application/json"
+    manifest = json.loads(stored_manifest["Body"].read())
+    assert manifest["rows"] == 4 and manifest["sha256"] == hashlib.sha256(body).hexdigest()
+    assert key.replace(".ndjson.gz", ".heads.json") in keys
     assert [e["id"] for e in read_ndjson_gz(body)] == [str(e.id) for e in stored]
     next_day = day + timedelta(days=1)
     next_key = f"audit/{acme.pk}/fr-par/{next_day:%Y/%m/%d}/audit-trail_fr-par_{next_day:%Y-%m-%d}.ndjson.gz"

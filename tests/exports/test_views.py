@@ -176,3 +176,75 @@ def test_head_of_a_download_answers_its_headers_and_records_no_download(owner_cl
     assert response.status_code == 200 and response.content == b""
     assert "attachment;" in response["Content-Disposition"] and response["Cache-Control"] == "no-store"
     assert not Event.objects.filter(organization_id=acme.pk, method_name="DownloadEvents").exists()
+
+
+def _trusted_keys():
+    from integrity.services import public_keys_json
+    from integrity.verify import load_keys
+
+    return load_keys({"keys": public_keys_json()})
+
+
+def _manifest_path(response) -> str:
+    link = response["Link"]
+    assert link.endswith('>; rel="describedby"; type="application/json"')
+    return link[1:].split(">", 1)[0].removeprefix("http://testserver")
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv"])
+def test_a_download_has_a_signed_manifest_that_the_verifier_accepts(owner_client, owner, acme, fmt):
+    from integrity.services import seal
+    from integrity.verify import Refused, check_export
+
+    make_events(acme, 3)
+    seal(acme.pk)
+    make_events(acme, 2, method_name="Delete\u2028Secret")  # not sealed yet: the manifest says so
+    response = owner_client.get(DOWNLOAD, {"region": "fr-par", "range": "24h", "format": fmt})
+    manifest_path = _manifest_path(response)
+    assert owner_client.get(manifest_path).status_code == 404  # not before the file's last byte
+    body = _body(response).encode()
+
+    answer = owner_client.get(manifest_path)
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/json"
+    assert ".manifest.json" in answer["Content-Disposition"]
+    manifest = answer.json()
+    assert manifest["rows"] == 5 and manifest["format"] == fmt and manifest["truncated"] is False
+    assert manifest["filters"]["range"] == "24h" and manifest["order"] == "newest first"
+    assert manifest["tree"]["leaves"] == 3 and manifest["tree"]["unsealed"] == 2
+    assert manifest["head"]["tree_size"] >= 3
+    assert check_export(body, manifest, _trusted_keys()).startswith("OK: 5 rows")
+    altered = bytearray(body)
+    altered[len(body) // 2] ^= 0x01
+    with pytest.raises(Refused, match="SHA-256"):
+        check_export(bytes(altered), manifest, _trusted_keys())
+
+    # The Exports tab lists the user's recent downloads with their manifests.
+    page = owner_client.get(TAB).content.decode()
+    assert manifest["file"] in page and manifest_path in page
+
+
+def test_a_truncated_download_says_so_in_its_manifest(owner_client, acme, settings):
+    from integrity.verify import check_export
+
+    settings.EXPORT_DOWNLOAD_MAX_ROWS = 2
+    make_events(acme, 5)
+    response = owner_client.get(DOWNLOAD, {"range": "24h", "format": "ndjson"})
+    body = _body(response).encode()
+    manifest = owner_client.get(_manifest_path(response)).json()
+    assert manifest["rows"] == 2 and manifest["truncated"] is True
+    assert check_export(body, manifest, _trusted_keys()).startswith("OK: 2 rows")
+
+
+def test_a_download_manifest_is_its_organizations_and_needs_the_read_right(
+    owner_client, acme, outsider, member_without_rights
+):
+    make_events(acme, 1)
+    response = owner_client.get(DOWNLOAD, {"range": "24h", "format": "ndjson"})
+    _body(response)
+    manifest_path = _manifest_path(response)
+    stranger = Client()
+    stranger.force_login(outsider)
+    assert stranger.get(manifest_path).status_code == 404
+    reader = Client()
+    reader.force_login(member_without_rights)
+    assert reader.get(manifest_path).status_code == 403

@@ -89,6 +89,9 @@ def test_a_list_read_goes_to_the_standby_and_the_page_says_how_far_behind_it_is(
         assert {e.id for e in response.context["page"].events} == seen
         assert response.context["as_of"] is not None
         assert b"as of <time" in response.content
+        # The facets' own request (the panel's grid) counts on the standby too: the same events.
+        facets = client.get(reverse("audit:event_facets"), {"range": "24h"}, headers={"HX-Request": "true"})
+        assert facets.status_code == 200 and facets.context["facets"].sampled == len(seen)
 
         # So does the API's ListEvents.
         listing = ApiClient(secret).get("/audit-trail/v1alpha1/regions/fr-par/events")

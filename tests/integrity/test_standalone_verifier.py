@@ -25,7 +25,7 @@ BASE = "/x/integrity/v1"
 
 @pytest.fixture(scope="module")
 def verifier(tmp_path_factory) -> tuple[list[str], Path]:
-    """A venv with cryptography alone, and a copy of the verifier's four modules (nothing else of
+    """A venv with cryptography alone, and a copy of the verifier's five modules (nothing else of
     the project): the command that runs it."""
     home = tmp_path_factory.mktemp("auditor")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(home / "venv")], check=True)
@@ -35,7 +35,7 @@ def verifier(tmp_path_factory) -> tuple[list[str], Path]:
         [str(uv), "pip", "install", "--quiet", "--python", str(python), "cryptography"], check=True
     )
     (home / "integrity").mkdir()
-    for name in ("__init__.py", "merkle.py", "canonical.py", "verify.py"):
+    for name in ("__init__.py", "merkle.py", "canonical.py", "manifest.py", "verify.py"):
         shutil.copy(ROOT / "integrity" / name, home / "integrity" / name)
     assert subprocess.run([str(python), "-c", "import django"], capture_output=True).returncode != 0
     return [str(python), "-m", "integrity.verify"], home
@@ -116,3 +116,79 @@ def test_the_standalone_verifier_checks_api_proofs(verifier, auditor, acme, tmp_
     other_keys.write_text(json.dumps({"keys": []}))
     assert run(verifier, "consistency", str(good), "--keys", str(other_keys)).returncode == 1
     assert head_json(TreeHead.objects.get(organization_id=acme.pk, tree_size=last)) == consistency["second"]
+
+
+def _export_day(acme, tmp_path, settings):
+    """A real export run into a local directory: yesterday's events, one of them ingested late (so
+    the day's leaves are not contiguous), and the paths of the day's object, manifest and heads."""
+    from datetime import UTC, timedelta
+
+    from django.utils import timezone
+
+    from audit.services import Actor
+    from exports import services
+
+    settings.EXPORT_LOCAL_DIR = str(tmp_path / "bucket")
+    settings.EXPORT_S3_ENDPOINTS = {}
+    yesterday = timezone.now().astimezone(UTC).replace(hour=9, minute=0) - timedelta(days=1)
+    make_events(acme, 3, recorded_at=yesterday)
+    seal(acme.pk)
+    make_events(acme, 2)  # today's: leaves between yesterday's
+    seal(acme.pk)
+    make_events(acme, 1, recorded_at=yesterday + timedelta(hours=1))  # late, yesterday's
+    seal(acme.pk)
+    job = services.export_job_create(
+        actor=Actor.system(),
+        organization=acme,
+        region="fr-par",
+        name="daily",
+        bucket="compliance",
+        s3_region="fr-par",
+    )
+    services.export_job_run(job_id=job.pk)
+    day = yesterday.date()
+    folder = tmp_path / "bucket" / "compliance" / str(acme.pk) / "fr-par" / day.strftime("%Y/%m/%d")
+    stem = folder / f"audit-trail_fr-par_{day:%Y-%m-%d}"
+    return Path(f"{stem}.ndjson.gz"), Path(f"{stem}.manifest.json"), Path(f"{stem}.heads.json")
+
+
+def test_the_standalone_verifier_checks_an_exported_day_against_its_manifest(
+    verifier, auditor, acme, tmp_path, settings
+) -> None:
+    import gzip
+
+    api = ApiClient(api_key_for(auditor, acme)[1])
+    day, manifest_path, heads_path = _export_day(acme, tmp_path, settings)
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(api.get(f"{BASE}/public-keys").json()))
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["rows"] == 4 and manifest["tree"]["leaves"] == 4
+    assert manifest["tree"]["contiguous"] is False  # today's events sit between yesterday's leaves
+    assert manifest["tree"]["leaf_index_max"] - manifest["tree"]["leaf_index_min"] + 1 > 4
+
+    answer = run(verifier, "export", str(day), str(manifest_path), "--keys", str(keys))
+    assert answer.returncode == 0 and answer.stdout.startswith("OK: 4 rows"), answer.stdout + answer.stderr
+    plain = tmp_path / "day.ndjson"  # gunzipped, it checks too
+    plain.write_bytes(gzip.decompress(day.read_bytes()))
+    answer = run(verifier, "export", str(plain), str(manifest_path), "--keys", str(keys))
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+
+    # One byte changed, in the gzipped object, in the NDJSON, or in the manifest: refused.
+    for target, position in ((day, len(day.read_bytes()) // 2), (plain, 30)):
+        data = bytearray(target.read_bytes())
+        data[position] ^= 0x01
+        altered = tmp_path / f"altered-{target.name}"
+        altered.write_bytes(bytes(data))
+        answer = run(verifier, "export", str(altered), str(manifest_path), "--keys", str(keys))
+        assert answer.returncode == 1 and "REFUSED" in answer.stdout, answer.stdout
+    forged = tmp_path / "forged.manifest.json"
+    forged.write_text(json.dumps({**manifest, "rows": 3}))
+    answer = run(verifier, "export", str(day), str(forged), "--keys", str(keys))
+    assert answer.returncode == 1 and "signature" in answer.stdout
+
+    # The heads signed that day sit beside it (all of this test's were signed today: none).
+    assert json.loads(heads_path.read_text()) == {
+        "organization_id": str(acme.pk),
+        "day": manifest["day"],
+        "heads": [],
+    }
