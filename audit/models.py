@@ -220,7 +220,7 @@ class EventRollup(models.Model):
     Kept by the one door (`audit.services`) in the transaction that stores the events, with an
     upsert that adds to the hour's row: a late event (an old `recorded_at`) adds to its own hour.
     Not an events table: its rows change, so it is not append-only (the runtime role may INSERT
-    and UPDATE it, as every table outside `audit.database.APPEND_ONLY_TABLES`). Migration 0008
+    and UPDATE it, as every table outside `audit.database.APPEND_ONLY_TABLES`). Migration 0009
     created it and filled it from the events already stored.
     """
 

@@ -31,7 +31,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0007_index_driven'),
+        ('audit', '0008_refused_index_covers_facets'),
     ]
 
     operations = [
