@@ -213,6 +213,32 @@ class EventKey(models.Model):
         return f"{self.organization_id}/{self.event_id}"
 
 
+class EventRollup(models.Model):
+    """How many events (and 403s among them) one organization recorded in one region in one hour
+    (UTC, `hour` its first instant): the unfiltered timeline's per-bucket counts, precomputed.
+
+    Kept by the one door (`audit.services`) in the transaction that stores the events, with an
+    upsert that adds to the hour's row: a late event (an old `recorded_at`) adds to its own hour.
+    Not an events table: its rows change, so it is not append-only (the runtime role may INSERT
+    and UPDATE it, as every table outside `audit.database.APPEND_ONLY_TABLES`). Migration 0009
+    created it and filled it from the events already stored.
+    """
+
+    pk = models.CompositePrimaryKey("organization_id", "region", "hour")
+    organization_id = models.UUIDField()
+    region = models.CharField(max_length=16)
+    hour = models.DateTimeField()
+    events = models.IntegerField()
+    refused = models.IntegerField()
+
+    class Meta:
+        db_table = "audit_event_rollup"
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}/{self.region}/{self.hour:%Y-%m-%d %H:00}: {self.events}"
+
+
 Event._meta.get_field("resources").register_lookup(HasItem)
 Event._meta.get_field("source_ip").register_lookup(InNetwork)
 

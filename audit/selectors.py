@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Count, F, Func, IntegerField, Max, Min, Q, QuerySet, TextField, Value
+from django.db.models import Count, F, Func, IntegerField, Max, Min, Q, QuerySet, Sum, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from audit.models import AuthenticationEvent, Event, PrincipalType
+from audit.models import AuthenticationEvent, Event, EventRollup, PrincipalType
 from core import SCALEWAY
 from core.ids import uuid7_time
 from core.regions import DEFAULT_REGION
@@ -454,12 +454,25 @@ def bucket_width(span: timedelta) -> int:
     return -(-seconds // TIMELINE_MAX_BUCKETS // 86400) * 86400  # whole days
 
 
-def event_timeline(qs: QuerySet[Event], *, query: EventQuery, start: datetime, end: datetime) -> Timeline:
+# The width of an `EventRollup` row: a timeline whose buckets are whole multiples of it reads them.
+ROLLUP_WIDTH = 3600
+
+
+def event_timeline(
+    qs: QuerySet[Event], *, organization_id: uuid.UUID, query: EventQuery, start: datetime, end: datetime
+) -> Timeline:
     """Events (and the 403s among them) per time bucket of [start, end], in one query.
 
-    `qs` is `event_queryset(query=query)`, so the scan is the (organization_id, region, recorded_at)
-    index range of the window; at most TIMELINE_MAX_BUCKETS rows come back. Buckets are aligned
-    on whole multiples of the width (in UTC), so the bars stay put as "now" moves.
+    `qs` is `event_queryset(organization_id=organization_id, query=query)` and [start, end] its
+    window. At most TIMELINE_MAX_BUCKETS rows come back. Buckets are aligned on whole multiples of
+    the width (in UTC), so the bars stay put as "now" moves.
+
+    Unfiltered (`query.narrows` false) with buckets of whole hours (windows longer than 30 hours),
+    the window's whole hours are counted from `EventRollup` (one row an hour, kept by the door)
+    and only its partial first and last hours from the index (`_bucket_counts_with_rollup`): the
+    cost no longer grows with the events in the window. Otherwise, unfiltered on PostgreSQL, one
+    index range count per bucket (`_bucket_counts_from_index`); with a narrowing filter, whose own
+    index yields few rows, a GROUP BY over those.
     """
     width = bucket_width(end - start)
     # Aligned down, but not before the first instant `datetime` holds (a window from year 1).
@@ -467,23 +480,96 @@ def event_timeline(qs: QuerySet[Event], *, query: EventQuery, start: datetime, e
     step = timedelta(seconds=width)
     first = datetime.fromtimestamp(origin, tz=UTC)
     count = max(-(-(end - first) // step), 0)
-    if connections[qs.db].vendor == "postgresql" and not query.narrows:
+    whole_hours = _whole_hours(start, end) if not query.narrows and width % ROLLUP_WIDTH == 0 else None
+    if whole_hours:
+        counts = _bucket_counts_with_rollup(
+            qs,
+            organization_id=organization_id,
+            region=query.region,
+            hours=whole_hours,
+            origin=origin,
+            width=width,
+        )
+    elif connections[qs.db].vendor == "postgresql" and not query.narrows:
         counts = _bucket_counts_from_index(qs, origin=origin, width=width, count=count)
     else:
         # A narrowing filter (status, method, principal, resource...) has its own index, which
         # yields few rows: grouping those is cheap. COUNT(*) needs no column of the row.
-        rows = (
-            qs.annotate(bucket=TimeBucket("recorded_at", start=origin, width=width))
-            .values("bucket")
-            .annotate(total=Count("*"), denied=Count("recorded_at", filter=Q(status_code=403)))
-            .order_by("bucket")
-        )
-        counts = {int(r["bucket"]): (r["total"], r["denied"]) for r in rows}
+        counts = {
+            int(r["bucket"]): (r["total"], r["denied"]) for r in _grouped(qs, origin=origin, width=width)
+        }
     buckets = []
     for n in range(count):
         total, denied = counts.get(n, (0, 0))
         buckets.append(TimelineBucket(later(first, n * step), later(first, (n + 1) * step), total, denied))
     return Timeline(start, end, step, buckets)
+
+
+def _whole_hours(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+    """[first, last): the whole UTC hours within [start, end], or None when there is none."""
+    first = datetime.fromtimestamp(-(-int(start.timestamp()) // ROLLUP_WIDTH) * ROLLUP_WIDTH, tz=UTC)
+    if first < start:  # start has microseconds past a whole second
+        first += timedelta(seconds=ROLLUP_WIDTH)
+    last = datetime.fromtimestamp(int(end.timestamp()) // ROLLUP_WIDTH * ROLLUP_WIDTH, tz=UTC)
+    return (first, last) if first < last else None
+
+
+def _grouped(qs: QuerySet[Event], *, origin: int, width: int) -> QuerySet[Any]:
+    """(bucket, total, denied) rows of `qs`'s events, grouped by bucket, unordered."""
+    return (
+        qs.annotate(bucket=TimeBucket("recorded_at", start=origin, width=width))
+        .values("bucket")
+        .annotate(total=Count("*"), denied=Count("recorded_at", filter=Q(status_code=403)))
+        .order_by()
+    )
+
+
+def _edge(qs: QuerySet[Event], bucket: int) -> QuerySet[Any]:
+    """(bucket, total, denied): one row counting `qs`'s events, all of them in bucket `bucket`.
+    The constant "group" is one Django leaves out of GROUP BY: a plain index range count."""
+    return (
+        qs.order_by()
+        .annotate(bucket=Value(bucket, IntegerField()))
+        .values("bucket")
+        .annotate(total=Count("*"), denied=Count("recorded_at", filter=Q(status_code=403)))
+    )
+
+
+def _bucket_counts_with_rollup(
+    qs: QuerySet[Event],
+    *,
+    organization_id: uuid.UUID,
+    region: str,
+    hours: tuple[datetime, datetime],
+    origin: int,
+    width: int,
+) -> dict[int, tuple[int, int]]:
+    """The unfiltered window's counts per bucket: its whole hours [first, last) from
+    `EventRollup`, and the events before `first` and from `last` on (less than an hour at each
+    edge) from the index, in one UNION ALL. `width` is a whole number of hours and `origin` a
+    multiple of it, so bucket bounds are whole hours: each rollup hour, and each edge, falls
+    within one bucket."""
+    first, last = hours
+    rolled = (
+        EventRollup.objects.using(qs.db)
+        .filter(organization_id=organization_id, region=region, hour__gte=first, hour__lt=last)
+        .annotate(bucket=TimeBucket("hour", start=origin, width=width))
+        .values("bucket")
+        .annotate(total=Sum("events"), denied=Sum("refused"))
+        .order_by()
+    )
+    lead = (int(first.timestamp()) - 1 - origin) // width  # the bucket of the hour before `first`
+    tail = (int(last.timestamp()) - origin) // width
+    rows = (
+        _edge(qs.filter(recorded_at__lt=first), lead)
+        .union(_edge(qs.filter(recorded_at__gte=last), tail), rolled, all=True)
+        .order_by()
+    )
+    counts: dict[int, tuple[int, int]] = {}
+    for row in rows:
+        total, denied = counts.get(int(row["bucket"]), (0, 0))
+        counts[int(row["bucket"])] = (total + int(row["total"]), denied + int(row["denied"]))
+    return counts
 
 
 def _bucket_counts_from_index(

@@ -11,7 +11,9 @@
 Events are redacted and get their region from their locality. Every call that stores events
 announces them through `audit.signals.events_recorded` once its transaction commits (one
 `on_commit` per call, one signal per organization and region in it), which is how alerting and
-sealing learn of them without audit importing either.
+sealing learn of them without audit importing either. In the same transaction every call that stores
+`Event`s adds them to their hours' counts (`EventRollup`, `_roll_up`), which the unfiltered timeline
+reads.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -30,7 +32,7 @@ from django.db import connections, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.models import AuthenticationEvent, Event, EventKey, PrincipalType, SystemEvent
+from audit.models import AuthenticationEvent, Event, EventKey, EventRollup, PrincipalType, SystemEvent
 from audit.redaction import redact, redacted
 from audit.signals import events_recorded
 from core import SCALEWAY
@@ -291,14 +293,18 @@ def _announce(events: Sequence[Event | EventRow]) -> None:
 
 
 def record(**fields: Any) -> Event:
-    """Append one event (see `build_event` for the fields) and return it. One INSERT.
+    """Append one event (see `build_event` for the fields) and return it. One INSERT, and the
+    upsert of its hour's count.
 
     Not idempotent: the id is minted here unless given. A batch, or events that a client may
     send again, go through `record_many`.
     """
     event = build_event(**fields)
-    event.save(force_insert=True)
-    _announce([event])
+    connection = connections[Event.objects.db]
+    with transaction.atomic(using=connection.alias):  # the event and its hour's count, together
+        event.save(force_insert=True, using=connection.alias)
+        _roll_up([event], connection)
+        _announce([event])
     return event
 
 
@@ -333,8 +339,8 @@ def record_refusal(
     `request_body` is what the caller sent, redacted here.
 
     Returns None, recording nothing, when the request has no organization to file it under.
-    One INSERT. A database fault propagates (`api.faults` answers 503): a refusal that could
-    not be recorded is not answered as one.
+    One INSERT (and its hour's count). A database fault propagates (`api.faults` answers 503):
+    a refusal that could not be recorded is not answered as one.
     """
     organization = getattr(request, "organization", None)
     if organization is None:
@@ -429,7 +435,8 @@ def record_many[Stored: (Event, EventRow)](
     not: a consumer that validates as it yields (ingestion) raises there, which aborts the batch.
 
     Cost on PostgreSQL: one statement per organization in the batch (the claim, which also skips
-    ids that `record` stored), then one COPY of the new events. On SQLite, batched INSERTs.
+    ids that `record` stored), then one COPY of the new events, then one upsert of their hours'
+    counts (`_roll_up`). On SQLite, batched INSERTs.
     """
     if keys is None:
         events = list(events)
@@ -450,8 +457,84 @@ def record_many[Stored: (Event, EventRow)](
         else:
             new = list(fresh)
             _insert_sqlite(new, connection)
+        _roll_up(new, connection)
         _announce(new)
     return new
+
+
+def _hour(moment: datetime) -> datetime:
+    """The first instant of `moment`'s hour, in UTC."""
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+# Adds a batch's counts to their hours' rows (PostgreSQL and SQLite >= 3.24 alike).
+_ROLL_UP_CONFLICT = (
+    " ON CONFLICT (organization_id, region, hour) DO UPDATE SET"
+    " events = audit_event_rollup.events + EXCLUDED.events,"
+    " refused = audit_event_rollup.refused + EXCLUDED.refused"
+)
+_ROLLUP_FIELDS = [
+    EventRollup._meta.get_field(name) for name in ("organization_id", "region", "hour", "events", "refused")
+]
+
+
+def _roll_up(events: Sequence[Event | EventRow], connection: Any) -> None:
+    """Add `events`, just stored, to `EventRollup`: one upsert of a row per organization, region and
+    hour among them, in the caller's transaction, so the counts commit (or roll back) with the
+    events. Rows go in key order, so two batches touching the same hours lock them in the same
+    order and wait for each other rather than deadlock. Nothing stored, no statement."""
+    if not events:
+        return
+    counts: dict[tuple[uuid.UUID | str, str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    for event in events:
+        counts_of = counts[(event.organization_id, event.region, _hour(event.recorded_at))]
+        counts_of[0] += 1
+        if event.status_code == 403:
+            counts_of[1] += 1
+    merged: dict[tuple[uuid.UUID, str, datetime], list[int]] = {}  # an organization spelled two ways
+    for (organization_id, region, hour), (total, refused) in counts.items():
+        into = merged.setdefault((_organization(organization_id), region, hour), [0, 0])
+        into[0] += total
+        into[1] += refused
+    rows = [(*key, total, refused) for key, (total, refused) in sorted(merged.items())]
+    if connection.vendor != "postgresql":
+        _insert_rows(EventRollup, _ROLLUP_FIELDS, rows, connection, suffix=_ROLL_UP_CONFLICT)
+        return
+    # One statement of five arrays, however many rows: a batch spanning many organizations and
+    # hours (a bulk load) has thousands, which a VALUES list would split in statements of 500.
+    columns = list(zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_event_rollup (organization_id, region, hour, events, refused) "
+            "SELECT * FROM unnest(%s::uuid[], %s::varchar[], %s::timestamptz[], %s::int[], %s::int[]) "
+            "AS counts(organization_id, region, hour, events, refused) ORDER BY 1, 2, 3" + _ROLL_UP_CONFLICT,
+            [list(column) for column in columns],
+        )
+
+
+def rebuild_rollup(using: str | None = None) -> None:
+    """Recount `EventRollup` from the events table, for events stored around the door (a bulk
+    load by raw COPY, as `make bench` does), in one transaction."""
+    connection = connections[using or Event.objects.db]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {EventRollup._meta.db_table}")
+        cursor.execute(rollup_backfill_sql(connection.vendor))
+
+
+def rollup_backfill_sql(vendor: str) -> str:
+    """INSERT ... SELECT of every stored event's counts per organization, region and hour."""
+    if vendor == "postgresql":
+        hour = "date_trunc('hour', recorded_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        refused = "COUNT(*) FILTER (WHERE status_code = 403)"
+    else:  # SQLite keeps aware datetimes as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]"
+        hour = "substr(recorded_at, 1, 13) || ':00:00'"
+        refused = "SUM(CASE WHEN status_code = 403 THEN 1 ELSE 0 END)"
+    return (
+        "INSERT INTO audit_event_rollup (organization_id, region, hour, events, refused) "
+        f"SELECT organization_id, region, {hour}, COUNT(*), {refused} FROM audit_event GROUP BY 1, 2, 3"
+    )
 
 
 def _organization(value: uuid.UUID | str) -> uuid.UUID:
@@ -553,11 +636,17 @@ def _insert_sqlite(events: Sequence[Event | EventRow], connection: Any) -> None:
 
 
 def _insert_rows(
-    model: type[models.Model], fields: Sequence[Any], rows: Sequence[Sequence[Any]], connection: Any
+    model: type[models.Model],
+    fields: Sequence[Any],
+    rows: Sequence[Sequence[Any]],
+    connection: Any,
+    *,
+    suffix: str = "",
 ) -> None:
     """INSERT `rows` (values in the order of `fields`) in multi-row statements, each value prepared
     by its field (`get_db_prep_save`, as `bulk_create` does) but without the query compiler, which
-    spent three quarters of the demo's 20,000-event load on SQLite assembling SQL."""
+    spent three quarters of the demo's 20,000-event load on SQLite assembling SQL. `suffix` ends
+    each statement (an ON CONFLICT clause)."""
     qn = connection.ops.quote_name
     # SQLite takes at most 32,766 parameters in one statement (999 before 3.32).
     per_statement = max(1, min(500, connection.features.max_query_params // len(fields)))
@@ -568,7 +657,7 @@ def _insert_rows(
         for start in range(0, len(rows), per_statement):
             batch = rows[start : start + per_statement]
             params = [prep(row[i], connection) for row in batch for i, prep in prepare]
-            cursor.execute(head + ", ".join([row_sql] * len(batch)), params)
+            cursor.execute(head + ", ".join([row_sql] * len(batch)) + suffix, params)
 
 
 def _json_text(value: Any) -> str:

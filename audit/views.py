@@ -154,7 +154,9 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
     events_with_principals(
         organization=request.organization, events=page.events, recorded_names=recorded_names
     )
-    timeline: Timeline = event_timeline(qs, query=query, start=after, end=before)
+    timeline: Timeline = event_timeline(
+        qs, organization_id=request.organization.pk, query=query, start=after, end=before
+    )
     total = timeline.total
     context: dict[str, Any] = {
         "page": page,

@@ -412,7 +412,11 @@ class _Bench:
         def timeline(q: EventQuery) -> int:
             after, before = q.window()
             return event_timeline(
-                event_queryset(organization_id=org_id, query=q), query=q, start=after, end=before
+                event_queryset(organization_id=org_id, query=q),
+                organization_id=org_id,
+                query=q,
+                start=after,
+                end=before,
             ).total
 
         deep, depth = None, 0

@@ -359,7 +359,9 @@ def test_axis_ticks_split_the_chart_in_quarters(acme, owner):
     end = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
     query = EventQuery(region="fr-par", recorded_after=end - timedelta(hours=24), recorded_before=end)
     qs = event_queryset(organization_id=acme.pk, query=query)
-    timeline = event_timeline(qs, query=query, start=end - timedelta(hours=24), end=end)
+    timeline = event_timeline(
+        qs, organization_id=acme.pk, query=query, start=end - timedelta(hours=24), end=end
+    )
     with timezone.override(PARIS):
         ticks = _axis(timeline)
     assert [t["iso"] for t in ticks] == [

@@ -46,7 +46,7 @@ def test_timeline_counts_events_and_403s_per_bucket_in_one_query(acme, owner, dj
     query = EventQuery(region="fr-par", recorded_after=start, recorded_before=end)
     qs = event_queryset(organization_id=acme.pk, query=query)
     with django_assert_num_queries(1):
-        timeline = event_timeline(qs, query=query, start=start, end=end)
+        timeline = event_timeline(qs, organization_id=acme.pk, query=query, start=start, end=end)
     assert len(timeline.buckets) == 60 and timeline.width == timedelta(minutes=1)
     by_start = {b.start: (b.total, b.denied) for b in timeline.buckets if b.total}
     assert by_start == {
@@ -62,7 +62,12 @@ def test_timeline_works_with_free_text_search(acme, owner):
     now = timezone.now()
     query = EventQuery(region="fr-par", text="db-password")
     qs = event_queryset(organization_id=acme.pk, query=query)
-    assert event_timeline(qs, query=query, start=now - timedelta(hours=1), end=now).total == 2
+    assert (
+        event_timeline(
+            qs, organization_id=acme.pk, query=query, start=now - timedelta(hours=1), end=now
+        ).total
+        == 2
+    )
 
 
 def test_times_show_with_their_offset_in_the_active_zone():

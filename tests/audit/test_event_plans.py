@@ -151,6 +151,8 @@ def _query(hours: int, **filters: Any) -> EventQuery:
 # it the planner would read the window's range of the organization's events, row by row.
 FILTERS: dict[str, tuple[EventQuery, str]] = {
     "region and window": (_query(24), "organization_id_region_recorded_at_id"),
+    # The timeline's whole hours come from audit_event_rollup, its edges from the index.
+    "region and 30 days": (_query(24 * 30), "organization_id_region_recorded_at_id"),
     "+ project": (_query(24, project_id=PROJECT), "organization_id_project_id"),
     "+ principal": (_query(24 * 7, principal_id=PRINCIPAL), "organization_id_principal_id"),
     "+ method": (_query(24 * 7, method_name="Method5"), "organization_id_method_name"),
@@ -173,7 +175,12 @@ def _filter_plans() -> None:
         qs = event_queryset(organization_id=ORG, query=query, recorded_names=True)
         page = partial(event_page, qs, page_size=50, numbered=True)
         timeline = partial(
-            event_timeline, qs, query=query, start=query.recorded_after, end=query.recorded_before
+            event_timeline,
+            qs,
+            organization_id=ORG,
+            query=query,
+            start=query.recorded_after,
+            end=query.recorded_before,
         )
         try:
             for call in (page, timeline):

@@ -94,7 +94,7 @@ def trail(acme, owner):
 
 def test_the_timeline_counts_every_event_and_403_of_its_bucket_edges_included(acme, trail):
     qs, query = _window(acme, 24)
-    timeline = event_timeline(qs, query=query, start=query.recorded_after, end=END)
+    timeline = event_timeline(qs, organization_id=acme.pk, query=query, start=query.recorded_after, end=END)
     expected: dict[datetime, list[int]] = {}
     for event in trail:
         if query.recorded_after <= event.recorded_at < END:  # the window's end starts a bucket of its own
@@ -108,7 +108,7 @@ def test_the_timeline_counts_every_event_and_403_of_its_bucket_edges_included(ac
 
 def test_a_filtered_timeline_counts_only_the_matching_events(acme, trail):
     qs, query = _window(acme, 24, status=403)
-    timeline = event_timeline(qs, query=query, start=query.recorded_after, end=END)
+    timeline = event_timeline(qs, organization_id=acme.pk, query=query, start=query.recorded_after, end=END)
     assert (timeline.total, timeline.denied) == (6, 6)
 
 
@@ -122,13 +122,24 @@ def test_the_first_page_walks_the_org_time_index_of_the_windows_partition_only(a
 
 
 @postgres_only
-def test_the_unfiltered_timeline_counts_from_the_index_alone(acme, trail):
-    # 20 days: within the month of the trail. An empty partition costs nothing whichever index
-    # reads it, and its planner ties with the primary key, which holds organization_id and
-    # recorded_at too (`manage.py bench_events` shows the org-time index on every partition).
-    qs, query = _window(acme, 24 * 20)
-    nodes, indexes, _ = _plan(lambda: event_timeline(qs, query=query, start=query.recorded_after, end=END))
-    assert indexes == {"audit_event_org_time_idx"}
+@pytest.mark.parametrize(
+    ("hours", "expected"),
+    [
+        # Half-hour buckets: one count of the index per bucket.
+        (24, {"audit_event_org_time_idx"}),
+        # 20 days, within the month of the trail: its whole hours from the rollup's key, its
+        # edges from the index. An empty partition costs nothing whichever index reads it, and
+        # its planner ties with the primary key, which holds organization_id and recorded_at too
+        # (`manage.py bench_events` shows the org-time index on every partition).
+        (24 * 20, {"audit_event_org_time_idx", "audit_event_rollup_pkey"}),
+    ],
+)
+def test_the_unfiltered_timeline_counts_from_indexes_alone(acme, trail, hours, expected):
+    qs, query = _window(acme, hours)
+    nodes, indexes, _ = _plan(
+        lambda: event_timeline(qs, organization_id=acme.pk, query=query, start=query.recorded_after, end=END)
+    )
+    assert indexes == expected
     assert "Index Only Scan" in nodes and not nodes & {"Seq Scan", "Sort", "Bitmap Heap Scan"}
 
 
