@@ -23,7 +23,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -523,8 +523,27 @@ def rebuild_rollup(using: str | None = None) -> None:
         cursor.execute(rollup_backfill_sql(connection.vendor))
 
 
-def rollup_backfill_sql(vendor: str) -> str:
-    """INSERT ... SELECT of every stored event's counts per organization, region and hour."""
+def recount_rollup(*, organization_id: uuid.UUID, before: datetime, using: str) -> None:
+    """Recount an organization's hours up to the one holding `before` from the events left: what
+    retention calls, in its transaction, once it has removed the events older than `before`."""
+    connection = connections[using]
+    end = before.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    organization = models.UUIDField().get_db_prep_value(organization_id, connection)
+    until = models.DateTimeField().get_db_prep_value(end, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {EventRollup._meta.db_table} WHERE organization_id = %s AND hour < %s",
+            [organization, until],
+        )
+        cursor.execute(
+            rollup_backfill_sql(connection.vendor, where="WHERE organization_id = %s AND recorded_at < %s"),
+            [organization, until],
+        )
+
+
+def rollup_backfill_sql(vendor: str, *, where: str = "") -> str:
+    """INSERT ... SELECT of the stored events' counts per organization, region and hour (those
+    `where` keeps, or every one)."""
     if vendor == "postgresql":
         hour = "date_trunc('hour', recorded_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
         refused = "COUNT(*) FILTER (WHERE status_code = 403)"
@@ -533,7 +552,7 @@ def rollup_backfill_sql(vendor: str) -> str:
         refused = "SUM(CASE WHEN status_code = 403 THEN 1 ELSE 0 END)"
     return (
         "INSERT INTO audit_event_rollup (organization_id, region, hour, events, refused) "
-        f"SELECT organization_id, region, {hour}, COUNT(*), {refused} FROM audit_event GROUP BY 1, 2, 3"
+        f"SELECT organization_id, region, {hour}, COUNT(*), {refused} FROM audit_event {where} GROUP BY 1, 2, 3"
     )
 
 

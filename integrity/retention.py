@@ -36,7 +36,7 @@ from django.utils import timezone
 from audit.database import as_owner, owner_alias
 from audit.models import Event, SystemEvent
 from audit.partitions import TABLE, _add_months
-from audit.services import Actor, record, record_system
+from audit.services import Actor, record, record_system, recount_rollup
 from core.regions import DEFAULT_REGION
 from integrity.canonical import checkpoint_message
 from integrity.keys import signing_key
@@ -191,6 +191,8 @@ def purge(*, now: datetime | None = None) -> PurgeReport:
         if connections[using].vendor == "postgresql":
             report.dropped = _drop_partitions(using, floor, covered)
         report.deleted = _delete_rows(using, covered)
+        for organization_id, cut in covered.items():  # the timeline's hourly counts follow
+            recount_rollup(organization_id=organization_id, before=cut, using=using)
     return report
 
 

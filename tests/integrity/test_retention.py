@@ -350,3 +350,21 @@ def test_the_worker_as_the_runtime_role_purges_through_the_owner_url_only(tmp_pa
             assert "3 removed by retention" in verified.stdout
         finally:
             clean(server)
+
+
+def test_the_timelines_hourly_counts_forget_what_a_purge_removed(acme, trail) -> None:
+    """The door's per-hour counts (`EventRollup`, which the long timeline reads) are recounted
+    for the purged hours: a 90-day timeline never shows events that are gone."""
+    from django.db.models import Sum
+
+    from audit.models import EventRollup
+
+    globex = OrganizationFactory(name="Globex")
+    make_events(globex, 2, recorded_at=timezone.now() - timedelta(days=10))
+    make_events(globex, 1)
+    set_retention(globex.pk, 7, actor=Actor.system())
+    purge()
+    for organization in (acme, globex):
+        counted = EventRollup.objects.filter(organization_id=organization.pk).aggregate(n=Sum("events"))["n"]
+        assert counted == Event.objects.filter(organization_id=organization.pk).count()
+    assert not EventRollup.objects.filter(organization_id=acme.pk, hour__lt=month(-4)).exists()
