@@ -3,7 +3,7 @@
 With FAULT_HANG_ON_ALERT_SAVE set to a path, the worker touches that file and then hangs just
 before it saves an alert: it is mid-evaluation, inside the transaction, when the test kills it.
 
-With FAULT_HANG_IN_EXPORT_PUT set to a path, the worker's third S3 upload of an export run sends
+With FAULT_HANG_IN_EXPORT_PUT set to a path, the worker's third upload of a day's events sends
 half of the object's body, touches that file, and hangs: the PUT is on the wire when the test
 kills it.
 """
@@ -45,19 +45,21 @@ class _HalfThenHang:
 
 
 def _hang_in_third_put() -> None:
-    from exports.storage import S3Storage
+    from exports.storage import NDJSON_GZ, S3Storage
 
     real_put = S3Storage.put
     calls = {"n": 0}
     marker = Path(os.environ["FAULT_HANG_IN_EXPORT_PUT"])
 
-    def put(self: S3Storage, key: str, body: Any) -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=_HalfThenHang(body, marker), ContentLength=_size(body)
-            )
-        return real_put(self, key, body)
+    def put(self: S3Storage, key: str, body: Any, *, content_type: str = NDJSON_GZ) -> None:
+        # The third day's events (a day's manifest and heads are uploads of their own, not counted).
+        if content_type == NDJSON_GZ:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=_HalfThenHang(body, marker), ContentLength=_size(body)
+                )
+        return real_put(self, key, body, content_type=content_type)
 
     S3Storage.put = put  # type: ignore[method-assign]  # the fault under test
 

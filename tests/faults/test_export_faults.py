@@ -41,7 +41,9 @@ def test_a_worker_killed_mid_upload_leaves_no_partial_object_and_the_next_comple
 
     client = s3_server.client()
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    assert len(keys) == 2  # the two days finished; nothing under the third day's name
+    days = [key for key in keys if key.endswith(".ndjson.gz")]
+    assert len(days) == 2  # the two days finished; nothing under the third day's name
+    assert len(keys) == 3 * 2  # each with its signed manifest and its heads
     assert services.object_key(job, third_day) not in keys
     assert ExportDay.objects.filter(job=job).count() == 2
 
@@ -52,6 +54,8 @@ def test_a_worker_killed_mid_upload_leaves_no_partial_object_and_the_next_comple
         what="the run to complete",
     )
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, MaxKeys=1000).get("Contents", [])]
-    assert len(keys) == settings.EXPORT_DAYS == ExportDay.objects.filter(job=job).count()
+    days = [key for key in keys if key.endswith(".ndjson.gz")]
+    assert len(days) == settings.EXPORT_DAYS == ExportDay.objects.filter(job=job).count()
+    assert len(keys) == 3 * settings.EXPORT_DAYS
     body = client.get_object(Bucket=bucket, Key=services.object_key(job, third_day))["Body"].read()
     assert [e["id"] for e in read_ndjson_gz(body)] == [str(e.id) for e in stored]
