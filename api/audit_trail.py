@@ -13,6 +13,7 @@ import hashlib
 import ipaddress
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -422,11 +423,22 @@ def _window(qs: QuerySet[Any], window: tuple[datetime, datetime]) -> QuerySet[An
 )
 def list_authentication_events(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """ListAuthenticationEvents: console sign-ins of the organization's members."""
+    return _keyset_json(
+        request, args, region, _authentication_events(request, region), authentication_event_json
+    )
+
+
+def _keyset_json[Row](
+    request: ApiRequest, args: Args, region: str, qs: QuerySet[Any], to_json: Callable[[Row], dict[str, Any]]
+) -> HttpResponse:
+    """One keyset page of `qs` in the request's window, as {"events": [...], "next_page_token"}:
+    the list calls whose rows need nothing but their own serializer."""
     listing = ListRequest(args)
     window, cursor, digest = listing.resolve(request.organization.pk, region)
-    qs = _window(_authentication_events(request, region), window)
-    page = event_page(qs, order=listing.direction, cursor=cursor, page_size=listing.page_size)
-    body: dict[str, Any] = {"events": [authentication_event_json(e) for e in page.events]}
+    page = event_page(
+        _window(qs, window), order=listing.direction, cursor=cursor, page_size=listing.page_size
+    )
+    body: dict[str, Any] = {"events": [to_json(e) for e in page.events]}
     if page.next_cursor is not None:
         body["next_page_token"] = PageToken.encode(page.next_cursor, window, digest)
     return JsonResponse(body)
@@ -450,14 +462,7 @@ def _system_events(request: ApiRequest, region: str) -> QuerySet[SystemEvent]:
 )
 def list_system_events(request: ApiRequest, args: Args, region: str) -> HttpResponse:
     """ListSystemEvents: the organization's system events in the region, keyset-paged."""
-    listing = ListRequest(args)
-    window, cursor, digest = listing.resolve(request.organization.pk, region)
-    qs = _window(_system_events(request, region), window)
-    page = event_page(qs, order=listing.direction, cursor=cursor, page_size=listing.page_size)
-    body: dict[str, Any] = {"events": [system_event_json(e) for e in page.events]}
-    if page.next_cursor is not None:
-        body["next_page_token"] = PageToken.encode(page.next_cursor, window, digest)
-    return JsonResponse(body)
+    return _keyset_json(request, args, region, _system_events(request, region), system_event_json)
 
 
 def _combined_json(row: Event | AuthenticationEvent | SystemEvent) -> dict[str, Any]:

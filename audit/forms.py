@@ -159,7 +159,29 @@ def _text(
     )
 
 
-class EventFilterForm(forms.Form):
+class _FilterForm(forms.Form):
+    """What the Events and Sign-ins filters share: cleaned values that tolerate the other fields'
+    errors, the region and the keyset cursor."""
+
+    def value(self, name: str) -> Any:
+        """A cleaned value (None when absent or invalid): the valid filters still show, say, the
+        chosen region while another filter's error is on screen."""
+        if not self.is_bound:
+            return None
+        self.errors  # noqa: B018 (cleans the form, once)
+        return self.cleaned_data.get(name) or None
+
+    @property
+    def selected_region(self) -> str:
+        return self.value("region") or DEFAULT_REGION
+
+    @property
+    def page_cursor(self) -> Cursor | None:
+        token = self.value("cursor")
+        return Cursor.decode(token) if token else None
+
+
+class EventFilterForm(_FilterForm):
     """Every parameter of the Events page URL, all optional. Unknown values are form errors, never
     a 500. `to_query()` turns a valid form into the `EventQuery` that the selectors run."""
 
@@ -273,18 +295,6 @@ class EventFilterForm(forms.Form):
 
     # --- what the view needs ------------------------------------------------------------------
 
-    def value(self, name: str) -> Any:
-        """A cleaned value (None when absent or invalid): the valid filters still show, say, the
-        chosen region while another filter's error is on screen."""
-        if not self.is_bound:
-            return None
-        self.errors  # noqa: B018 (cleans the form, once)
-        return self.cleaned_data.get(name) or None
-
-    @property
-    def selected_region(self) -> str:
-        return self.value("region") or DEFAULT_REGION
-
     @property
     def range_key(self) -> str:
         # A link that names its own bounds (an alert e-mail, "around this time") is a custom range.
@@ -295,11 +305,6 @@ class EventFilterForm(forms.Form):
     @property
     def selected_order(self) -> str:
         return self.value("order") or NEWEST_FIRST
-
-    @property
-    def page_cursor(self) -> Cursor | None:
-        token = self.value("cursor")
-        return Cursor.decode(token) if token else None
 
     @property
     def selected_project(self) -> Project | None:
@@ -367,7 +372,7 @@ SUCCEEDED, FAILED, THROTTLED = "success", "failure", "throttled"
 SIGN_IN_RESULTS = [("", "All"), (SUCCEEDED, "Successful"), (FAILED, "Failed"), (THROTTLED, "Throttled")]
 
 
-class SignInFilterForm(forms.Form):
+class SignInFilterForm(_FilterForm):
     """The Sign-ins tab's URL: time range, result, e-mail and IP, all optional; bad values are
     form errors. `to_query()` gives the `SignInQuery` that `sign_in_queryset` runs."""
 
@@ -398,24 +403,9 @@ class SignInFilterForm(forms.Form):
         super().__init__(data)
         self.now = now or timezone.now()
 
-    def value(self, name: str) -> Any:
-        if not self.is_bound:
-            return None
-        self.errors  # noqa: B018 (cleans the form, once)
-        return self.cleaned_data.get(name) or None
-
-    @property
-    def selected_region(self) -> str:
-        return self.value("region") or DEFAULT_REGION
-
     @property
     def range_key(self) -> str:
         return self.value("range") or DEFAULT_SIGN_IN_RANGE
-
-    @property
-    def page_cursor(self) -> Cursor | None:
-        token = self.value("cursor")
-        return Cursor.decode(token) if token else None
 
     @property
     def narrowing(self) -> list[str]:
