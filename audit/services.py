@@ -10,7 +10,7 @@
 
 Events are redacted and get their region from their locality. Every call that stores events
 announces them through `audit.signals.events_recorded` once its transaction commits (one
-`on_commit` per call, one signal per organization and region in it), which is how alerting and
+`on_commit` and one signal per call, listing the events per organization and region), which is how alerting and
 sealing learn of them without audit importing either. In the same transaction every call that stores
 `Event`s adds them to their hours' counts (`EventRollup`, `_roll_up`), which the unfiltered timeline
 reads.
@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from audit.models import AuthenticationEvent, Event, EventKey, EventRollup, PrincipalType, SystemEvent
 from audit.redaction import redact, redacted
-from audit.signals import events_recorded
+from audit.signals import Recorded, events_recorded
 from core import SCALEWAY
 from core.http import client_ip, user_agent
 from core.ids import uuid7
@@ -262,8 +262,9 @@ def build_event(
 
 
 def _announce(events: Sequence[Event | EventRow]) -> None:
-    """Announce `events`, just stored, once the transaction commits: one `on_commit` for the
-    call, one `events_recorded` per organization and region in it. Nothing stored, nothing sent."""
+    """Announce `events`, just stored, once the transaction commits: one `on_commit` and one
+    `events_recorded` for the call, which lists them per organization and region. Nothing stored,
+    nothing sent."""
     if not events:
         return
     spelled: dict[tuple[uuid.UUID | str, str], list[uuid.UUID]] = defaultdict(list)
@@ -278,18 +279,8 @@ def _announce(events: Sequence[Event | EventRow]) -> None:
         key = (_organization(organization_id), region)
         groups[key] += ids
         refused[key] += spelled_refused[(organization_id, region)]
-
-    def send() -> None:
-        for (organization_id, region), ids in groups.items():
-            events_recorded.send(
-                sender=Event,
-                organization_id=organization_id,
-                region=region,
-                event_ids=ids,
-                refused=refused[(organization_id, region)],
-            )
-
-    transaction.on_commit(send)
+    recorded = [Recorded(*key, ids, refused[key]) for key, ids in groups.items()]
+    transaction.on_commit(lambda: events_recorded.send(sender=Event, recorded=recorded))
 
 
 def record(**fields: Any) -> Event:
@@ -434,7 +425,7 @@ def record_many[Stored: (Event, EventRow)](
     overlaps the database's index work. The iterable is always consumed to its end, stored or
     not: a consumer that validates as it yields (ingestion) raises there, which aborts the batch.
 
-    Cost on PostgreSQL: one statement per organization in the batch (the claim, which also skips
+    Cost on PostgreSQL: one statement for the claim, whatever organizations the batch spans (it also skips
     ids that `record` stored), then one COPY of the new events, then one upsert of their hours'
     counts (`_roll_up`). On SQLite, batched INSERTs.
     """
@@ -576,45 +567,49 @@ def _claim(keys: Collection[Key], connection: Any) -> set[Key]:
     """Claim the idempotency keys; return those that were new, less any whose event `record`
     stored with that id in that organization.
 
-    PostgreSQL, per organization: one INSERT ... ON CONFLICT DO NOTHING RETURNING, in the sorted
-    order of the ids, so that two batches sharing ids take their index entries in the same order
-    and wait on each other rather than deadlock; the ids it returns are then probed in the events
-    table in the same statement. Ids go as one text parameter (`.hex` spells a UUID five times
-    faster than `str`). The probe is by id alone, its organization checked on the rows found
-    (OFFSET 0 keeps the planner from pushing that test down): with both in one WHERE, a
-    planner that believes the organization small (statistics taken before its backlog arrived)
-    reads all its events through the organization-time index instead of walking each
-    partition's primary key (`id` first) once.
-    SQLite serializes writers (IMMEDIATE transactions): a read, then the inserts.
+    PostgreSQL: one INSERT ... ON CONFLICT DO NOTHING RETURNING for the whole batch, whatever
+    organizations it spans, in the sorted order of the keys, so that two batches sharing keys
+    take their index entries in the same order and wait on each other rather than deadlock; the
+    keys it returns are then probed in the events table in the same statement. Keys go as two
+    text parameters (`.hex` spells a UUID five times faster than `str`). The probe is by id
+    alone, the organization checked on the rows found (OFFSET 0 keeps the planner from pushing
+    that test down): with both in one WHERE, a planner that believes an organization small
+    (statistics taken before its backlog arrived) reads all its events through the
+    organization-time index instead of walking each partition's primary key (`id` first) once.
+    SQLite serializes writers (IMMEDIATE transactions): per organization, a read, then the inserts.
     """
+    if connection.vendor == "postgresql":
+        return _claim_postgresql(keys, connection)
     by_organization: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
     for organization_id, event_id in keys:
         by_organization[organization_id].add(event_id)
     claimed: set[Key] = set()
-    for organization_id, ids in sorted(by_organization.items()):  # one order for every batch
-        if connection.vendor == "postgresql":
-            new = _claim_postgresql(organization_id, sorted(ids), connection)
-        else:
-            new = _claim_sqlite(organization_id, ids, connection)
-        claimed.update((organization_id, event_id) for event_id in new)
+    for organization_id, ids in by_organization.items():
+        claimed.update(
+            (organization_id, event_id) for event_id in _claim_sqlite(organization_id, ids, connection)
+        )
     return claimed
 
 
-def _claim_postgresql(organization_id: uuid.UUID, ids: list[uuid.UUID], connection: Any) -> set[uuid.UUID]:
+def _claim_postgresql(keys: Collection[Key], connection: Any) -> set[Key]:
     qn = connection.ops.quote_name
+    # Sorted as hex text, which orders as the UUIDs do and compares far faster than UUID tuples.
+    spelled = sorted({(organization_id.hex, event_id.hex) for organization_id, event_id in keys})
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH claimed AS ("
             f"  INSERT INTO {qn(EventKey._meta.db_table)} (organization_id, event_id)"
-            f"  SELECT %s::uuid, k FROM unnest(%s::uuid[]) WITH ORDINALITY AS t(k, n) ORDER BY n"
-            f"  ON CONFLICT DO NOTHING RETURNING event_id"
-            f") SELECT event_id FROM claimed WHERE event_id NOT IN ("
-            f"  SELECT id FROM (SELECT id, organization_id FROM {qn(Event._meta.db_table)}"
-            f"  WHERE id = ANY(ARRAY(SELECT event_id FROM claimed)) OFFSET 0) AS stored"
-            f"  WHERE organization_id = %s::uuid)",
-            [organization_id.hex, "{" + ",".join([pk.hex for pk in ids]) + "}", organization_id.hex],
+            f"  SELECT o, k FROM unnest(%s::uuid[], %s::uuid[]) WITH ORDINALITY AS t(o, k, n) ORDER BY n"
+            f"  ON CONFLICT DO NOTHING RETURNING organization_id, event_id"
+            f") SELECT organization_id, event_id FROM claimed WHERE (organization_id, event_id) NOT IN ("
+            f"  SELECT organization_id, id FROM (SELECT id, organization_id FROM {qn(Event._meta.db_table)}"
+            f"  WHERE id = ANY(ARRAY(SELECT event_id FROM claimed)) OFFSET 0) AS stored)",
+            [
+                "{" + ",".join([organization_id for organization_id, _ in spelled]) + "}",
+                "{" + ",".join([event_id for _, event_id in spelled]) + "}",
+            ],
         )
-        return {row[0] for row in cursor.fetchall()}
+        return {(organization_id, event_id) for organization_id, event_id in cursor.fetchall()}
 
 
 def _claim_sqlite(organization_id: uuid.UUID, ids: set[uuid.UUID], connection: Any) -> set[uuid.UUID]:

@@ -1,18 +1,26 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+
+from audit.signals import Recorded
 
 
-def enqueue_seal(
-    sender: Any, *, organization_id: uuid.UUID, region: str, event_ids: list[uuid.UUID], **kwargs: Any
-) -> None:
-    """Events were recorded (and committed): seal them into their organization's tree. Should this
-    enqueue be lost (a crash right after the commit), the periodic sweep seals them instead."""
+def enqueue_seal(sender: Any, *, recorded: list[Recorded], **kwargs: Any) -> None:
+    """Events were recorded (and committed): seal them into their organizations' trees, one task
+    per organization (its regions together), enqueued in one transaction. Should an enqueue be
+    lost (a crash right after the commit), the periodic sweep seals them instead."""
     from integrity.tasks import seal_task
 
     if not settings.INTEGRITY_SEAL_ON_RECORD:
         return
-    seal_task.enqueue(str(organization_id), [str(i) for i in event_ids])
+    by_organization: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for group in recorded:
+        by_organization[group.organization_id] += [str(i) for i in group.event_ids]
+    with transaction.atomic():
+        for organization_id, ids in by_organization.items():
+            seal_task.enqueue(str(organization_id), ids)

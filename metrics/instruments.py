@@ -9,10 +9,11 @@ in this process's memory.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+
+from audit.signals import Recorded
 
 REQUESTS = Counter(
     "audit_trail_http_requests",
@@ -40,11 +41,10 @@ REFUSALS = Counter(
 )
 
 
-def count_recorded(
-    sender: Any, *, organization_id: uuid.UUID, region: str, event_ids: list[uuid.UUID], **kwargs: Any
-) -> None:
+def count_recorded(sender: Any, *, recorded: list[Recorded], **kwargs: Any) -> None:
     """`events_recorded` receiver: count the events, and the 403s among them. No query."""
-    labels = (str(organization_id), region)
-    EVENTS.labels(*labels).inc(len(event_ids))
-    if refused := kwargs.get("refused"):
-        REFUSALS.labels(*labels).inc(refused)
+    for group in recorded:
+        labels = (str(group.organization_id), group.region)
+        EVENTS.labels(*labels).inc(len(group.event_ids))
+        if group.refused:
+            REFUSALS.labels(*labels).inc(group.refused)

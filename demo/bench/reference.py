@@ -70,6 +70,7 @@ PAGE_TARGET = 50.0
 ALERT_TARGET = 5.0
 ADMIN_RATIO = 20.0
 INGEST_SHARE = 0.5
+SPANNING = 50  # organizations in one batch of the second ingestion sample, as in the load
 CONTENDERS = ("floor", "page", "partial", "admin")
 
 
@@ -186,21 +187,32 @@ def _ingestion(trail: Trail, *, rounds: int, seed: int, out: TextIOBase) -> dict
             "round_median": round(trail.ratio_median, 3),
         }
     }
-    share = trail.batch_rate / trail.copy_rate
+    shares = []
     if rounds:
-        batch_rate, copy_rate, median = sample_ingestion(rounds=rounds, size=size, seed=seed + 1)
-        share = batch_rate / copy_rate
-        out.write(
-            f"  now, one organization per batch as ingestion sends them ({rounds} rounds, "
-            f"interleaved, batches of {size:,}): record_many {batch_rate:,.0f}, "
-            f"raw COPY {copy_rate:,.0f} = {share:.0%} of COPY (per-round median {median:.0%})\n"
-        )
-        result["now"] = {
-            "batch_rate": round(batch_rate),
-            "copy_rate": round(copy_rate),
-            "share": round(share, 3),
-            "round_median": round(median, 3),
-        }
+        for organizations in (1, SPANNING):
+            batch_rate, copy_rate, median = sample_ingestion(
+                rounds=rounds, size=size, seed=seed + organizations, organizations=organizations
+            )
+            shares.append(batch_rate / copy_rate)
+            how = (
+                "one organization per batch as ingestion sends them"
+                if organizations == 1
+                else f"batches spanning {organizations} organizations as a bulk load sends them"
+            )
+            out.write(
+                f"  now, {how} ({rounds} rounds, interleaved, batches of {size:,}): record_many "
+                f"{batch_rate:,.0f}, raw COPY {copy_rate:,.0f} = {shares[-1]:.0%} of COPY "
+                f"(per-round median {median:.0%})\n"
+            )
+            result["now" if organizations == 1 else "now_spanning"] = {
+                "batch_rate": round(batch_rate),
+                "copy_rate": round(copy_rate),
+                "share": round(shares[-1], 3),
+                "round_median": round(median, 3),
+            }
+    else:
+        shares.append(trail.batch_rate / trail.copy_rate)
+    share = min(shares)
     result["share"] = round(share, 3)
     result["misses"] = (
         [] if share >= INGEST_SHARE else [f"ingestion {share:.0%} < {INGEST_SHARE:.0%} of COPY"]
@@ -512,7 +524,7 @@ def _report(
         )
     missed = [r["name"] for r in table if r["misses"]] + (["ingestion"] if ingestion["misses"] else [])
     out.write(
-        f"\nIngestion: record_many at {ingestion['share']:.0%} of raw COPY "
+        f"\nIngestion: record_many at {ingestion['share']:.0%} of raw COPY at worst "
         f"({'ok' if not ingestion['misses'] else 'misses ≥ 50%'}).\n"
         f"Targets: Events pages and partials p95 ≤ {PAGE_TARGET:g} ms, IAM Logs page and API ≤ {PAGE_TARGET:g} ms, "
         f"≥ {ADMIN_RATIO:g}× faster than the admin (p50), alert threshold ≤ {ALERT_TARGET:g} ms, "

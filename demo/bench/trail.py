@@ -617,15 +617,28 @@ def _load(*, events: int, seed: int, out: TextIOBase) -> Trail:
     )
 
 
-def sample_ingestion(*, rounds: int, size: int, seed: int) -> tuple[float, float, float]:
-    """Our batch path against a raw COPY now, on the trail as it stands, as ingestion uses it: one
-    organization per batch ("Bench ingestion sample", apart from the timed ones), each batch its
-    own transaction, committed (announced). `rounds` rounds of one batch per path, interleaved,
-    each path going first in turn, after one untimed round. Returns (record_many events/s, COPY
-    events/s, the median of the per-round ratios)."""
+def sample_ingestion(
+    *, rounds: int, size: int, seed: int, organizations: int = 1
+) -> tuple[float, float, float]:
+    """Our batch path against a raw COPY now, on the trail as it stands: batches of one
+    organization, as ingestion sends them ("Bench ingestion sample", apart from the timed ones),
+    or spanning `organizations` of Zipf-like sizes as a bulk load does ("Bench ingestion sample
+    NN"), each batch its own transaction, committed (announced). `rounds` rounds of one batch per
+    path, interleaved, each path going first in turn, after one untimed round. Returns (record_many
+    events/s, COPY events/s, the median of the per-round ratios)."""
     rng = random.Random(seed)
-    tenant = _tenant(rng, "Bench ingestion sample", "sample", network=200, weight=0.01)
-    rows = _Rows(rng, [tenant], [1.0])
+    if organizations == 1:
+        weights = [1.0]
+        tenants = [_tenant(rng, "Bench ingestion sample", "sample", network=200, weight=0.01)]
+    else:
+        weights = zipf(organizations)
+        tenants = [
+            _tenant(
+                rng, f"Bench ingestion sample {rank + 1:02}", f"sample{rank + 1:02}", network=201, weight=0.01
+            )
+            for rank in range(organizations)
+        ]
+    rows = _Rows(rng, tenants, weights)
     batch_times: list[float] = []
     copy_times: list[float] = []
     ratios = []

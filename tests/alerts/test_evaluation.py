@@ -9,7 +9,7 @@ from django.utils import timezone
 from alerts.models import Alert
 from alerts.services import alerts_evaluate, custom_alert_rule_create
 from alerts.tasks import alerts_evaluate_task
-from audit.services import Actor
+from audit.services import Actor, build_event, record_many
 from iam.services import api_key_create, api_key_delete
 from tests.alerts.conftest import activate, forbidden_events
 
@@ -159,3 +159,53 @@ def test_a_custom_threshold_rule_fires_on_its_cel_expression(acme, owner, django
         forbidden_events(acme, 3, spacing=timedelta(seconds=5), start=timezone.now() - timedelta(minutes=10))
     [alert] = _alerts(acme, rule.key)
     assert (alert.matched_count, alert.severity, alert.custom_rule) == (3, "error", rule)
+
+
+def test_a_batch_spanning_many_organizations_checks_their_rules_in_one_query(
+    acme, django_capture_on_commit_callbacks
+):
+    """A bulk batch spans many organizations and regions: the receivers find the active rules of
+    all of them in one query, evaluate only where a rule is active, and seal per organization."""
+    from django.db import connection
+    from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
+    from django_tasks_db.models import DBTaskResult
+
+    from tests.factories import OrganizationFactory
+
+    tenants = [acme, *(OrganizationFactory(name=f"Tenant {i}") for i in range(12))]
+    activate(tenants[3], RATE, region="nl-ams")
+    actor = Actor(principal_type="anonymous", source_ip="203.0.113.7", user_agent="curl/8")
+    batch = [
+        build_event(
+            organization_id=organization.pk,
+            actor=actor,
+            product_name="secret-manager",
+            service_name="scaleway.secret_manager.v1beta1.Api",
+            method_name="GetSecret",
+            locality=region,
+            status_code=403,
+        )
+        for organization in tenants
+        for region in ("fr-par", "nl-ams", "pl-waw")
+        for _ in range(2)
+    ]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert len(record_many(batch)) == len(batch)
+    database_queue = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    with (
+        override_settings(TASKS=database_queue, INTEGRITY_SEAL_ON_RECORD=True),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        for callback in callbacks:
+            callback()
+    assert sum('"alerts_' in query["sql"] for query in queries) == 1  # the rules of all 39 pairs
+    evaluations = DBTaskResult.objects.filter(task_path="alerts.tasks.alerts_evaluate_task")
+    assert [tuple(task.args_kwargs["args"][:2]) for task in evaluations] == [(str(tenants[3].pk), "nl-ams")]
+    assert sorted(evaluations.get().args_kwargs["args"][2]) == sorted(
+        str(e.id) for e in batch if e.organization_id == tenants[3].pk and e.region == "nl-ams"
+    )
+    seals = DBTaskResult.objects.filter(task_path="integrity.tasks.seal_task")
+    assert sorted(
+        (task.args_kwargs["args"][0], len(task.args_kwargs["args"][1])) for task in seals
+    ) == sorted((str(organization.pk), 6) for organization in tenants)

@@ -244,8 +244,8 @@ def test_ingestion_announces_the_stored_events_once_committed(
 
     received = []
 
-    def listener(sender, **kwargs):
-        received.append(kwargs)
+    def listener(sender, *, recorded, **kwargs):
+        received.extend(group._asdict() for group in recorded)
 
     events_recorded.connect(listener)
     try:

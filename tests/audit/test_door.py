@@ -40,8 +40,8 @@ def announced():
     """What `events_recorded` says, as (organization_id, region, event_ids), once sent."""
     received: list[tuple[uuid.UUID, str, list[uuid.UUID]]] = []
 
-    def listener(sender, *, organization_id, region, event_ids, **kwargs):
-        received.append((organization_id, region, event_ids))
+    def listener(sender, *, recorded, **kwargs):
+        received.extend((group.organization_id, group.region, group.event_ids) for group in recorded)
 
     events_recorded.connect(listener, dispatch_uid="test_door_listener")
     yield received
