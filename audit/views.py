@@ -7,7 +7,6 @@ htmx asks for a region by id (`HX-Target`): `results` (filters, sort, pages, tim
 from __future__ import annotations
 
 import functools
-import html
 import math
 import re
 import uuid
@@ -59,6 +58,7 @@ from audit.selectors import (
 )
 from audit.serializers import event_json
 from audit.templatetags.audit_extras import iso_utc, short_id, status_badge
+from core.html import escaped as _e
 from core.paging import EventPage, event_page
 from core.regions import DEFAULT_REGION, REGION_CHOICES, REGIONS
 from core.replication import shown_as_of
@@ -311,11 +311,6 @@ def _event_rows(events: list[Event], *, params: QueryDict, now: datetime) -> lis
     for i, row in enumerate(rows):
         row["html"] = _row_html(row, "odd" if i % 2 else "even")
     return rows
-
-
-def _e(value: Any) -> str:
-    """A value as `{{ value }}` prints it: escaped unless already safe ("None" for None)."""
-    return str(value) if hasattr(value, "__html__") else html.escape(str(value))
 
 
 def _principal_cell(row: dict[str, Any]) -> str:

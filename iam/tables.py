@@ -5,16 +5,18 @@ from typing import Any
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 from django_tables2.utils import AttributeDict
 
+from core.html import escaped as _e
 from core.time import with_offset
 from iam.filters import RESOURCE_TYPE_LABELS
 from iam.models import APIKey, Application, Group, Invitation, Policy
 
 ATTRS = {"class": "data"}
+_PLACEHOLDER_ID = "00000000-0000-4000-8000-00000000feed"
 
 
 class TimeColumn(tables.Column):  # type: ignore[misc]  # django_tables2 is untyped
@@ -175,17 +177,19 @@ class IamLogTable(tables.Table):  # type: ignore[misc]  # django_tables2 is unty
         if not records:
             return mark_safe("")
         time_column = self.base_columns["created_at"]
+        # Each row's link: the URL of a placeholder id, the row's id put in (one reverse a page).
+        link = reverse("iam:log", args=[_PLACEHOLDER_ID])
         rows = []
         for i, record in enumerate(records):
             title = record.resource_name
             cells = (
                 f'<td class="nowrap">{time_column.render(record.created_at)}</td>'
                 f"<td >{self.render_action(record)}</td>"
-                f"<td >{conditional_escape(self.render_resource_type(record.resource_type))}</td>"
-                + (f'<td title="{conditional_escape(title)}">' if title else "<td >")
+                f"<td >{_e(self.render_resource_type(record.resource_type))}</td>"
+                + (f'<td title="{_e(title)}">' if title else "<td >")
                 + f"{self.render_resource_id(record)}</td>"
                 f"<td >{self.render_principal(record)}</td>"
-                f'<td class="cell-icon">{self.render_more(record)}</td>'
+                f'<td class="cell-icon">{self._more(record, link.replace(_PLACEHOLDER_ID, str(record.id)))}</td>'
             )
             parity = "odd" if i % 2 else "even"
             rows.append(
@@ -199,11 +203,11 @@ class IamLogTable(tables.Table):  # type: ignore[misc]  # django_tables2 is unty
 
     def render_action(self, record: Any) -> SafeString:
         badge = {"created": "badge-success", "deleted": "badge-danger"}.get(record.action, "badge-neutral")
-        return format_html('<span class="badge {}">{}</span>\n', badge, capfirst(record.action))
+        return mark_safe(f'<span class="badge {badge}">{_e(capfirst(record.action))}</span>\n')  # escaped
 
     def render_resource_id(self, record: Any) -> SafeString:
-        name = format_html("{} ", record.resource_name) if record.resource_name else ""
-        return format_html("{}<code>{}</code>", name, record.resource_id)
+        name = f"{_e(record.resource_name)} " if record.resource_name else ""
+        return mark_safe(f"{name}<code>{_e(record.resource_id)}</code>")  # escaped
 
     def render_principal(self, record: Any) -> SafeString:
         if record.is_platform:
@@ -211,26 +215,22 @@ class IamLogTable(tables.Table):  # type: ignore[misc]  # django_tables2 is unty
         elif record.is_unknown:
             html = '<span class="principal principal-unknown">Unknown</span>'
             if record.bearer_id:
-                html += format_html(' <code class="muted" title="Principal ID">{}</code>', record.bearer_id)
+                html += f' <code class="muted" title="Principal ID">{_e(record.bearer_id)}</code>'
         else:
-            html = format_html(
-                '<span class="principal">{}</span> <code class="muted" title="Principal ID">{}</code>',
-                record.principal,
-                record.bearer_id,
+            html = (
+                f'<span class="principal">{_e(record.principal)}</span> '
+                f'<code class="muted" title="Principal ID">{_e(record.bearer_id)}</code>'
             )
-        return mark_safe(html + "\n")  # constants and format_html's escaped values
+        return mark_safe(html + "\n")  # constants and escaped values
 
     def render_more(self, record: Any) -> SafeString:
-        url = reverse("iam:log", args=[record.id])
+        return self._more(record, reverse("iam:log", args=[record.id]))
+
+    def _more(self, record: Any, url: str) -> SafeString:
         at = timezone.localtime(record.created_at).strftime("%Y-%m-%d %H:%M:%S")
-        return format_html(
-            '<a href="{}" class="icon-button" title="More info"\n   hx-get="{}" hx-target="#log-dialog-body" '
-            'hx-swap="innerHTML" hx-push-url="false">{}<span class="visually-hidden">More info on the {} {} '
-            "entry of {}</span></a>\n",
-            url,
-            url,
-            _INFO_ICON,
-            record.action,
-            record.resource_type,
-            at,
+        url = _e(url)
+        return mark_safe(  # escaped values and a constant icon
+            f'<a href="{url}" class="icon-button" title="More info"\n   hx-get="{url}" hx-target="#log-dialog-body" '
+            f'hx-swap="innerHTML" hx-push-url="false">{_INFO_ICON}<span class="visually-hidden">More info on the '
+            f"{_e(record.action)} {_e(record.resource_type)} entry of {_e(at)}</span></a>\n"
         )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -246,3 +247,40 @@ def test_an_overlong_filter_value_gets_a_length_error_and_is_not_echoed(owner_cl
     html = owner_client.get(f"/iam/logs/?bearer_id={long_value}").content.decode()
     assert "at most 36 characters (this value has 3,000)" in html
     assert 'maxlength="36"' in html
+
+
+@pytest.mark.django_db
+def test_the_table_body_built_in_one_pass_is_the_markup_django_tables2_renders(acme, owner, iam_manager, rf):
+    """`IamLogTable.tbody_html` builds the rows itself for speed: byte for byte what django-tables2
+    renders cell by cell, over every kind of principal and hostile names."""
+    from django.template.loader import render_to_string
+
+    from audit.models import PrincipalType
+    from iam.selectors import log_rows
+    from iam.tables import IamLogTable
+
+    start = timezone.now() - timedelta(hours=1)
+    people = [
+        Actor.of(owner),
+        Actor.of(iam_manager),
+        Actor.system(),
+        Actor(principal_type=PrincipalType.USER, principal_id=uuid.UUID(int=7), source_ip="10.0.0.1"),
+        Actor(principal_type="anonymous", source_ip="203.0.113.7", user_agent="curl/8"),
+    ]
+    events = []
+    for i, actor in enumerate(people):
+        for method, name in (("CreateGroup", '<b>"ops" & co</b>'), ("DeleteAPIKey", ""), ("UpdatePolicy", "p'1")):
+            event = _iam_events(acme, 1, actor=actor, start=start + timedelta(minutes=i), method=method)[0]
+            event.resources = [{"id": f"<id-{i}>", "type": "iam_group", "name": name}] if name else event.resources
+            events.append(event)
+    record_many(events)
+    stored = list(Event.objects.filter(organization_id=acme.pk).order_by("-recorded_at"))
+    for may_see_principals in (True, False):
+        rows = log_rows(organization=acme, events=stored, may_see_principals=may_see_principals)
+        table = IamLogTable(rows, order_by=("-created_at",))
+        request = rf.get("/iam/logs/")
+        ours = render_to_string("iam/_log_table.html", {"table": table, "request": request})
+        theirs = render_to_string("_partials/table.html", {"table": table, "request": request})
+        assert "<tbody" in ours and ours.count("<tr") == len(stored) + 1
+        assert ours == theirs
+        assert "&lt;b&gt;&quot;ops&quot; &amp; co&lt;/b&gt;" in ours and '<b>"ops"' not in ours
