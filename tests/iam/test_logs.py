@@ -269,9 +269,15 @@ def test_the_table_body_built_in_one_pass_is_the_markup_django_tables2_renders(a
     ]
     events = []
     for i, actor in enumerate(people):
-        for method, name in (("CreateGroup", '<b>"ops" & co</b>'), ("DeleteAPIKey", ""), ("UpdatePolicy", "p'1")):
+        for method, name in (
+            ("CreateGroup", '<b>"ops" & co</b>'),
+            ("DeleteAPIKey", ""),
+            ("UpdatePolicy", "p'1"),
+        ):
             event = _iam_events(acme, 1, actor=actor, start=start + timedelta(minutes=i), method=method)[0]
-            event.resources = [{"id": f"<id-{i}>", "type": "iam_group", "name": name}] if name else event.resources
+            event.resources = (
+                [{"id": f"<id-{i}>", "type": "iam_group", "name": name}] if name else event.resources
+            )
             events.append(event)
     record_many(events)
     stored = list(Event.objects.filter(organization_id=acme.pk).order_by("-recorded_at"))
