@@ -24,6 +24,7 @@ import bisect
 import hashlib
 import itertools
 import math
+import os
 import queue
 import random
 import statistics
@@ -549,6 +550,43 @@ def _gin_indexes() -> dict[str, str]:
         return {name: definition.replace(" ON ONLY ", " ON ", 1) for name, definition in cursor.fetchall()}
 
 
+def _build(definitions: list[str]) -> None:
+    """Run the CREATE INDEX statements side by side, one connection per CPU: PostgreSQL builds a
+    GIN index in one process (no parallel workers for GIN), and the trigram ones are CPU-bound."""
+    pending: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for definition in definitions:
+        pending.put(definition)
+    failure: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            with connection.cursor() as cursor:
+                # A GIN build gathers its entries in maintenance_work_mem (64 MB by default):
+                # more memory, fewer flushes to merge.
+                cursor.execute("SET maintenance_work_mem TO '1GB'")
+                while True:
+                    try:
+                        definition = pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    cursor.execute(definition)
+        except BaseException as error:  # handed to the caller, which raises it
+            failure.append(error)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [
+        threading.Thread(target=build, name=f"bench-index-{i}", daemon=True)
+        for i in range(min(len(definitions), os.cpu_count() or 1))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failure:
+        raise failure[0]
+
+
 def _load(*, events: int, seed: int, out: TextIOBase) -> Trail:
     if events < 1_000:
         raise BenchError("Need N >= 1000 events.")
@@ -591,12 +629,7 @@ def _load(*, events: int, seed: int, out: TextIOBase) -> Trail:
     copy_rate = 1 / statistics.fmean(timings["copy"]) if timings["copy"] else 0.0
     out.write(f"Loaded {loaded:,} events in {seconds:.0f} s (generating the rows included)\n")
     started = time.perf_counter()
-    with connection.cursor() as cursor:
-        # A GIN build sorts its entries in maintenance_work_mem (64 MB by default): more, fewer passes.
-        cursor.execute("SET maintenance_work_mem TO '256MB'")
-        for definition in deferred.values():
-            cursor.execute(definition)
-        cursor.execute("RESET maintenance_work_mem")
+    _build(list(deferred.values()))
     out.write(f"Built the GIN indexes: {time.perf_counter() - started:.0f} s\n")
     started = time.perf_counter()
     rebuild_rollup()  # the raw COPYs went around the door, which keeps the timeline's hourly counts
