@@ -102,7 +102,39 @@ def event_detail(request: ConsoleRequest, event_id: uuid.UUID) -> HttpResponse:
     return _events_page(request, event=event)
 
 
-def _events_page(request: ConsoleRequest, *, event: Event | None) -> HttpResponse:
+@require_safe
+@login_required
+@permission_required("audit_trail:read", method="ListEvents")
+@vary_on_headers("HX-Request")
+def event_timeline_list(request: ConsoleRequest) -> HttpResponse:
+    """The Events page's timeline and total for its filters (its query string), when the page
+    itself does not count them: a free-text search, whose matches no index counts (each trigram
+    candidate is read again to check it), so counting a month of them in a busy organization
+    takes seconds. The page shows its rows at once and asks for this with htmx; the answer
+    replaces the "Counting…" placeholder and, out of band, the total above the rows. Without
+    htmx (the placeholder's link without script) it is the whole Events page, counted."""
+    if not request.htmx or request.htmx.history_restore_request:
+        return _events_page(request, event=None, count=True)
+    organization = request.organization
+    assert organization is not None  # permission_required guarantees it
+    form = EventFilterForm(request.GET, projects=project_list(organization=organization), now=timezone.now())
+    context: dict[str, Any] = {"form": form, "oob": True}
+    if form.is_valid():
+        query = form.to_query()
+        after, before = form.window()
+        qs = event_queryset(
+            organization_id=organization.pk,
+            query=query,
+            now=form.now,
+            recorded_names=request_may(request, "iam:read"),
+            replica=True,
+        )
+        timeline = event_timeline(qs, organization_id=organization.pk, query=query, start=after, end=before)
+        context |= _timeline_context(request, timeline)
+    return render(request, f"{TEMPLATE}#timeline", context)
+
+
+def _events_page(request: ConsoleRequest, *, event: Event | None, count: bool = False) -> HttpResponse:
     organization = request.organization
     assert organization is not None
     projects = project_list(organization=organization)
@@ -122,14 +154,19 @@ def _events_page(request: ConsoleRequest, *, event: Event | None) -> HttpRespons
         context |= _drawer_context(request, event, projects)
     if target == "drawer":
         return render(request, f"{TEMPLATE}#drawer", context)
-    context |= _results_context(request, form)
+    context |= _results_context(request, form, count=count)
     if target == "results":
         context["oob_method"] = True
         return render(request, f"{TEMPLATE}#results", context)
     return render(request, TEMPLATE, context)
 
 
-def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str, Any]:
+def _results_context(
+    request: ConsoleRequest, form: EventFilterForm, *, count: bool = False
+) -> dict[str, Any]:
+    """The list's rows, pages and sort, and its timeline and total: counted here, or, for a
+    free-text search (unless `count`), by a request of their own after the page
+    (`event_timeline_list`), so that the rows never wait for counting every match."""
     if not form.is_valid():
         return {"invalid": True}
     assert request.organization is not None  # permission_required guarantees it
@@ -154,24 +191,12 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
     events_with_principals(
         organization=request.organization, events=page.events, recorded_names=recorded_names
     )
-    timeline: Timeline = event_timeline(
-        qs, organization_id=request.organization.pk, query=query, start=after, end=before
-    )
-    total = timeline.total
     context: dict[str, Any] = {
         "page": page,
         "rows": _event_rows(page.events, params=request.GET, now=form.now),
-        "timeline": timeline,
-        "bars": _bars(request, timeline),
-        "chart_width": len(timeline.buckets) * BAR_PITCH,
-        "axis": _axis(timeline),
-        "y_mid": round(timeline.peak / 4) if timeline.peak >= 8 else None,
         "window_start": after,
         "window_end": before,
         "window_label": _window_label(form, after, before),
-        "total": total,
-        "total_label": f"{total:,}" if total < EXACT_COUNT_CAP else f"{EXACT_COUNT_CAP:,}+",
-        "total_estimate": _about(total) if total >= EXACT_COUNT_CAP else None,
         # Read from a standby that lags: the list shows the trail as of then (docs/replicas.md).
         "as_of": shown_as_of(qs.db),
         "newer_url": _url(request.GET, cursor=page.previous_cursor.encode())
@@ -185,6 +210,13 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
             cursor=None,
         ),
     }
+    if query.text and page.events and not count:
+        context["timeline_url"] = reverse("audit:event_timeline") + _query(request.GET)
+    else:
+        timeline = event_timeline(
+            qs, organization_id=request.organization.pk, query=query, start=after, end=before
+        )
+        context |= _timeline_context(request, timeline)
     if page.events:
         # Only the panel's summary: its grid comes in a request of its own (`event_facet_list`),
         # so the page never waits for the top values, folded or not.
@@ -192,6 +224,22 @@ def _results_context(request: ConsoleRequest, form: EventFilterForm) -> dict[str
     else:
         context |= _empty_state(request, form, after, before)
     return context
+
+
+def _timeline_context(request: ConsoleRequest, timeline: Timeline) -> dict[str, Any]:
+    """The timeline's chart and the total it counts (exact up to EXACT_COUNT_CAP, then rounded
+    and labelled "about")."""
+    total = timeline.total
+    return {
+        "timeline": timeline,
+        "bars": _bars(request, timeline),
+        "chart_width": len(timeline.buckets) * BAR_PITCH,
+        "axis": _axis(timeline),
+        "y_mid": round(timeline.peak / 4) if timeline.peak >= 8 else None,
+        "total": total,
+        "total_label": f"{total:,}" if total < EXACT_COUNT_CAP else f"{EXACT_COUNT_CAP:,}+",
+        "total_estimate": _about(total) if total >= EXACT_COUNT_CAP else None,
+    }
 
 
 def _about(count: int) -> str:

@@ -79,7 +79,7 @@ class Row:
     """One line of the table: a filter set and how each contender asks for it."""
 
     name: str
-    kind: str  # events | iam | iam_api | api | alert: which targets apply
+    kind: str  # events | counts | iam | iam_api | api | alert: which targets apply
     page: Callable[[], None]
     partial: Callable[[], None] | None = None
     admin: Callable[[], None] | None = None
@@ -312,6 +312,18 @@ def _rows(trail: Trail) -> list[Row]:
         events_row(
             f"30 days + free text “{TEXT}”", window(month) | {"q": TEXT}, admin_window(month) | {"q": TEXT}
         ),
+        # A search's page shows its rows without counting its matches; it asks for its timeline
+        # and total right after, in a request of its own (`audit:event_timeline`), timed here.
+        Row(
+            "  its timeline and total, after",
+            "counts",
+            page=_get(
+                console,
+                f"{reverse('audit:event_timeline')}?{urlencode(window(month) | {'q': TEXT})}",
+                {"HX-Request": "true", "HX-Target": "timeline"},
+            ),
+            pick=lambda sql: "bucket" in sql,
+        ),
     ]
     iam_url = reverse("iam:logs")
     rows.append(
@@ -462,7 +474,7 @@ def _misses(row: Row, stats: dict[str, dict[str, float] | None]) -> list[str]:
     assert page is not None
     misses = []
     limit = ALERT_TARGET if row.kind == "alert" else PAGE_TARGET
-    if row.kind in ("events", "iam", "iam_api", "alert") and page["p95"] > limit:
+    if row.kind in ("events", "counts", "iam", "iam_api", "alert") and page["p95"] > limit:
         misses.append(f"page p95 > {limit:g} ms")
     if row.kind in ("events", "iam") and partial is not None and partial["p95"] > PAGE_TARGET:
         misses.append(f"partial p95 > {PAGE_TARGET:g} ms")

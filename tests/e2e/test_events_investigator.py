@@ -7,6 +7,7 @@ import re
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -163,7 +164,10 @@ def _events_requests(page: Page) -> list[str]:
     page.on(
         "request",
         lambda request: (
-            sent.append(request.url) if URL in request.url and request.headers.get("hx-request") else None
+            # The list's own requests: not the search's counts nor the top values asked for after it.
+            sent.append(request.url)
+            if urlsplit(request.url).path == URL and request.headers.get("hx-request")
+            else None
         ),
     )
     return sent
@@ -182,6 +186,9 @@ def test_loading_shows_on_the_results_and_each_submit_sends_one_request(
     page.get_by_label("Search").press("Enter")
     expect(page).to_have_url(re.compile(r"q=password-01"))
     expect(rows(page)).to_have_count(10)
+    # The search's rows come first; its timeline and total right after, in a request of their own.
+    expect(page.locator("figure#timeline")).to_be_visible()
+    expect(page.locator("#events-total")).to_have_text("10 events")
     page.wait_for_timeout(300)
     assert len(sent) == 1, sent
 
