@@ -9,12 +9,26 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Count, F, Func, IntegerField, Max, Min, Q, QuerySet, Sum, TextField, Value
+from django.db.models import (
+    Count,
+    DateTimeField,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    TextField,
+    Value,
+)
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -409,9 +423,33 @@ class TimeBucket(Func):
         if connection.vendor == "postgresql":
             sql = f"FLOOR((EXTRACT(EPOCH FROM {column}) - %s) / %s)::bigint"
         else:
-            # SQLite keeps aware datetimes as UTC text; strftime('%s') reads them as epoch seconds.
-            sql = f"((CAST(strftime('%%s', {column}) AS INTEGER) - %s) / %s)"
+            # SQLite keeps aware datetimes as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]"; strftime('%s')
+            # reads them as epoch seconds, but rounds a fraction (…:59.999999 would count in the
+            # next bucket): the whole seconds only.
+            sql = f"((CAST(strftime('%%s', substr({column}, 1, 19)) AS INTEGER) - %s) / %s)"
         return sql, (*params, self.start, self.width)
+
+
+class TimeBin(Func):
+    """date_bin(width, recorded_at, start): the first instant of the row's bucket (PostgreSQL >= 14).
+
+    Integer arithmetic on microseconds: per row about half the cost of TimeBucket's numeric
+    EXTRACT and division, which is what a timeline grouping tens of thousands of matches (a busy
+    CIDR over a month) spends its time on."""
+
+    output_field = DateTimeField()
+
+    def __init__(self, expression: str, *, start: int, width: int) -> None:
+        super().__init__(expression)
+        self.start, self.width = start, width
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]  # Django's Func.as_sql signature, narrowed
+        column, params = compiler.compile(self.get_source_expressions()[0])
+        return f"date_bin(%s::interval, {column}, to_timestamp(%s))", (
+            f"{self.width} seconds",
+            *params,
+            self.start,
+        )
 
 
 @dataclass(frozen=True)
@@ -496,7 +534,7 @@ def event_timeline(
         # A narrowing filter (status, method, principal, resource...) has its own index, which
         # yields few rows: grouping those is cheap. COUNT(*) needs no column of the row.
         counts = {
-            int(r["bucket"]): (r["total"], r["denied"]) for r in _grouped(qs, origin=origin, width=width)
+            bucket: (total, denied) for bucket, total, denied in _grouped(qs, origin=origin, width=width)
         }
     buckets = []
     for n in range(count):
@@ -514,14 +552,16 @@ def _whole_hours(start: datetime, end: datetime) -> tuple[datetime, datetime] | 
     return (first, last) if first < last else None
 
 
-def _grouped(qs: QuerySet[Event], *, origin: int, width: int) -> QuerySet[Any]:
-    """(bucket, total, denied) rows of `qs`'s events, grouped by bucket, unordered."""
-    return (
-        qs.annotate(bucket=TimeBucket("recorded_at", start=origin, width=width))
-        .values("bucket")
-        .annotate(total=Count("*"), denied=Count("recorded_at", filter=Q(status_code=403)))
-        .order_by()
-    )
+def _grouped(qs: QuerySet[Event], *, origin: int, width: int) -> Iterator[tuple[int, int, int]]:
+    """(bucket number, total, denied) of `qs`'s events, grouped by bucket, unordered. COUNT(*)
+    needs no column of the row; on PostgreSQL the rows are grouped by `date_bin` (TimeBin)."""
+    counted = {"total": Count("*"), "denied": Count("recorded_at", filter=Q(status_code=403))}
+    postgresql = connections[qs.db].vendor == "postgresql"
+    bucket = (TimeBin if postgresql else TimeBucket)("recorded_at", start=origin, width=width)
+    rows: Any = qs.annotate(bucket=bucket).values("bucket").annotate(**counted).order_by()
+    for row in rows.values_list("bucket", "total", "denied"):
+        first, total, denied = row
+        yield (int(first.timestamp()) - origin) // width if postgresql else int(first), total, denied
 
 
 def _edge(qs: QuerySet[Event], bucket: int) -> QuerySet[Any]:

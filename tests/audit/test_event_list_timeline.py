@@ -113,3 +113,36 @@ def test_every_filter_but_the_region_and_the_window_narrows_a_query():
     assert not window.narrows
     assert not replace(window, text="", status=None).narrows  # empty filters filter nothing
     assert [name for name, value in filters.items() if not replace(window, **{name: value}).narrows] == []
+
+
+@pytest.mark.parametrize("narrowed", [False, True])
+def test_an_event_a_microsecond_either_side_of_a_bucket_edge_counts_in_its_own_bucket(acme, owner, narrowed):
+    """Filtered (grouped by date_bin on PostgreSQL) or not, a bucket is [start, end) to the
+    microsecond, with the 403s counted apart."""
+    end = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    start = end - timedelta(days=2)  # buckets of whole hours
+    edge = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+    events = make_events(acme, 4, actor=actor_for(owner), minutes_ago=0)
+    for event, at in zip(
+        events,
+        [edge - timedelta(microseconds=1), edge, edge + timedelta(microseconds=1), start],
+        strict=True,
+    ):
+        event.recorded_at = at
+    events[1].status_code = 403
+    record_many(events)
+    query = EventQuery(
+        region="fr-par",
+        recorded_after=start,
+        recorded_before=end,
+        method_name="CreateSecret" if narrowed else None,
+    )
+    qs = event_queryset(organization_id=acme.pk, query=query)
+    timeline = event_timeline(qs, organization_id=acme.pk, query=query, start=start, end=end)
+    assert timeline.width == timedelta(hours=1)
+    counted = {b.start: (b.total, b.denied) for b in timeline.buckets if b.total}
+    assert counted == {
+        start: (1, 0),
+        edge - timedelta(hours=1): (1, 0),  # a microsecond before the edge
+        edge: (2, 1),  # on the edge and a microsecond after: the 403 is the one on it
+    }
