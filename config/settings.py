@@ -149,6 +149,10 @@ FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 # a locked table or a runaway query answers 503 instead of holding a worker until it clears.
 DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 30_000)
 DB_LOCK_TIMEOUT_MS = env_int("DB_LOCK_TIMEOUT_MS", 5_000)
+# PostgreSQL's memory per sort, hash or bitmap of a query; empty: the server's own (4 MB by default).
+DB_WORK_MEM = os.environ.get("DB_WORK_MEM", "16MB").strip()
+if DB_WORK_MEM and not re.fullmatch(r"\d+(kB|MB|GB)", DB_WORK_MEM):
+    raise ImproperlyConfigured(f"DB_WORK_MEM must be a size such as 16MB, not {DB_WORK_MEM!r}.")
 
 
 MULTI_HOST_RE = re.compile(r"^(?P<head>[^:/]+://(?:[^@/]*@)?)(?P<hosts>[^/?#]*,[^/?#]*)(?P<tail>.*)$")
@@ -193,6 +197,11 @@ def database_config(url: str, *, bounded: bool) -> dict[str, Any]:
         if bounded:
             server.append(f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}")
             server.append(f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}")
+            # A search's counts AND a month of an organization's index entries with the trigram
+            # matches in a bitmap: in PostgreSQL's default 4 MB it turns lossy and every row of
+            # the lossy pages is checked again (5 s instead of 0.6 s at 10 M events).
+            if DB_WORK_MEM:
+                server.append(f"-c work_mem={DB_WORK_MEM}")
         if server:
             options["options"] = " ".join(server)
     else:

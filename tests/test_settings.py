@@ -99,13 +99,24 @@ def test_the_runtime_connection_bounds_statements_and_lock_waits_from_the_enviro
     defaults = _databases({"DATABASE_URL": url})
     assert (
         defaults["default"]["OPTIONS"]["options"]
-        == "-c jit=off -c statement_timeout=30000 -c lock_timeout=5000"
+        == "-c jit=off -c statement_timeout=30000 -c lock_timeout=5000 -c work_mem=16MB"
     )
     assert "owner" not in defaults
     tuned = _databases(
-        {"DATABASE_URL": url, "DB_STATEMENT_TIMEOUT_MS": "1500", "DB_LOCK_TIMEOUT_MS": "250", "PG_JIT": "1"}
+        {
+            "DATABASE_URL": url,
+            "DB_STATEMENT_TIMEOUT_MS": "1500",
+            "DB_LOCK_TIMEOUT_MS": "250",
+            "PG_JIT": "1",
+            "DB_WORK_MEM": "64MB",
+        }
     )
-    assert tuned["default"]["OPTIONS"]["options"] == "-c statement_timeout=1500 -c lock_timeout=250"
+    assert (
+        tuned["default"]["OPTIONS"]["options"]
+        == "-c statement_timeout=1500 -c lock_timeout=250 -c work_mem=64MB"
+    )
+    server_default = _databases({"DATABASE_URL": url, "DB_WORK_MEM": ""})
+    assert "work_mem" not in server_default["default"]["OPTIONS"]["options"]
 
 
 def test_the_owner_url_is_a_second_alias_without_the_runtime_bounds():
