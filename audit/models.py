@@ -221,7 +221,7 @@ class EventRollup(models.Model):
     upsert that adds to the hour's row: a late event (an old `recorded_at`) adds to its own hour.
     Not an events table: its rows change, so it is not append-only (the runtime role may INSERT
     and UPDATE it, as every table outside `audit.database.APPEND_ONLY_TABLES`). Migration 0009
-    created it and filled it from the events already stored.
+    created it and filled it from the events already stored; 0010 added the IAM log entries.
     """
 
     pk = models.CompositePrimaryKey("organization_id", "region", "hour")
@@ -230,6 +230,8 @@ class EventRollup(models.Model):
     hour = models.DateTimeField()
     events = models.IntegerField()
     refused = models.IntegerField()
+    # Of them, the IAM log entries (successful IAM changes, `iam.logs`): the IAM logs' total.
+    iam_logs = models.IntegerField(default=0)
 
     class Meta:
         db_table = "audit_event_rollup"

@@ -32,7 +32,15 @@ from django.db import connections, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.models import AuthenticationEvent, Event, EventKey, EventRollup, PrincipalType, SystemEvent
+from audit.models import (
+    IAM_LOG_METHOD_NAMES,
+    AuthenticationEvent,
+    Event,
+    EventKey,
+    EventRollup,
+    PrincipalType,
+    SystemEvent,
+)
 from audit.redaction import redact, redacted
 from audit.signals import Recorded, events_recorded
 from core import SCALEWAY
@@ -464,11 +472,19 @@ def _hour(moment: datetime) -> datetime:
 _ROLL_UP_CONFLICT = (
     " ON CONFLICT (organization_id, region, hour) DO UPDATE SET"
     " events = audit_event_rollup.events + EXCLUDED.events,"
-    " refused = audit_event_rollup.refused + EXCLUDED.refused"
+    " refused = audit_event_rollup.refused + EXCLUDED.refused,"
+    " iam_logs = audit_event_rollup.iam_logs + EXCLUDED.iam_logs"
 )
 _ROLLUP_FIELDS = [
-    EventRollup._meta.get_field(name) for name in ("organization_id", "region", "hour", "events", "refused")
+    EventRollup._meta.get_field(name)
+    for name in ("organization_id", "region", "hour", "events", "refused", "iam_logs")
 ]
+_IAM_LOG_METHODS = frozenset(IAM_LOG_METHOD_NAMES)
+
+
+def _is_iam_log(event: Event | EventRow) -> bool:
+    """Whether `event` is an IAM log entry: a successful IAM change (`iam.logs`)."""
+    return event.product_name == "iam" and event.status_code == 200 and event.method_name in _IAM_LOG_METHODS
 
 
 def _roll_up(events: Sequence[Event | EventRow], connection: Any) -> None:
@@ -478,18 +494,20 @@ def _roll_up(events: Sequence[Event | EventRow], connection: Any) -> None:
     order and wait for each other rather than deadlock. Nothing stored, no statement."""
     if not events:
         return
-    counts: dict[tuple[uuid.UUID | str, str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    counts: dict[tuple[uuid.UUID | str, str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
     for event in events:
         counts_of = counts[(event.organization_id, event.region, _hour(event.recorded_at))]
         counts_of[0] += 1
         if event.status_code == 403:
             counts_of[1] += 1
+        elif event.product_name == "iam" and _is_iam_log(event):
+            counts_of[2] += 1
     merged: dict[tuple[uuid.UUID, str, datetime], list[int]] = {}  # an organization spelled two ways
-    for (organization_id, region, hour), (total, refused) in counts.items():
-        into = merged.setdefault((_organization(organization_id), region, hour), [0, 0])
-        into[0] += total
-        into[1] += refused
-    rows = [(*key, total, refused) for key, (total, refused) in sorted(merged.items())]
+    for (organization_id, region, hour), numbers in counts.items():
+        into = merged.setdefault((_organization(organization_id), region, hour), [0, 0, 0])
+        for i, number in enumerate(numbers):
+            into[i] += number
+    rows = [(*key, *numbers) for key, numbers in sorted(merged.items())]
     if connection.vendor != "postgresql":
         _insert_rows(EventRollup, _ROLLUP_FIELDS, rows, connection, suffix=_ROLL_UP_CONFLICT)
         return
@@ -498,9 +516,10 @@ def _roll_up(events: Sequence[Event | EventRow], connection: Any) -> None:
     columns = list(zip(*rows, strict=True))
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO audit_event_rollup (organization_id, region, hour, events, refused) "
-            "SELECT * FROM unnest(%s::uuid[], %s::varchar[], %s::timestamptz[], %s::int[], %s::int[]) "
-            "AS counts(organization_id, region, hour, events, refused) ORDER BY 1, 2, 3" + _ROLL_UP_CONFLICT,
+            "INSERT INTO audit_event_rollup (organization_id, region, hour, events, refused, iam_logs) "
+            "SELECT * FROM unnest(%s::uuid[], %s::varchar[], %s::timestamptz[], %s::int[], %s::int[], %s::int[]) "
+            "AS counts(organization_id, region, hour, events, refused, iam_logs) ORDER BY 1, 2, 3"
+            + _ROLL_UP_CONFLICT,
             [list(column) for column in columns],
         )
 
@@ -535,15 +554,20 @@ def recount_rollup(*, organization_id: uuid.UUID, before: datetime, using: str) 
 def rollup_backfill_sql(vendor: str, *, where: str = "") -> str:
     """INSERT ... SELECT of the stored events' counts per organization, region and hour (those
     `where` keeps, or every one)."""
+    methods = ", ".join(f"'{name}'" for name in IAM_LOG_METHOD_NAMES)  # constants of ours
+    iam_log = f"product_name = 'iam' AND status_code = 200 AND method_name IN ({methods})"
     if vendor == "postgresql":
         hour = "date_trunc('hour', recorded_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
         refused = "COUNT(*) FILTER (WHERE status_code = 403)"
+        iam_logs = f"COUNT(*) FILTER (WHERE {iam_log})"
     else:  # SQLite keeps aware datetimes as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]"
         hour = "substr(recorded_at, 1, 13) || ':00:00'"
         refused = "SUM(CASE WHEN status_code = 403 THEN 1 ELSE 0 END)"
+        iam_logs = f"SUM(CASE WHEN {iam_log} THEN 1 ELSE 0 END)"
     return (
-        "INSERT INTO audit_event_rollup (organization_id, region, hour, events, refused) "
-        f"SELECT organization_id, region, {hour}, COUNT(*), {refused} FROM audit_event {where} GROUP BY 1, 2, 3"
+        "INSERT INTO audit_event_rollup (organization_id, region, hour, events, refused, iam_logs) "
+        f"SELECT organization_id, region, {hour}, COUNT(*), {refused}, {iam_logs} FROM audit_event {where} "
+        "GROUP BY 1, 2, 3"
     )
 
 
