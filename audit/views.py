@@ -533,20 +533,36 @@ def _bars(request: ConsoleRequest, timeline: Timeline) -> list[dict[str, Any]]:
             + (f", {bucket.denied} forbidden" if bucket.denied else "")
             + ". Select to zoom in."
         )
-        bars.append(
-            {
-                "bucket": bucket,
-                "title": title,
-                "x": i * width,
-                "width": width - 2,
-                "y": 100 - total_h,
-                "allowed_height": round(total_h - denied_h, 2),
-                "denied_y": 100 - denied_h,
-                "denied_height": denied_h,
-                "url": base + zoom(after=iso_utc(bucket.start), before=iso_utc(bucket.end)),
-            }
-        )
+        bar = {
+            "bucket": bucket,
+            "title": title,
+            "x": i * width,
+            "width": width - 2,
+            "y": 100 - total_h,
+            "allowed_height": round(total_h - denied_h, 2),
+            "denied_y": 100 - denied_h,
+            "denied_height": denied_h,
+            "url": base + zoom(after=iso_utc(bucket.start), before=iso_utc(bucket.end)),
+        }
+        bar["html"] = _bar_html(bar)
+        bars.append(bar)
     return bars
+
+
+def _bar_html(bar: dict[str, Any]) -> SafeString:
+    """One bar of the timeline's chart (a link, its tooltip, its two stacked rects), built here as
+    the rows are: a template loop looked up ten values a bar, six hundred a page."""
+    x, width = bar["x"], bar["width"]
+    markup = f'<a href="{_e(bar["url"])}" class="bar"><title>{_e(bar["title"])}</title>'
+    markup += f'<rect class="bar-hit" x="{x}" y="0" width="{width}" height="100"></rect>'
+    if bar["allowed_height"]:
+        markup += f'<rect class="bar-ok" x="{x}" y="{bar["y"]}" width="{width}" height="{bar["allowed_height"]}"></rect>'
+    if bar["denied_height"]:
+        markup += (
+            f'<rect class="bar-denied" x="{x}" y="{bar["denied_y"]}" width="{width}" '
+            f'height="{bar["denied_height"]}"></rect>'
+        )
+    return mark_safe(markup + "</a>")  # escaped above; the numbers are the view's own
 
 
 def _drawer_context(request: ConsoleRequest, event: Event | None, projects: list[Any]) -> dict[str, Any]:
