@@ -108,9 +108,10 @@ def event_detail(request: ConsoleRequest, event_id: uuid.UUID) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def event_timeline_list(request: ConsoleRequest) -> HttpResponse:
     """The Events page's timeline and total for its filters (its query string), when the page
-    itself does not count them: a free-text search, whose matches no index counts (each trigram
-    candidate is read again to check it), so counting a month of them in a busy organization
-    takes seconds. The page shows its rows at once and asks for this with htmx; the answer
+    itself does not count them (`EventQuery.counts_unbounded`): a free-text search, whose
+    matches no index counts (each trigram candidate is read again to check it), so counting a
+    month of them in a busy organization takes most of a second, or an IP network, whose matches
+    may be as many as the window's. The page shows its rows at once and asks for this with htmx; the answer
     replaces the "Counting…" placeholder and, out of band, the total above the rows. Without
     htmx (the placeholder's link without script) it is the whole Events page, counted."""
     if not request.htmx or request.htmx.history_restore_request:
@@ -165,8 +166,9 @@ def _results_context(
     request: ConsoleRequest, form: EventFilterForm, *, count: bool = False
 ) -> dict[str, Any]:
     """The list's rows, pages and sort, and its timeline and total: counted here, or, for a
-    free-text search (unless `count`), by a request of their own after the page
-    (`event_timeline_list`), so that the rows never wait for counting every match."""
+    free-text search or an IP network (`EventQuery.counts_unbounded`, unless `count`), by a
+    request of their own after the page (`event_timeline_list`), so that the rows never wait
+    for counting every match."""
     if not form.is_valid():
         return {"invalid": True}
     assert request.organization is not None  # permission_required guarantees it
@@ -210,7 +212,7 @@ def _results_context(
             cursor=None,
         ),
     }
-    if query.text and page.events and not count:
+    if query.counts_unbounded and page.events and not count:
         context["timeline_url"] = reverse("audit:event_timeline") + _query(request.GET)
     else:
         timeline = event_timeline(

@@ -93,3 +93,13 @@ def test_invalid_filters_count_nothing(auditor_client, matches):
     response = auditor_client.get(TIMELINE, {"q": "db-password", "ip": "not-an-ip"}, headers=HX)
     assert response.status_code == 200
     assert "<figure" not in response.content.decode() and "<strong>" not in response.content.decode()
+
+
+def test_an_ip_network_counts_after_its_rows_and_a_single_address_with_them(auditor_client, matches):
+    network = auditor_client.get(URL, {"ip": "212.133.41.0/24"}, headers=HX_RESULTS).content.decode()
+    assert len(ROW.findall(network)) == 50
+    assert f'hx-get="{TIMELINE}?ip=212.133.41.0%2F24"' in network and "<figure" not in network
+    counts = auditor_client.get(TIMELINE, {"ip": "212.133.41.0/24"}, headers=HX).content.decode()
+    assert '<span id="events-total" hx-swap-oob="true"><strong>75</strong> events</span>' in counts
+    single = auditor_client.get(URL, {"ip": "212.133.41.37"}, headers=HX_RESULTS).content.decode()
+    assert TIMELINE not in single and '<span id="events-total"><strong>75</strong> events</span>' in single
