@@ -277,6 +277,18 @@ def _rows(trail: Trail) -> list[Row]:
             admin=_get(staff, f"{admin_url}?{urlencode(admin)}"),
         )
 
+    def counts_row(name: str, page: dict[str, str]) -> Row:
+        return Row(
+            name,
+            "counts",
+            page=_get(
+                console,
+                f"{reverse('audit:event_timeline')}?{urlencode(page)}",
+                {"HX-Request": "true", "HX-Target": "timeline"},
+            ),
+            pick=lambda sql: "bucket" in sql,
+        )
+
     deep, depth = _deep_cursor(org_id, month, end)
     rows = [
         events_row("last hour (default)", window(hour), admin_window(hour)),
@@ -309,21 +321,14 @@ def _rows(trail: Trail) -> list[Row]:
             window(month) | {"ip": network},
             admin_window(month) | {"source_ip__in_network": network},
         ),
+        # An IP network's page and a search's show their rows without counting their matches;
+        # each asks for its timeline and total right after, in a request of its own
+        # (`audit:event_timeline`), timed here.
+        counts_row("  its timeline and total, after (/24)", window(month) | {"ip": network}),
         events_row(
             f"30 days + free text “{TEXT}”", window(month) | {"q": TEXT}, admin_window(month) | {"q": TEXT}
         ),
-        # A search's page shows its rows without counting its matches; it asks for its timeline
-        # and total right after, in a request of its own (`audit:event_timeline`), timed here.
-        Row(
-            "  its timeline and total, after",
-            "counts",
-            page=_get(
-                console,
-                f"{reverse('audit:event_timeline')}?{urlencode(window(month) | {'q': TEXT})}",
-                {"HX-Request": "true", "HX-Target": "timeline"},
-            ),
-            pick=lambda sql: "bucket" in sql,
-        ),
+        counts_row("  its timeline and total, after (text)", window(month) | {"q": TEXT}),
     ]
     iam_url = reverse("iam:logs")
     rows.append(
