@@ -324,11 +324,11 @@ def _rows(trail: Trail) -> list[Row]:
         # An IP network's page and a search's show their rows without counting their matches;
         # each asks for its timeline and total right after, in a request of its own
         # (`audit:event_timeline`), timed here.
-        counts_row("  its timeline and total, after (/24)", window(month) | {"ip": network}),
+        counts_row("  its counts, after (/24)", window(month) | {"ip": network}),
         events_row(
             f"30 days + free text “{TEXT}”", window(month) | {"q": TEXT}, admin_window(month) | {"q": TEXT}
         ),
-        counts_row("  its timeline and total, after (text)", window(month) | {"q": TEXT}),
+        counts_row("  its counts, after (text)", window(month) | {"q": TEXT}),
     ]
     iam_url = reverse("iam:logs")
     rows.append(

@@ -156,7 +156,7 @@ def test_the_reference_benchmark_loads_the_trail_once_then_times_four_contenders
         # The network's and the search's counts, asked for after their pages: timed on their own,
         # against the same target.
         for which in ("/24", "text"):
-            counts = rows[f"  its timeline and total, after ({which})"]
+            counts = rows[f"  its counts, after ({which})"]
             assert counts["kind"] == "counts" and counts["page"]["n"] >= 2 and counts["floor"]["n"] >= 2
             assert counts["partial"] is None and counts["admin"] is None
         assert set(report["ingestion"]) >= {"load", "now", "now_spanning"}
