@@ -268,3 +268,31 @@ def test_a_spike_leaves_the_quiet_hours_readable_on_the_timeline(
     figure = page.locator("figure.timeline")
     expect(figure).to_contain_text("√ scale · peak 307")
     figure.screenshot(path=SHOTS / "events_timeline_spike.png")
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_a_network_shows_its_rows_while_its_matches_are_counted(
+    page: Page, live_server, auditor, incident, width, height
+):
+    """An IP network's rows come with the page; its timeline and total follow. While they are
+    counted the chart's place says so, at the chart's height, so that nothing jumps."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    held: list = []
+    page.route("**/audit-trail/events/timeline/**", lambda route: held.append(route))
+    _login(page, live_server, auditor, width=width, height=height)
+    page.goto(f"{live_server.url}{URL}?ip=212.133.41.0/24")
+    expect(rows(page)).to_have_count(40)  # the incident's events from that network
+    pending = page.locator("#timeline.timeline-pending")
+    expect(pending).to_contain_text("Counting the matching events over time")
+    expect(page.locator("#events-total")).to_have_text("Counting matching events…")
+    page.screenshot(path=SHOTS / f"events_network_counting_{width}.png")
+    before = page.locator("#events-table").bounding_box()
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    expect(page.locator("figure#timeline")).to_be_visible()
+    expect(page.locator("#events-total")).to_have_text(re.compile(r"^[\d,]+ events?$"))
+    after = page.locator("#events-table").bounding_box()
+    assert before is not None and after is not None
+    assert abs(after["y"] - before["y"]) <= 8  # the chart takes the placeholder's place
+    page.screenshot(path=SHOTS / f"events_network_counted_{width}.png")
