@@ -109,34 +109,70 @@ def _validate_cursor(value: str) -> None:
         ) from None
 
 
-class CachedSelect(forms.Select):
-    """A drop-down whose HTML is rendered once per name, value, attributes and choices, then
-    reused: the Events filters' drop-downs (products, resource types, ranges, statuses, regions)
-    are the same on every request but for the selected value, and rendering them through the
-    widget template cost a fifth of the page's Python time. The output is the template's own."""
+class _RenderedOnce:
+    """A widget whose HTML is rendered once per name, value and attributes, then reused: the
+    Events filters are the same on every request but for their values, and rendering them
+    through the widget templates cost a fifth of the page's Python time. The output is the
+    template's own. `cached_value` says which values may be kept: a value that a reader typed
+    is not, so that no reader's request can tell, by its time, what another one filtered on."""
 
-    rendered: dict[tuple[Any, ...], str] = {}  # shared by every instance; bounded below
+    rendered: dict[tuple[Any, ...], str] = {}  # shared by every widget; bounded below
     LIMIT = 2048
+
+    def cached_value(self, value: Any) -> bool:
+        return True
 
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
     ) -> SafeString:
+        widget = cast(forms.Widget, self)
+        render = super().render  # type: ignore[misc]  # the widget class's, after this mixin
+        if not self.cached_value(value):
+            return cast(SafeString, render(name, value, attrs, renderer))
         try:
+            formatted = widget.format_value(value)
             key = (
+                type(self),
                 name,
-                tuple(self.format_value(value)),
-                tuple(sorted((self.attrs | (attrs or {})).items())),
-                tuple(self.choices),
-                self.allow_multiple_selected,
+                tuple(formatted) if isinstance(formatted, list) else formatted,
+                tuple(sorted((widget.attrs | (attrs or {})).items())),
+                tuple(getattr(self, "choices", ())),
+                getattr(self, "allow_multiple_selected", False),
             )
             html = self.rendered.get(key)
         except TypeError:  # an unhashable attribute or choice: render as usual
-            return super().render(name, value, attrs, renderer)
+            return cast(SafeString, render(name, value, attrs, renderer))
         if html is None:
             if len(self.rendered) >= self.LIMIT:
                 self.rendered.clear()
-            html = self.rendered[key] = super().render(name, value, attrs, renderer)
+            html = self.rendered[key] = render(name, value, attrs, renderer)
         return mark_safe(html)  # the widget template's output, escaped there
+
+
+class CachedSelect(_RenderedOnce, forms.Select):
+    """A drop-down rendered once per selected value (its values are the choices' own)."""
+
+
+class _EmptyOnly(_RenderedOnce):
+    def cached_value(self, value: Any) -> bool:
+        return value in (None, "")
+
+
+class CachedTextInput(_EmptyOnly, forms.TextInput):
+    """A text box rendered once while empty (most filters, most of the time); typed values are
+    rendered each time."""
+
+
+class CachedHiddenInput(_EmptyOnly, forms.HiddenInput):
+    """A hidden input rendered once while empty."""
+
+
+class CachedSearchInput(_EmptyOnly, forms.SearchInput):
+    """A search box rendered once while empty."""
+
+
+class CachedLocalDateTimeInput(_EmptyOnly, LocalDateTimeInput):
+    """A date and time box rendered once while empty."""
 
 
 @functools.cache
@@ -150,7 +186,7 @@ def _text(
     *,
     max_length: int,
     placeholder: str = "",
-    widget_class: type[Input] = forms.TextInput,
+    widget_class: type[Input] = CachedTextInput,
     validators: tuple[Callable[[str], None], ...] = (),
 ) -> forms.CharField:
     widget = widget_class(attrs={"placeholder": placeholder, "autocomplete": "off"})
@@ -197,8 +233,8 @@ class EventFilterForm(_FilterForm):
     range = forms.ChoiceField(
         label="Time range", choices=list(RANGE_LABELS.items()), required=False, widget=CachedSelect
     )
-    after = UTCDateTimeField(label="From", required=False, widget=LocalDateTimeInput())
-    before = UTCDateTimeField(label="To", required=False, widget=LocalDateTimeInput())
+    after = UTCDateTimeField(label="From", required=False, widget=CachedLocalDateTimeInput())
+    before = UTCDateTimeField(label="To", required=False, widget=CachedLocalDateTimeInput())
     product = forms.ChoiceField(
         label="Product",
         choices=[("", "All products"), *((p.name, p.title) for p in catalogue.PRODUCTS)],
@@ -212,7 +248,7 @@ class EventFilterForm(_FilterForm):
     principal = forms.UUIDField(
         label="Principal ID",
         required=False,
-        widget=forms.TextInput(attrs={"placeholder": "User or application ID", "autocomplete": "off"}),
+        widget=CachedTextInput(attrs={"placeholder": "User or application ID", "autocomplete": "off"}),
     )
     ip = _text(
         "Source IP or CIDR",
@@ -228,17 +264,17 @@ class EventFilterForm(_FilterForm):
     )
     resource_id = _text("Resource ID", max_length=128, placeholder="ID")
     q = _text(
-        "Search", max_length=200, placeholder="Method, resource or principal", widget_class=forms.SearchInput
+        "Search", max_length=200, placeholder="Method, resource or principal", widget_class=CachedSearchInput
     )
-    request_id = forms.CharField(label="Request ID", max_length=64, required=False, widget=forms.HiddenInput)
+    request_id = forms.CharField(label="Request ID", max_length=64, required=False, widget=CachedHiddenInput)
     order = forms.ChoiceField(
         label="Sort",
         choices=[(NEWEST_FIRST, "Newest first"), (OLDEST_FIRST, "Oldest first")],
         required=False,
-        widget=forms.HiddenInput,
+        widget=CachedHiddenInput,
     )
     cursor = forms.CharField(
-        label="Page", required=False, widget=forms.HiddenInput, validators=[_validate_cursor]
+        label="Page", required=False, widget=CachedHiddenInput, validators=[_validate_cursor]
     )
 
     def __init__(
@@ -264,7 +300,7 @@ class EventFilterForm(_FilterForm):
         else:
             self.method_suggestions = catalogue.methods()
             self.method_datalist = _datalist_options(self.method_suggestions)
-            method.widget = forms.TextInput(
+            method.widget = CachedTextInput(
                 attrs={"list": "method-options", "placeholder": "All methods", "autocomplete": "off"}
             )
         # The region drop-down sits in the tabs row, outside the <form>, and still belongs to it.

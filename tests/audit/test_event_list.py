@@ -413,3 +413,33 @@ def test_each_request_gets_its_own_selection_in_the_drop_downs_rendered_once(own
         assert ('<datalist id="method-options"><option value="AddBackendServers"></option>' in html) == (
             not product
         )
+
+
+@pytest.mark.parametrize(
+    ("cached", "plain"),
+    [
+        ("CachedTextInput", "TextInput"),
+        ("CachedSearchInput", "SearchInput"),
+        ("CachedHiddenInput", "HiddenInput"),
+        ("CachedLocalDateTimeInput", "LocalDateTimeInput"),
+    ],
+)
+def test_empty_inputs_are_rendered_once_and_typed_values_every_time(cached, plain):
+    """The filters' text boxes keep their empty HTML (`_RenderedOnce`), the template's own; a
+    typed value is rendered for its request only, never kept for another reader to time."""
+    from django import forms as django_forms
+
+    from audit import forms as audit_forms
+
+    ours = getattr(audit_forms, cached)(attrs={"placeholder": "ID", "autocomplete": "off"})
+    theirs = (getattr(audit_forms, plain, None) or getattr(django_forms, plain))(
+        attrs={"placeholder": "ID", "autocomplete": "off"}
+    )
+    audit_forms._RenderedOnce.rendered.clear()
+    for value in (None, "", None):
+        assert ours.render("q", value) == theirs.render("q", value)
+    kept = len(audit_forms._RenderedOnce.rendered)
+    assert kept in (1, 2)  # None and "": one entry, or one each where they format apart
+    for value in ('"><script>alert(1)</script>', "2026-11-21T09:00:00Z", "10.0.0.0/8"):
+        assert ours.render("q", value) == theirs.render("q", value)
+    assert len(audit_forms._RenderedOnce.rendered) == kept
