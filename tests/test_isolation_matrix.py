@@ -197,6 +197,7 @@ NEEDS: dict[str, dict[str, str | tuple[Gate, ...]]] = {
     "audit:events": {"GET": gates((AT_READ, "ListEvents"))},
     "audit:event": {"GET": gates((AT_READ, "GetEvent"))},
     "audit:event_facets": {"GET": gates((AT_READ, "ListEvents"))},
+    "audit:event_timeline": {"GET": gates((AT_READ, "ListEvents"))},
     "audit:sign_ins": {"GET": gates((AT_READ, "ListAuthenticationEvents"))},
     "alerts:management": {
         "GET": gates((AT_READ, "ListAlertRules")),
