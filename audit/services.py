@@ -461,7 +461,7 @@ def record_many[Stored: (Event, EventRow)](
     return new
 
 
-def _hour(moment: datetime) -> datetime:
+def hour_of(moment: datetime) -> datetime:
     """The first instant of `moment`'s hour, in UTC."""
     if moment.utcoffset():
         moment = moment.astimezone(UTC)
@@ -496,11 +496,11 @@ def _roll_up(events: Sequence[Event | EventRow], connection: Any) -> None:
         return
     counts: dict[tuple[uuid.UUID | str, str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
     for event in events:
-        counts_of = counts[(event.organization_id, event.region, _hour(event.recorded_at))]
+        counts_of = counts[(event.organization_id, event.region, hour_of(event.recorded_at))]
         counts_of[0] += 1
         if event.status_code == 403:
             counts_of[1] += 1
-        elif event.product_name == "iam" and _is_iam_log(event):
+        elif _is_iam_log(event):
             counts_of[2] += 1
     merged: dict[tuple[uuid.UUID, str, datetime], list[int]] = {}  # an organization spelled two ways
     for (organization_id, region, hour), numbers in counts.items():

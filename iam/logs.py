@@ -6,14 +6,14 @@ user, application, group or policy. Its id is the event's id.
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Count, IntegerField, QuerySet, Sum, Value
 
 from audit.models import IAM_LOG_METHOD_NAMES, Event, EventRollup
+from audit.services import hour_of
 
 # method_name -> (action, resource_type)
 IAM_LOG_METHODS: dict[str, tuple[str, str]] = {
@@ -125,9 +125,6 @@ def iam_log_events(
     return qs.order_by(*order)
 
 
-HOUR = 3600
-
-
 def iam_log_count(
     *,
     organization_id: uuid.UUID,
@@ -149,7 +146,7 @@ def iam_log_count(
     parts = []
     try:
         first = _hour_at_or_after(created_after) if created_after is not None else None
-        last = _hour_of(created_before) if created_before is not None else None
+        last = hour_of(created_before) if created_before is not None else None
     except (OverflowError, ValueError):  # an hour past year 9999: no whole hour to read
         return entries.count()
     if first is not None and last is not None and first >= last:
@@ -172,10 +169,5 @@ def iam_log_count(
 
 def _hour_at_or_after(moment: datetime) -> datetime:
     """The first whole hour (UTC) at or after `moment`."""
-    hour = datetime.fromtimestamp(-(-math.floor(moment.timestamp()) // HOUR) * HOUR, tz=UTC)
-    return hour if hour >= moment else hour + timedelta(hours=1)  # microseconds past a whole hour
-
-
-def _hour_of(moment: datetime) -> datetime:
-    """The first instant of `moment`'s hour (UTC)."""
-    return datetime.fromtimestamp(math.floor(moment.timestamp()) // HOUR * HOUR, tz=UTC)
+    hour = hour_of(moment)
+    return hour if hour == moment else hour + timedelta(hours=1)
