@@ -102,7 +102,9 @@ def near_valid_events(draw, organization) -> dict:
     event = wire_event(organization, id=draw(st.sampled_from(IDS) | st.uuids().map(str)))
     if not draw(st.integers(0, 2)):  # a third stay valid: the storing path gets its share
         return event
-    for field in draw(st.sets(st.sampled_from(sorted(FIELD_VALUES)), min_size=1, max_size=3)):
+    # Sorted: a set of strings iterates in PYTHONHASHSEED order, which would make the draws after
+    # it, and so the examples, differ from run to run despite derandomize.
+    for field in sorted(draw(st.sets(st.sampled_from(sorted(FIELD_VALUES)), min_size=1, max_size=3))):
         event[field] = draw(FIELD_VALUES[field])
     if not draw(st.integers(0, 4)):
         event.pop(draw(st.sampled_from(sorted(event))))
