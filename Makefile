@@ -24,7 +24,10 @@ bench: export DB_STATEMENT_TIMEOUT_MS ?= 0
 # PostgreSQL database of its own, which it creates: BENCH_DATABASE_URL, or DATABASE_URL.
 N ?= 10000000
 RUNS ?= 30
-BENCH_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/audit_trail_bench)
+# Expanded once, here (`:=`): the bench target's own DATABASE_URL is made from it.
+ifeq ($(origin BENCH_DATABASE_URL),undefined)
+BENCH_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/audit_trail_bench)
+endif
 bench: export DATABASE_URL = $(BENCH_DATABASE_URL)
 
 $(VENV)/.installed: pyproject.toml uv.lock

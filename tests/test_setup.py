@@ -107,6 +107,34 @@ def test_the_local_make_recipes_run_as_the_product_with_a_key_of_their_own_so_a_
     assert told.stdout.split() == ["DEBUG=1"], told.stderr
 
 
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ({}, "postgres://postgres@127.0.0.1:5432/audit_trail_bench"),
+        ({"DATABASE_URL": "postgres://h/mine"}, "postgres://h/mine"),
+        (
+            {"DATABASE_URL": "postgres://h/mine", "BENCH_DATABASE_URL": "postgres://h/bench"},
+            "postgres://h/bench",
+        ),
+    ],
+)
+def test_make_bench_runs_on_the_bench_database_else_database_url_else_its_own(tmp_path, given, used):
+    # On a fresh machine (no DATABASE_URL, no BENCH_DATABASE_URL) make once stopped here, at the
+    # bench target's DATABASE_URL made from a variable that referred back to it.
+    probe = tmp_path / "probe.mk"
+    probe.write_text("bench:\n\t@echo $$DATABASE_URL\n")
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "BENCH_DATABASE_URL"}} | given
+    result = subprocess.run(
+        ["make", "-s", "-f", "Makefile", "-f", str(probe), "bench"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.splitlines()[-1:] == [used], result.stderr
+
+
 def test_ci_runs_the_suite_on_postgresql_then_on_sqlite():
     ci = (ROOT / ".ci/run").read_text()
     postgres, sqlite = ci.index('DATABASE_URL="${CI_DATABASE_URL'), ci.index('DATABASE_URL="" ')
