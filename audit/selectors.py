@@ -7,6 +7,7 @@ the console and the SDK see the same events in the same order.
 from __future__ import annotations
 
 import ipaddress
+import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -432,14 +433,17 @@ class TimeBucket(Func):
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]  # Django's Func.as_sql signature, narrowed
         column, params = compiler.compile(self.get_source_expressions()[0])
-        if connection.vendor == "postgresql":
-            sql = f"FLOOR((EXTRACT(EPOCH FROM {column}) - %s) / %s)::bigint"
-        else:
-            # SQLite keeps aware datetimes as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]"; strftime('%s')
-            # reads them as epoch seconds, but rounds a fraction (…:59.999999 would count in the
-            # next bucket): the whole seconds only.
-            sql = f"((CAST(strftime('%%s', substr({column}, 1, 19)) AS INTEGER) - %s) / %s)"
-        return sql, (*params, self.start, self.width)
+        sql, more = self.sql(column, connection.vendor, start=self.start, width=self.width)
+        return sql, (*params, *more)
+
+    @staticmethod
+    def sql(column: str, vendor: str, *, start: int, width: int) -> tuple[str, tuple[Any, ...]]:
+        if vendor == "postgresql":
+            return f"FLOOR((EXTRACT(EPOCH FROM {column}) - %s) / %s)::bigint", (start, width)
+        # SQLite keeps aware datetimes as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]"; strftime('%s')
+        # reads them as epoch seconds, but rounds a fraction (…:59.999999 would count in the next
+        # bucket): the whole seconds only.
+        return f"((CAST(strftime('%%s', substr({column}, 1, 19)) AS INTEGER) - %s) / %s)", (start, width)
 
 
 class TimeBin(Func):
@@ -457,11 +461,13 @@ class TimeBin(Func):
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]  # Django's Func.as_sql signature, narrowed
         column, params = compiler.compile(self.get_source_expressions()[0])
-        return f"date_bin(%s::interval, {column}, to_timestamp(%s))", (
-            f"{self.width} seconds",
-            *params,
-            self.start,
-        )
+        sql, (width, start) = self.sql(column, start=self.start, width=self.width)
+        return sql, (width, *params, start)
+
+    @staticmethod
+    def sql(column: str, *, start: int, width: int) -> tuple[str, tuple[Any, ...]]:
+        """The same for a column of a FROM subquery (no parameters in `column`)."""
+        return f"date_bin(%s::interval, {column}, to_timestamp(%s))", (f"{width} seconds", start)
 
 
 @dataclass(frozen=True)
@@ -482,6 +488,10 @@ class Timeline:
     end: datetime
     width: timedelta
     buckets: list[TimelineBucket]
+    # Counted with a bound (`event_timeline(bound=…)`) and more events match: how many were
+    # counted (the buckets are then empty), and the planner's estimate of the matches (PostgreSQL).
+    more_than: int | None = None
+    estimate: int | None = None
 
     @property
     def total(self) -> int:
@@ -509,9 +519,20 @@ ROLLUP_WIDTH = 3600
 
 
 def event_timeline(
-    qs: QuerySet[Event], *, organization_id: uuid.UUID, query: EventQuery, start: datetime, end: datetime
+    qs: QuerySet[Event],
+    *,
+    organization_id: uuid.UUID,
+    query: EventQuery,
+    start: datetime,
+    end: datetime,
+    bound: int | None = None,
 ) -> Timeline:
     """Events (and the 403s among them) per time bucket of [start, end], in one query.
+
+    With a `bound`, at most `bound` + 1 matches are read (`_grouped_first`): when more match,
+    the timeline has no buckets, says how many it counted (`more_than`), and carries the
+    planner's estimate of the matches. For filters that no index counts (a free text, an IP
+    network: `EventQuery.counts_unbounded`), whose exact count reads every match.
 
     `qs` is `event_queryset(organization_id=organization_id, query=query)` and [start, end] its
     window. At most TIMELINE_MAX_BUCKETS rows come back. Buckets are aligned on whole multiples of
@@ -531,7 +552,11 @@ def event_timeline(
     first = datetime.fromtimestamp(origin, tz=UTC)
     count = max(-(-(end - first) // step), 0)
     whole_hours = _whole_hours(start, end) if not query.narrows and width % ROLLUP_WIDTH == 0 else None
-    if whole_hours:
+    if bound is not None:
+        counts, found = _grouped_first(qs, origin=origin, width=width, limit=bound + 1)
+        if found > bound:
+            return Timeline(start, end, step, [], more_than=bound, estimate=_planned_rows(qs))
+    elif whole_hours:
         counts = _bucket_counts_with_rollup(
             qs,
             organization_id=organization_id,
@@ -574,6 +599,46 @@ def _grouped(qs: QuerySet[Event], *, origin: int, width: int) -> Iterator[tuple[
     for row in rows.values_list("bucket", "total", "denied"):
         first, total, denied = row
         yield (int(first.timestamp()) - origin) // width if postgresql else int(first), total, denied
+
+
+def _grouped_first(
+    qs: QuerySet[Event], *, origin: int, width: int, limit: int
+) -> tuple[dict[int, tuple[int, int]], int]:
+    """The counts per bucket of the first `limit` of `qs`'s events the database comes upon, in no
+    order, and how many those were: one statement, a GROUP BY over the LIMITed matches. Its cost
+    is that of `limit` matches, however many more there are."""
+    first_sql, params = qs.order_by().values("recorded_at", "status_code")[:limit].query.sql_with_params()
+    postgresql = connections[qs.db].vendor == "postgresql"
+    if postgresql:
+        bucket, bucket_params = TimeBin.sql("found.recorded_at", start=origin, width=width)
+    else:
+        bucket, bucket_params = TimeBucket.sql("found.recorded_at", "sqlite", start=origin, width=width)
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(
+            f"SELECT {bucket} AS bucket, COUNT(*), SUM(CASE WHEN found.status_code = 403 THEN 1 ELSE 0 END) "
+            f"FROM ({first_sql}) AS found GROUP BY 1",
+            (*bucket_params, *params),
+        )
+        rows = cursor.fetchall()
+    counts = {
+        (int(first.timestamp()) - origin) // width if postgresql else int(first): (total, denied)
+        for first, total, denied in rows
+    }
+    return counts, sum(total for total, _ in counts.values())
+
+
+def _planned_rows(qs: QuerySet[Event]) -> int | None:
+    """The planner's estimate of how many events `qs` holds (PostgreSQL's EXPLAIN: no row is
+    read), or None on SQLite, which makes none."""
+    if connections[qs.db].vendor != "postgresql":
+        return None
+    sql, params = qs.order_by().values("pk").query.sql_with_params()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        (plan,) = cursor.fetchone()
+    if isinstance(plan, str):  # a driver that leaves json as text
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _edge(qs: QuerySet[Event], bucket: int) -> QuerySet[Any]:

@@ -77,6 +77,8 @@ BAR_PITCH = 10  # SVG units per timeline bucket (the chart stretches to the page
 # Up to this many matching events the page says exactly how many; past it, "10,000+" and about
 # how many. The timeline's buckets count every match anyway, so neither costs a query.
 EXACT_COUNT_CAP = 10_000
+# The counts request's parameter that counts every match, past EXACT_COUNT_CAP (a user's click).
+EXACT_PARAM = "exact"
 AXIS_TICKS = 4  # the timeline's time axis is labelled at its ends and at each quarter
 MIN_BAR = 7  # of 100: a bucket with any event stands at least 4-5 px tall on the 64-px chart
 
@@ -130,8 +132,20 @@ def event_timeline_list(request: ConsoleRequest) -> HttpResponse:
             recorded_names=request_may(request, "iam:read"),
             replica=True,
         )
-        timeline = event_timeline(qs, organization_id=organization.pk, query=query, start=after, end=before)
-        context |= _timeline_context(request, timeline)
+        # Up to EXACT_COUNT_CAP matches, counted exactly and charted; past it, the planner's
+        # estimate, and a button that asks again for every match to be counted ("exact").
+        exact = request.GET.get(EXACT_PARAM) == "1"
+        timeline = event_timeline(
+            qs,
+            organization_id=organization.pk,
+            query=query,
+            start=after,
+            end=before,
+            bound=None if exact else EXACT_COUNT_CAP,
+        )
+        context |= _timeline_context(request, timeline, exact=exact)
+        if timeline.more_than is not None:
+            context["exact_url"] = reverse("audit:event_timeline") + _query(request.GET, **{EXACT_PARAM: "1"})
     return render(request, f"{TEMPLATE}#timeline", context)
 
 
@@ -218,7 +232,8 @@ def _results_context(
         timeline = event_timeline(
             qs, organization_id=request.organization.pk, query=query, start=after, end=before
         )
-        context |= _timeline_context(request, timeline)
+        # The counts request's "Count them all", followed without script: the exact total.
+        context |= _timeline_context(request, timeline, exact=count and request.GET.get(EXACT_PARAM) == "1")
     if page.events:
         # Only the panel's summary: its grid comes in a request of its own (`event_facet_list`),
         # so the page never waits for the top values, folded or not.
@@ -228,9 +243,19 @@ def _results_context(
     return context
 
 
-def _timeline_context(request: ConsoleRequest, timeline: Timeline) -> dict[str, Any]:
-    """The timeline's chart and the total it counts (exact up to EXACT_COUNT_CAP, then rounded
-    and labelled "about")."""
+def _timeline_context(request: ConsoleRequest, timeline: Timeline, *, exact: bool = False) -> dict[str, Any]:
+    """The timeline's chart and the total it counts: exact up to EXACT_COUNT_CAP, then rounded
+    and labelled "about", unless the user asked for every match to be counted (`exact`); past a
+    bound, the database's estimate (`Timeline.more_than`)."""
+    if timeline.more_than is not None:
+        estimate = timeline.estimate if timeline.estimate and timeline.estimate > timeline.more_than else None
+        return {
+            "timeline": timeline,
+            "total": timeline.more_than + 1,
+            "total_label": f"{timeline.more_than:,}+",
+            "counted_label": f"{timeline.more_than:,}",
+            "total_estimate": f"{_about(estimate)}, estimated by the database" if estimate else None,
+        }
     total = timeline.total
     return {
         "timeline": timeline,
@@ -239,8 +264,8 @@ def _timeline_context(request: ConsoleRequest, timeline: Timeline) -> dict[str, 
         "axis": _axis(timeline),
         "y_mid": round(timeline.peak / 4) if timeline.peak >= 8 else None,
         "total": total,
-        "total_label": f"{total:,}" if total < EXACT_COUNT_CAP else f"{EXACT_COUNT_CAP:,}+",
-        "total_estimate": _about(total) if total >= EXACT_COUNT_CAP else None,
+        "total_label": f"{total:,}" if total < EXACT_COUNT_CAP or exact else f"{EXACT_COUNT_CAP:,}+",
+        "total_estimate": _about(total) if total >= EXACT_COUNT_CAP and not exact else None,
     }
 
 

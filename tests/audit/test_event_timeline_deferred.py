@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from audit.services import record_many
 from tests.audit.conftest import HX_RESULTS, actor_for, make_events
+
+POSTGRES = connection.vendor == "postgresql"
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +106,72 @@ def test_an_ip_network_counts_after_its_rows_and_a_single_address_with_them(audi
     assert '<span id="events-total" hx-swap-oob="true"><strong>75</strong> events</span>' in counts
     single = auditor_client.get(URL, {"ip": "212.133.41.37"}, headers=HX_RESULTS).content.decode()
     assert TIMELINE not in single and '<span id="events-total"><strong>75</strong> events</span>' in single
+
+
+# --- the bound: past EXACT_COUNT_CAP matches, the database's estimate, and every match on request
+
+
+def test_under_the_bound_the_counts_are_those_of_every_match(acme, matches):
+    from audit.selectors import EventQuery, event_queryset, event_timeline
+
+    query = EventQuery(region="fr-par", text="db-password")
+    after, before = query.window()
+    qs = event_queryset(organization_id=acme.pk, query=query)
+    exact = event_timeline(qs, organization_id=acme.pk, query=query, start=after, end=before)
+    bounded = event_timeline(qs, organization_id=acme.pk, query=query, start=after, end=before, bound=70)
+    assert exact.total == 70 and bounded.more_than is None
+    assert bounded.buckets == exact.buckets  # the same buckets, to the event and the 403
+    past = event_timeline(qs, organization_id=acme.pk, query=query, start=after, end=before, bound=69)
+    assert past.more_than == 69 and past.buckets == []
+
+
+def test_past_the_bound_the_counts_request_reads_no_more_and_says_more_match(
+    auditor_client, matches, monkeypatch
+):
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr("audit.views.EXACT_COUNT_CAP", 50)
+    with CaptureQueriesContext(connection) as queries:
+        html = auditor_client.get(TIMELINE, {"q": "db-password"}, headers=HX).content.decode()
+    counted = [q["sql"] for q in queries if "bucket" in q["sql"]]
+    assert len(counted) == 1 and "LIMIT 51" in counted[0]  # 51 matches read, not 70
+    assert "<figure" not in html
+    assert "More than 50 events match" in html
+    assert re.search(r'<span id="events-total" hx-swap-oob="true"><strong>50\+</strong> events', html)
+    # Every match counted, when asked: the chart and the exact total.
+    exact_url = f"{TIMELINE}?q=db-password&amp;exact=1"
+    assert f'hx-get="{exact_url}"' in html and f'href="{exact_url}"' in html
+    exact = auditor_client.get(TIMELINE, {"q": "db-password", "exact": "1"}, headers=HX).content.decode()
+    assert exact.lstrip().startswith('<figure id="timeline"')
+    # Counted on request, the total is the exact one, past the cap too.
+    assert '<span id="events-total" hx-swap-oob="true"><strong>70</strong> events</span>' in exact
+    # Without script, that link is the Events page, counted exactly.
+    page = auditor_client.get(TIMELINE, {"q": "db-password", "exact": "1"}).content.decode()
+    assert '<span id="events-total"><strong>70</strong> events</span>' in page and "<figure" in page
+
+
+def test_past_the_bound_the_total_carries_the_database_estimate_labelled_as_one(
+    auditor_client, matches, monkeypatch
+):
+    monkeypatch.setattr("audit.views.EXACT_COUNT_CAP", 50)
+    monkeypatch.setattr("audit.selectors._planned_rows", lambda qs: 68_400)
+    html = auditor_client.get(TIMELINE, {"q": "db-password"}, headers=HX).content.decode()
+    assert (
+        '<strong>50+</strong> events <span class="muted">(about 68,000, estimated by the database)</span>'
+        in html
+    )
+    # An estimate below what was counted says nothing: it is left out.
+    monkeypatch.setattr("audit.selectors._planned_rows", lambda qs: 12)
+    html = auditor_client.get(TIMELINE, {"q": "db-password"}, headers=HX).content.decode()
+    assert "estimate" not in html and "<strong>50+</strong> events</span>" in html
+
+
+@pytest.mark.skipif(not POSTGRES, reason="PostgreSQL's planner")
+def test_the_estimate_is_the_planners_without_reading_the_rows(acme, matches):
+    from audit.selectors import EventQuery, _planned_rows, event_queryset
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE audit_event")
+    qs = event_queryset(organization_id=acme.pk, query=EventQuery(region="fr-par"))
+    estimate = _planned_rows(qs)
+    assert isinstance(estimate, int) and 1 <= estimate <= 1000  # 75 rows: the planner is near

@@ -298,3 +298,28 @@ def test_a_network_shows_its_rows_while_its_matches_are_counted(
     assert before is not None and after is not None
     assert abs(after["y"] - before["y"]) <= 8  # the chart takes the placeholder's place
     page.screenshot(path=SHOTS / f"events_network_counted_{width}.png")
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_past_the_bound_a_search_says_more_match_and_counts_them_all_on_request(
+    page: Page, live_server, auditor, incident, monkeypatch, width, height
+):
+    """A search with more matches than the counts request counts (EXACT_COUNT_CAP, lowered here)
+    says so in the chart's place, and "Count them all" draws the chart with the exact total."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr("audit.views.EXACT_COUNT_CAP", 100)  # the live server runs in this process
+    _login(page, live_server, auditor, width=width, height=height)
+    page.goto(f"{live_server.url}{URL}?q=production-database")
+    more = page.locator("#timeline.timeline-more")
+    expect(more).to_contain_text("More than 100 events match")
+    expect(page.locator("#events-total")).to_have_text(re.compile(r"^100\+ events"))
+    before = page.locator("#events-table").bounding_box()
+    page.screenshot(path=SHOTS / f"events_search_more_{width}.png")
+    page.get_by_role("link", name="Count them all").click()
+    expect(page.locator("figure#timeline")).to_be_visible()
+    expect(page.locator("#events-total")).to_have_text("120 events")
+    expect(page).to_have_url(re.compile(r"\?q=production-database$"))  # the address stays the list's
+    after = page.locator("#events-table").bounding_box()
+    assert before is not None and after is not None
+    assert abs(after["y"] - before["y"]) <= 8  # the chart takes the notice's place
+    page.screenshot(path=SHOTS / f"events_search_counted_{width}.png")
