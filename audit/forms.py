@@ -6,6 +6,7 @@ console and the API can never disagree about which events match.
 
 from __future__ import annotations
 
+import copy
 import functools
 import ipaddress
 import uuid
@@ -150,7 +151,27 @@ class _RenderedOnce:
 
 
 class CachedSelect(_RenderedOnce, forms.Select):
-    """A drop-down rendered once per selected value (its values are the choices' own)."""
+    """A drop-down rendered once per selected value (its values are the choices' own).
+
+    A form's copy of it shares its choices: they are replaced whole, never changed in place, and
+    Django's copy normalized each of them again on every request."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CachedSelect:
+        copied = copy.copy(self)
+        copied.attrs = self.attrs.copy()
+        memo[id(self)] = copied
+        return copied
+
+
+class SharedChoiceField(forms.ChoiceField):
+    """A ChoiceField whose choices a form's copy shares (Django deep-copies every choice of every
+    field on every form: some 400 tuples an Events page). Its choices are set whole, at class
+    level or per form, never changed in place."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SharedChoiceField:
+        copied = forms.Field.__deepcopy__(self, memo)
+        copied._choices = self._choices  # type: ignore[attr-defined]  # ChoiceField's own storage
+        return copied
 
 
 class _EmptyOnly(_RenderedOnce):
@@ -221,7 +242,7 @@ class EventFilterForm(_FilterForm):
     """Every parameter of the Events page URL, all optional. Unknown values are form errors, never
     a 500. `to_query()` turns a valid form into the `EventQuery` that the selectors run."""
 
-    region = forms.ChoiceField(
+    region = SharedChoiceField(
         label="Region",
         choices=REGION_CHOICES,
         required=False,
@@ -229,20 +250,28 @@ class EventFilterForm(_FilterForm):
         error_messages={"invalid_choice": "Unknown region “%(value)s”. Choose fr-par, nl-ams or pl-waw."},
     )
     # choices: the organization's
-    project = forms.ChoiceField(label="Project", required=False, widget=CachedSelect)
-    range = forms.ChoiceField(
+    project = SharedChoiceField(label="Project", required=False, widget=CachedSelect)
+    range = SharedChoiceField(
         label="Time range", choices=list(RANGE_LABELS.items()), required=False, widget=CachedSelect
     )
     after = UTCDateTimeField(label="From", required=False, widget=CachedLocalDateTimeInput())
     before = UTCDateTimeField(label="To", required=False, widget=CachedLocalDateTimeInput())
-    product = forms.ChoiceField(
+    product = SharedChoiceField(
         label="Product",
         choices=[("", "All products"), *((p.name, p.title) for p in catalogue.PRODUCTS)],
         required=False,
         widget=CachedSelect,
     )
-    method = forms.ChoiceField(label="Method", required=False)  # choices: set per request, see __init__
-    status = forms.ChoiceField(
+    # Any known method validates (a mismatch with the product gets its own message in clean());
+    # the widget, set per request (see __init__), offers only the chosen product's methods.
+    method = SharedChoiceField(
+        label="Method",
+        choices=[("", "All methods"), *((m, m) for m in catalogue.methods())],
+        required=False,
+        widget=forms.TextInput,
+        error_messages={"invalid_choice": "Unknown method “%(value)s”. Pick one from the list."},
+    )
+    status = SharedChoiceField(
         label="Status", choices=[("", "All"), *STATUS_CHOICES], required=False, widget=CachedSelect
     )
     principal = forms.UUIDField(
@@ -256,7 +285,7 @@ class EventFilterForm(_FilterForm):
         placeholder="203.0.113.7 or 10.0.0.0/8",
         validators=(_validate_ip_or_network,),
     )
-    resource_type = forms.ChoiceField(
+    resource_type = SharedChoiceField(
         label="Resource type",
         choices=[("", "Any type"), *((t, t) for t in sorted(catalogue.RESOURCE_TYPES))],
         required=False,
@@ -267,7 +296,7 @@ class EventFilterForm(_FilterForm):
         "Search", max_length=200, placeholder="Method, resource or principal", widget_class=CachedSearchInput
     )
     request_id = forms.CharField(label="Request ID", max_length=64, required=False, widget=CachedHiddenInput)
-    order = forms.ChoiceField(
+    order = SharedChoiceField(
         label="Sort",
         choices=[(NEWEST_FIRST, "Newest first"), (OLDEST_FIRST, "Oldest first")],
         required=False,
@@ -285,11 +314,7 @@ class EventFilterForm(_FilterForm):
         self.now = now or timezone.now()
         project = cast(forms.ChoiceField, self.fields["project"])
         project.choices = [("", "All projects"), *((str(p.pk), p.name) for p in projects)]
-        # Any known method validates (a mismatch with the product gets its own message in clean());
-        # the drop-down offers only the chosen product's methods.
-        method = cast(forms.ChoiceField, self.fields["method"])
-        method.choices = [("", "All methods"), *((m, m) for m in catalogue.methods())]
-        method.error_messages["invalid_choice"] = "Unknown method “%(value)s”. Pick one from the list."
+        method = self.fields["method"]
         product = catalogue.product(self.data.get("product") or "")
         # Without a product there are some 240 methods: a text box with suggestions (a native
         # datalist, searchable as you type) rather than a drop-down to scroll through.

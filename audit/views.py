@@ -295,7 +295,8 @@ class _Pivots:
         link = self.links.get(key)
         if link is None:
             if self.base.keys().isdisjoint(filters):
-                link = self.prefix + urlencode(filters)
+                # urlencode's own text: the keys are the filters' names, which need no quoting.
+                link = self.prefix + "&".join(f"{k}={quote_plus(v)}" for k, v in filters.items())
             else:  # the list already filters on it: the value takes that key's place
                 link = f"{self.path}?{urlencode(self.base | filters)}"
             self.links[key] = link

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import functools
+from datetime import UTC, datetime, timedelta
 from typing import Literal, overload
 
 from django.utils import timezone
@@ -26,10 +27,19 @@ def iso(value: datetime | None, *, timespec: Timespec = "microseconds") -> str |
 
 def _offset(value: datetime) -> str:
     """`+01:00`; `+00:09:21` for the odd historical offset with seconds (Paris before 1911)."""
-    offset = value.strftime("%z")  # "+0100", or "+000921" with seconds
-    if not offset:
-        return "+00:00"
-    return ":".join((offset[:3], offset[3:5], *((offset[5:7],) if offset[5:7] else ())))
+    offset = value.utcoffset()
+    return _offset_text(offset) if offset is not None else "+00:00"
+
+
+@functools.cache
+def _offset_text(offset: timedelta) -> str:
+    # A zone's offsets are whole seconds, and few: each is worked out once (strftime("%z") for
+    # every time on a page was a tenth of the Events table's Python time).
+    seconds = int(offset.total_seconds())
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, seconds_left = divmod(rest, 60)
+    text = f"{'-' if seconds < 0 else '+'}{hours:02d}:{minutes:02d}"
+    return f"{text}:{seconds_left:02d}" if seconds_left else text
 
 
 def _local(value: datetime) -> datetime:
@@ -57,15 +67,17 @@ def with_offset(value: datetime | None, precision: str = "seconds") -> str:
     if not isinstance(value, datetime):
         return ""
     local = _local(value)
+    clock = f"{local.hour:02d}:{local.minute:02d}"  # fields, not strftime: several per row
     if precision == "time":
-        return f"{local.strftime('%H:%M:%S')} {_offset(local)}"
-    # The year by hand: strftime drops the leading zeros of years before 1000.
+        return f"{clock}:{local.second:02d} {_offset(local)}"
+    # The year with its leading zeros, which strftime drops before 1000.
+    day = f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
     if precision == "minutes":
-        text = f"{local.year:04d}-" + local.strftime("%m-%d %H:%M")
+        text = f"{day} {clock}"
     elif precision == "ms":
-        text = f"{local.year:04d}-" + local.strftime("%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+        text = f"{day} {clock}:{local.second:02d}.{local.microsecond // 1000:03d}"
     else:
-        text = f"{local.year:04d}-" + local.strftime("%m-%d %H:%M:%S")
+        text = f"{day} {clock}:{local.second:02d}"
     return f"{text} {_offset(local)}"
 
 
