@@ -177,6 +177,20 @@ def test_the_filters_drop_downs_are_djangos_selects_showing_the_choice_and_the_e
         assert '<option value="CreateSecret"' not in method  # only IAM's methods are offered
 
 
+def test_each_form_has_its_own_projects_though_its_fields_share_their_choices(acme, project, other_project):
+    # The filter form's fields share their choices with the class's (SharedChoiceField, to spare
+    # Django's deep copy of them on every request): an organization's projects must stay its own.
+    mine = EventFilterForm({"project": str(project.pk)}, projects=[project])
+    theirs = EventFilterForm({"project": str(project.pk)}, projects=[other_project])
+    assert mine.is_valid() and not theirs.is_valid()  # a project of another list is an unknown choice
+    assert project.name in str(mine["project"]) and project.name not in str(theirs["project"])
+    assert other_project.name in str(theirs["project"]) and other_project.name not in str(mine["project"])
+    assert list(EventFilterForm.base_fields["project"].choices) == []
+    assert EventFilterForm({"method": "NoSuchMethod"}, projects=[]).errors["method"] == [
+        "Unknown method “NoSuchMethod”. Pick one from the list."
+    ]
+
+
 def test_more_rows_render_no_more_templates(auditor_client, acme, owner):
     """The rows are one loop in the `events_table` partial, not a template (or a cell template) per
     row, and the htmx swap renders the results (the table inline) and the method drop-down out of
