@@ -108,7 +108,7 @@ def test_an_ip_network_counts_after_its_rows_and_a_single_address_with_them(audi
     assert TIMELINE not in single and '<span id="events-total"><strong>75</strong> events</span>' in single
 
 
-# --- the bound: past EXACT_COUNT_CAP matches, the database's estimate, and every match on request
+# --- the bound: past TEXT_COUNT_BOUND (NETWORK_COUNT_BOUND) matches, the database's estimate, and every match on request
 
 
 def test_under_the_bound_the_counts_are_those_of_every_match(acme, matches):
@@ -130,7 +130,7 @@ def test_past_the_bound_the_counts_request_reads_no_more_and_says_more_match(
 ):
     from django.test.utils import CaptureQueriesContext
 
-    monkeypatch.setattr("audit.views.EXACT_COUNT_CAP", 50)
+    monkeypatch.setattr("audit.views.TEXT_COUNT_BOUND", 50)
     with CaptureQueriesContext(connection) as queries:
         html = auditor_client.get(TIMELINE, {"q": "db-password"}, headers=HX).content.decode()
     counted = [q["sql"] for q in queries if "bucket" in q["sql"]]
@@ -153,6 +153,7 @@ def test_past_the_bound_the_counts_request_reads_no_more_and_says_more_match(
 def test_past_the_bound_the_total_carries_the_database_estimate_labelled_as_one(
     auditor_client, matches, monkeypatch
 ):
+    monkeypatch.setattr("audit.views.TEXT_COUNT_BOUND", 50)
     monkeypatch.setattr("audit.views.EXACT_COUNT_CAP", 50)
     monkeypatch.setattr("audit.selectors._planned_rows", lambda qs: 68_400)
     html = auditor_client.get(TIMELINE, {"q": "db-password"}, headers=HX).content.decode()
@@ -175,3 +176,19 @@ def test_the_estimate_is_the_planners_without_reading_the_rows(acme, matches):
     qs = event_queryset(organization_id=acme.pk, query=EventQuery(region="fr-par"))
     estimate = _planned_rows(qs)
     assert isinstance(estimate, int) and 1 <= estimate <= 1000  # 75 rows: the planner is near
+
+
+def test_a_network_counts_further_than_a_search_whose_matches_each_cost_a_row(
+    auditor_client, matches, monkeypatch
+):
+    monkeypatch.setattr("audit.views.TEXT_COUNT_BOUND", 50)
+    monkeypatch.setattr("audit.views.NETWORK_COUNT_BOUND", 74)
+    network = {"ip": "212.133.41.0/24"}  # all 75 events
+    html = auditor_client.get(TIMELINE, network, headers=HX).content.decode()
+    assert "More than 74 events match" in html
+    monkeypatch.setattr("audit.views.NETWORK_COUNT_BOUND", 75)
+    html = auditor_client.get(TIMELINE, network, headers=HX).content.decode()
+    assert html.lstrip().startswith('<figure id="timeline"') and "<strong>75</strong> events" in html
+    # A search within the network: the search's bound.
+    html = auditor_client.get(TIMELINE, network | {"q": "db-password"}, headers=HX).content.decode()
+    assert "More than 50 events match" in html

@@ -304,10 +304,11 @@ def test_a_network_shows_its_rows_while_its_matches_are_counted(
 def test_past_the_bound_a_search_says_more_match_and_counts_them_all_on_request(
     page: Page, live_server, auditor, incident, monkeypatch, width, height
 ):
-    """A search with more matches than the counts request counts (EXACT_COUNT_CAP, lowered here)
+    """A search with more matches than the counts request counts (TEXT_COUNT_BOUND, lowered here)
     says so in the chart's place, and "Count them all" draws the chart with the exact total."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    monkeypatch.setattr("audit.views.EXACT_COUNT_CAP", 100)  # the live server runs in this process
+    monkeypatch.setattr("audit.views.TEXT_COUNT_BOUND", 100)  # the live server runs in this process
+    monkeypatch.setattr("audit.views.EXACT_COUNT_CAP", 100)
     _login(page, live_server, auditor, width=width, height=height)
     page.goto(f"{live_server.url}{URL}?q=production-database")
     more = page.locator("#timeline.timeline-more")
