@@ -596,9 +596,14 @@ def _grouped(qs: QuerySet[Event], *, origin: int, width: int) -> Iterator[tuple[
     postgresql = connections[qs.db].vendor == "postgresql"
     bucket = (TimeBin if postgresql else TimeBucket)("recorded_at", start=origin, width=width)
     rows: Any = qs.annotate(bucket=bucket).values("bucket").annotate(**counted).order_by()
-    for row in rows.values_list("bucket", "total", "denied"):
-        first, total, denied = row
-        yield (int(first.timestamp()) - origin) // width if postgresql else int(first), total, denied
+    for first, total, denied in rows.values_list("bucket", "total", "denied"):
+        yield _bucket_number(first, origin=origin, width=width), total, denied
+
+
+def _bucket_number(first: datetime | int, *, origin: int, width: int) -> int:
+    """A bucket's number from what the grouping gave: its first instant (TimeBin, PostgreSQL) or
+    its number already (TimeBucket, SQLite)."""
+    return (int(first.timestamp()) - origin) // width if isinstance(first, datetime) else int(first)
 
 
 def _grouped_first(
@@ -608,8 +613,7 @@ def _grouped_first(
     order, and how many those were: one statement, a GROUP BY over the LIMITed matches. Its cost
     is that of `limit` matches, however many more there are."""
     first_sql, params = qs.order_by().values("recorded_at", "status_code")[:limit].query.sql_with_params()
-    postgresql = connections[qs.db].vendor == "postgresql"
-    if postgresql:
+    if connections[qs.db].vendor == "postgresql":
         bucket, bucket_params = TimeBin.sql("found.recorded_at", start=origin, width=width)
     else:
         bucket, bucket_params = TimeBucket.sql("found.recorded_at", "sqlite", start=origin, width=width)
@@ -621,8 +625,7 @@ def _grouped_first(
         )
         rows = cursor.fetchall()
     counts = {
-        (int(first.timestamp()) - origin) // width if postgresql else int(first): (total, denied)
-        for first, total, denied in rows
+        _bucket_number(first, origin=origin, width=width): (total, denied) for first, total, denied in rows
     }
     return counts, sum(total for total, _ in counts.values())
 
